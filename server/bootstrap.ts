@@ -1,0 +1,26 @@
+/** First start: when no user exists, create `admin` with ADMIN_PASSWORD or a generated one-time password. */
+import { randomBytes } from 'node:crypto';
+import type { CoreDeps } from './core/ports.js';
+
+export async function ensureFirstAdmin(deps: CoreDeps, adminPassword?: string): Promise<{ username: string; password?: string } | null> {
+  const password = adminPassword ?? randomBytes(15).toString('base64url');
+  const passwordHash = await deps.passwords.hash(password);
+  return deps.store.transaction(async (tx) => {
+    // the advisory lock makes two processes starting together create one admin, not two
+    await tx.audit.append(
+      { actorType: 'system', actorId: 'bootstrap', action: 'system.started', subjectType: null, subjectId: null, details: {} },
+      deps.clock.now(),
+    );
+    if ((await tx.users.list({ includeDisabled: true })).length > 0) return null;
+    const admin = await tx.users.insert({
+      username: 'admin', displayName: 'Administrator', roles: ['admin'], vendorId: null, department: null,
+      slackUserId: null, passwordHash,
+    });
+    await tx.audit.append(
+      { actorType: 'system', actorId: 'bootstrap', action: 'user.created', subjectType: 'user', subjectId: admin.id,
+        details: { username: 'admin', roles: ['admin'], passwordSource: adminPassword ? 'ADMIN_PASSWORD' : 'generated' } },
+      deps.clock.now(),
+    );
+    return { username: 'admin', password: adminPassword ? undefined : password };
+  });
+}

@@ -1,0 +1,113 @@
+/**
+ * Starts the roles asked for (api, proxy, worker) over one database: the embedded PostgreSQL when
+ * no DATABASE_URL is set. Returns a handle that stops everything in reverse order.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureFirstAdmin } from './bootstrap.js';
+import { systemClock, type Clock } from './core/clock.js';
+import type { CoreDeps } from './core/ports.js';
+import type { Config } from './config.js';
+import { loadKeys, type KeyMaterial } from './crypto/keys.js';
+import { scryptHasher } from './crypto/passwords.js';
+import { createTokenIssuer } from './crypto/tokens.js';
+import { createVault } from './crypto/vault.js';
+import { startEmbeddedPostgres } from './db/embedded.js';
+import { runMigrations } from './db/migrate.js';
+import { createPool, type Pool } from './db/pool.js';
+import { createStore } from './db/store.js';
+import { createApp } from './http/app.js';
+import type { Logger } from './logger.js';
+import { createMetrics, sshCryptoBindingAvailable } from './metrics.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const version = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
+
+export interface Broker {
+  config: Config;
+  deps: CoreDeps;
+  pool: Pool;
+  keys: KeyMaterial;
+  /** the HTTP address when the api role runs */
+  httpUrl?: string;
+  stop(): Promise<void>;
+}
+
+export async function startBroker(config: Config, log: Logger, opts: { clock?: Clock } = {}): Promise<Broker> {
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch((err) => log.error({ err }, 'error while stopping'));
+  };
+  try {
+    let databaseUrl = config.databaseUrl;
+    if (!databaseUrl) {
+      const embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, log);
+      stops.push(() => embedded.stop());
+      databaseUrl = embedded.url;
+    }
+    await runMigrations(databaseUrl, log);
+    const pool = createPool(databaseUrl);
+    stops.push(() => pool.end());
+
+    const keys = await loadKeys(config.keysDir, config.keyOverrides);
+    const clock = opts.clock ?? systemClock;
+    const deps: CoreDeps = {
+      store: createStore(pool),
+      clock,
+      vault: createVault(keys.vaultKey),
+      passwords: scryptHasher,
+      tokens: createTokenIssuer({ signing: keys.tokenSigning, verifying: keys.tokenVerifying }, config.tokenTtlMinutes, clock),
+      policy: { loginMaxFailures: config.loginMaxFailures, loginLockoutMinutes: config.loginLockoutMinutes },
+    };
+    const broker: Broker = { config, deps, pool, keys, stop };
+
+    const admin = await ensureFirstAdmin(deps, config.adminPassword);
+    if (admin?.password) {
+      // printed once, to the operator's terminal only: never into the structured log
+      process.stdout.write(
+        `\n  First start: log in at ${config.publicUrl} as "${admin.username}" with password ${admin.password}\n` +
+          `  (shown once; set a new one with PATCH /api/users/:id)\n\n`,
+      );
+    } else if (admin) {
+      log.info('first start: created user "admin" with ADMIN_PASSWORD');
+    }
+
+    if (!sshCryptoBindingAvailable()) log.warn('ssh2 native crypto binding missing: the proxy will be slow');
+
+    if (config.roles.includes('api')) {
+      const app = createApp({
+        ...deps,
+        logger: log,
+        metrics: createMetrics(),
+        web: { cookieSecure: config.cookieSecure, publicUrl: config.publicUrl },
+        healthy: async () => (await pool.query('SELECT 1')).rowCount === 1,
+        version,
+      });
+      const server = http.createServer(app);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, resolve);
+      });
+      const addr = server.address() as AddressInfo;
+      broker.httpUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+      stops.push(() => new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }));
+      log.info({ url: broker.httpUrl }, 'api listening');
+    }
+    if (config.roles.includes('proxy')) {
+      log.warn('proxy role: the SSH proxy is not built yet; nothing listens on SSH_PORT');
+    }
+    if (config.roles.includes('worker')) {
+      log.warn('worker role: no scheduled jobs exist yet (access workflow not built)');
+    }
+    return broker;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

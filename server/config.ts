@@ -1,0 +1,106 @@
+/**
+ * The broker's configuration: one zod schema over the environment, parsed once
+ * at start-up. Every problem is reported at once. Nothing else reads process.env.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const roleNames = ['api', 'proxy', 'worker'] as const;
+export type Role = (typeof roleNames)[number];
+
+const port = z.coerce.number().int().min(0).max(65535);
+const optionalUrl = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v) => (v ? v : undefined))
+  .pipe(z.string().url().optional());
+
+const schema = z.object({
+  PORT: port.default(8080),
+  SSH_PORT: port.default(2222),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: optionalUrl,
+  REDIS_URL: optionalUrl,
+  EMBEDDED_PG_PORT: port.default(54329),
+  PUBLIC_URL: optionalUrl,
+  ADMIN_PASSWORD: z.string().min(12, 'ADMIN_PASSWORD must be at least 12 characters').optional(),
+  ROLES: z
+    .string()
+    .default('api,proxy,worker')
+    .transform((s) => [...new Set(s.split(',').map((r) => r.trim()).filter(Boolean))])
+    .pipe(z.array(z.enum(roleNames)).min(1, 'ROLES must name at least one of api, proxy, worker')),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TOKEN_TTL_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(60),
+  LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
+  LOGIN_LOCKOUT_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
+  REQUEST_TTL_HOURS: z.coerce.number().positive().max(24 * 30).default(24),
+  RECORDINGS_DIR: z.string().min(1).optional(),
+  KEYS_DIR: z.string().min(1).optional(),
+  VAULT_KEY: z.string().min(1).optional(),
+  SSH_CA_KEY: z.string().min(1).optional(),
+  SSH_HOST_KEY: z.string().min(1).optional(),
+  TOKEN_SIGNING_KEY: z.string().min(1).optional(),
+  RECORD_INPUT: z
+    .enum(['true', 'false', '1', '0'])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
+  COOKIE_SECURE: z
+    .enum(['true', 'false', 'auto'])
+    .default('auto'),
+  SLACK_BOT_TOKEN: z.string().min(1).optional(),
+  SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+  SLACK_CHANNEL: z.string().min(1).optional(),
+  SLACK_API_URL: optionalUrl,
+});
+
+export type Config = ReturnType<typeof shapeConfig>;
+
+function shapeConfig(env: z.infer<typeof schema>) {
+  const dataDir = path.resolve(env.DATA_DIR);
+  const publicUrl = (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
+  return {
+    port: env.PORT,
+    sshPort: env.SSH_PORT,
+    host: env.HOST,
+    dataDir,
+    databaseUrl: env.DATABASE_URL,
+    redisUrl: env.REDIS_URL,
+    embeddedPgPort: env.EMBEDDED_PG_PORT,
+    publicUrl,
+    adminPassword: env.ADMIN_PASSWORD,
+    roles: env.ROLES as Role[],
+    logLevel: env.LOG_LEVEL,
+    tokenTtlMinutes: env.TOKEN_TTL_MINUTES,
+    loginMaxFailures: env.LOGIN_MAX_FAILURES,
+    loginLockoutMinutes: env.LOGIN_LOCKOUT_MINUTES,
+    requestTtlHours: env.REQUEST_TTL_HOURS,
+    keysDir: path.resolve(env.KEYS_DIR ?? path.join(dataDir, 'keys')),
+    keyOverrides: {
+      vaultKey: env.VAULT_KEY,
+      sshUserCa: env.SSH_CA_KEY,
+      sshHostKey: env.SSH_HOST_KEY,
+      tokenSigning: env.TOKEN_SIGNING_KEY,
+    },
+    recordingsDir: path.resolve(env.RECORDINGS_DIR ?? path.join(dataDir, 'recordings')),
+    recordInput: env.RECORD_INPUT,
+    cookieSecure: env.COOKIE_SECURE === 'auto' ? publicUrl.startsWith('https:') : env.COOKIE_SECURE === 'true',
+    slack: {
+      botToken: env.SLACK_BOT_TOKEN,
+      signingSecret: env.SLACK_SIGNING_SECRET,
+      channel: env.SLACK_CHANNEL,
+      apiUrl: env.SLACK_API_URL,
+    },
+  };
+}
+
+/** Parses the environment; throws one Error listing every problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return shapeConfig(parsed.data);
+}

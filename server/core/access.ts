@@ -1,0 +1,40 @@
+/** Role checks used by every core entry point. Authorization lives here, not in routes. */
+import { forbidden, unauthenticated } from './errors.js';
+import type { Actor, AuditEventInput, Device, RoleName, User } from './types.js';
+
+export function requireUser(actor: Actor): User {
+  if (actor.type !== 'user') throw unauthenticated();
+  return actor.user;
+}
+
+export const hasRole = (user: User, role: RoleName): boolean => user.roles.includes(role);
+
+/** The acting user, if they hold at least one of `roles`; otherwise forbidden. */
+export function requireRole(actor: Actor, ...roles: RoleName[]): User {
+  const user = requireUser(actor);
+  if (!roles.some((r) => hasRole(user, r))) {
+    throw forbidden(`requires the ${roles.join(' or ')} role`);
+  }
+  return user;
+}
+
+/** Who may read a device's trust record. */
+export function canSeeDevice(user: User, device: Pick<Device, 'department' | 'policy' | 'vendorIds'>): boolean {
+  if (hasRole(user, 'admin') || hasRole(user, 'auditor')) return true;
+  if (hasRole(user, 'approver') && user.department !== null &&
+    (device.department === user.department || device.policy.approverDepartment === user.department)) return true;
+  if (hasRole(user, 'technician') && user.vendorId !== null && device.vendorIds.includes(user.vendorId)) return true;
+  return false;
+}
+
+/** The audit actor columns for an actor. */
+export function auditActor(actor: Actor): Pick<AuditEventInput, 'actorType' | 'actorId'> {
+  switch (actor.type) {
+    case 'user':
+      return { actorType: 'user', actorId: actor.user.id };
+    case 'system':
+      return { actorType: 'system', actorId: actor.name };
+    case 'anonymous':
+      return { actorType: 'anonymous', actorId: actor.label ?? null };
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * Devices as managed identities: trust record, access policy, vaulted credential, lifecycle.
+ * Invariants: the credential is sealed before it reaches the store and is never returned;
+ * critical devices default to two approvals; retirement is final and destroys the credential;
+ * every change is audited in the same transaction as the change.
+ */
+import { auditActor, canSeeDevice, requireRole } from './access.js';
+import { conflict, invalid, notFound } from './errors.js';
+import { assertTransition } from './lifecycle.js';
+import type { CoreDeps, DeviceFilter, DevicePatch, NewDevice, Tx } from './ports.js';
+import type { Actor, Criticality, Device, DeviceCredentialInput, DevicePolicy, LifecycleState } from './types.js';
+
+export interface CreateDeviceInput extends Omit<NewDevice, 'policy' | 'serialNumber' | 'hostKey' | 'sshPort'> {
+  serialNumber?: string | null;
+  hostKey?: string | null;
+  sshPort?: number;
+  policy: Partial<DevicePolicy> & { approverDepartment?: string };
+  vendorIds?: string[];
+  credential?: DeviceCredentialInput;
+}
+
+export interface UpdateDeviceInput extends DevicePatch {
+  vendorIds?: string[];
+  credential?: DeviceCredentialInput;
+}
+
+/** Default policy: shell and exec only; critical devices need two approvers. */
+export function defaultPolicy(criticality: Criticality, department: string): DevicePolicy {
+  return {
+    maxSessionMinutes: 60,
+    approvalsRequired: criticality === 'critical' ? 2 : 1,
+    approverDepartment: department,
+    maintenanceWindow: null,
+    allowExec: true,
+    allowPortForwarding: false,
+    allowSftp: false,
+  };
+}
+
+/** The associated data binding a sealed credential to its device: a ciphertext moved to another row fails to open. */
+export const credentialAad = (deviceId: string, username: string) => `device-credential:${deviceId}:${username}`;
+
+async function storeCredential(deps: CoreDeps, tx: Tx, actor: Actor, deviceId: string, cred: DeviceCredentialInput) {
+  const kind = cred.password !== undefined ? 'password' : 'private_key';
+  const secret = cred.password ?? cred.privateKey;
+  if (!secret) throw invalid('credential needs a password or a privateKey');
+  const sealed = deps.vault.seal(secret, credentialAad(deviceId, cred.username));
+  const { rotated } = await tx.credentials.upsert(deviceId, cred.username, kind, sealed);
+  await tx.audit.append(
+    { ...auditActor(actor), action: rotated ? 'device.credential_rotated' : 'device.credential_set',
+      subjectType: 'device', subjectId: deviceId, details: { username: cred.username, kind } },
+    deps.clock.now(),
+  );
+}
+
+async function checkVendors(tx: Tx, vendorIds: string[]): Promise<void> {
+  for (const id of vendorIds) {
+    if (!(await tx.vendors.byId(id))) throw invalid(`vendorIds: ${id} does not name a vendor`);
+  }
+}
+
+export async function createDevice(deps: CoreDeps, actor: Actor, input: CreateDeviceInput): Promise<Device> {
+  requireRole(actor, 'admin');
+  const { credential, vendorIds = [], policy: policyInput, ...record } = input;
+  const policy = { ...defaultPolicy(record.criticality, record.department), ...policyInput };
+  return deps.store.transaction(async (tx) => {
+    await checkVendors(tx, vendorIds);
+    const created = await tx.devices.insert({
+      ...record,
+      serialNumber: record.serialNumber ?? null,
+      hostKey: record.hostKey ?? null,
+      sshPort: record.sshPort ?? 22,
+      policy,
+    });
+    if (vendorIds.length) await tx.devices.setVendors(created.id, vendorIds);
+    await tx.audit.append(
+      { ...auditActor(actor), action: 'device.enrolled', subjectType: 'device', subjectId: created.id,
+        details: { name: created.name, model: created.model, department: created.department,
+          criticality: created.criticality, firmwareBaseline: created.firmwareBaseline, hostKeyPinned: !!created.hostKey,
+          policy, vendorIds } },
+      deps.clock.now(),
+    );
+    if (credential) await storeCredential(deps, tx, actor, created.id, credential);
+    return (await tx.devices.byId(created.id))!;
+  });
+}
+
+export async function updateDevice(deps: CoreDeps, actor: Actor, id: string, input: UpdateDeviceInput): Promise<Device> {
+  requireRole(actor, 'admin');
+  const { credential, vendorIds, ...patch } = input;
+  return deps.store.transaction(async (tx) => {
+    const before = await tx.devices.byId(id, { forUpdate: true });
+    if (!before) throw notFound('device');
+    if (before.lifecycleState === 'retired') throw conflict('device is retired; its record is kept for audit only');
+    if (before.lifecycleState === 'deployed' && patch.hostKey === null) {
+      throw invalid('a deployed device must keep a pinned host key; suspend it first');
+    }
+    if (vendorIds) {
+      await checkVendors(tx, vendorIds);
+      await tx.devices.setVendors(id, vendorIds);
+    }
+    if (Object.keys(patch).length) await tx.devices.update(id, patch);
+    const changed = [...Object.keys(patch), ...(vendorIds ? ['vendorIds'] : [])];
+    if (changed.length) {
+      await tx.audit.append(
+        { ...auditActor(actor), action: 'device.updated', subjectType: 'device', subjectId: id,
+          details: { changed, ...patch, ...(vendorIds ? { vendorIds } : {}),
+            ...(patch.hostKey !== undefined && patch.hostKey !== before.hostKey ? { hostKeyChangedFrom: before.hostKey } : {}) } },
+        deps.clock.now(),
+      );
+    }
+    if (credential) await storeCredential(deps, tx, actor, id, credential);
+    return (await tx.devices.byId(id))!;
+  });
+}
+
+export interface LifecycleHooks {
+  /** called inside the transaction after a device leaves `deployed` (suspend, retire): end its access */
+  onDeviceUnreachable?: (tx: Tx, device: Device, reason: string) => Promise<void>;
+}
+
+export async function transitionDevice(
+  deps: CoreDeps & { lifecycleHooks?: LifecycleHooks },
+  actor: Actor,
+  id: string,
+  input: { state: LifecycleState; reason: string },
+): Promise<Device> {
+  requireRole(actor, 'admin');
+  return deps.store.transaction(async (tx) => {
+    const device = await tx.devices.byId(id, { forUpdate: true });
+    if (!device) throw notFound('device');
+    assertTransition(device, input.state);
+    const now = deps.clock.now();
+    const moved = await tx.devices.transition(id, device.lifecycleState, input.state, now);
+    if (!moved) throw notFound('device');
+    await tx.audit.append(
+      { ...auditActor(actor), action: input.state === 'retired' ? 'device.retired' : 'device.lifecycle_changed',
+        subjectType: 'device', subjectId: id,
+        details: { name: device.name, from: device.lifecycleState, to: input.state, reason: input.reason } },
+      now,
+    );
+    if (input.state !== 'deployed') await deps.lifecycleHooks?.onDeviceUnreachable?.(tx, moved, input.reason);
+    if (input.state === 'retired' && (await tx.credentials.destroy(id))) {
+      await tx.audit.append(
+        { ...auditActor(actor), action: 'device.credential_destroyed', subjectType: 'device', subjectId: id,
+          details: { name: device.name, reason: 'device retired' } },
+        now,
+      );
+    }
+    return (await tx.devices.byId(id))!;
+  });
+}
+
+export async function listDevices(deps: CoreDeps, actor: Actor, filter: DeviceFilter): Promise<Device[]> {
+  const user = requireRole(actor, 'admin', 'auditor', 'approver', 'technician');
+  const all = await deps.store.read.devices.list(filter);
+  return all.filter((d) => canSeeDevice(user, d));
+}
+
+export async function getDevice(deps: CoreDeps, actor: Actor, id: string): Promise<Device> {
+  const user = requireRole(actor, 'admin', 'auditor', 'approver', 'technician');
+  const device = await deps.store.read.devices.byId(id);
+  // a device the caller may not see does not exist for them
+  if (!device || !canSeeDevice(user, device)) throw notFound('device');
+  return device;
+}
+

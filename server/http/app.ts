@@ -1,0 +1,61 @@
+/** The express app factory (no listen): security headers, request ids, JSON API, error mapping. */
+import { randomUUID } from 'node:crypto';
+import express from 'express';
+import cookieParser from 'cookie-parser';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import { actorResolver } from './auth.js';
+import type { HttpDeps } from './deps.js';
+import { errorHandler } from './errors.js';
+import { buildOpenApi } from './openapi.js';
+import { register, type RouteSpec } from './route.js';
+import { auditRoutes } from './routes/audit.js';
+import { authRoutes } from './routes/auth.js';
+import { deviceRoutes } from './routes/devices.js';
+import { userRoutes } from './routes/users.js';
+import { vendorRoutes } from './routes/vendors.js';
+
+export function apiRoutes(deps: HttpDeps): RouteSpec<any, any, any>[] {
+  return [...authRoutes(deps), ...userRoutes(deps), ...vendorRoutes(deps), ...deviceRoutes(deps), ...auditRoutes(deps)];
+}
+
+export function createApp(deps: HttpDeps, extraRoutes: RouteSpec<any, any, any>[] = []): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use(helmet());
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const id = randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+      // health probes and metrics scrapes would drown the log
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
+    }),
+  );
+  app.use(express.json({ limit: '100kb' }));
+  app.use(cookieParser());
+
+  app.get('/healthz', async (_req, res) => {
+    const db = await deps.healthy().catch(() => false);
+    res.status(db ? 200 : 503).json({ status: db ? 'ok' : 'unavailable', database: db });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.contentType).send(await deps.metrics.metrics());
+  });
+
+  const routes = [...apiRoutes(deps), ...extraRoutes];
+  const openapi = buildOpenApi(routes, deps.version);
+  app.get('/api/openapi.json', (_req, res) => res.json(openapi));
+
+  const api = express.Router();
+  register(api, routes, actorResolver(deps, deps.web.publicUrl));
+  app.use(api);
+  app.use('/api', (_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'no such API route' } }));
+  if (deps.web.staticDir) app.use(express.static(deps.web.staticDir, { index: 'index.html' }));
+  app.use(errorHandler);
+  return app;
+}

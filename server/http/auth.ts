@@ -1,0 +1,39 @@
+/**
+ * Who is calling: a bearer token, or the web session cookie. Cookie-authenticated writes must also
+ * carry the `X-Requested-With: portcullis` header (a cross-site form cannot set it) and, when the
+ * browser sends an Origin, come from our own origin: CSRF-safe on top of SameSite=Strict.
+ */
+import type { CookieOptions, Request } from 'express';
+import { authenticate } from '../core/auth.js';
+import { forbidden, unauthenticated } from '../core/errors.js';
+import type { CoreDeps } from '../core/ports.js';
+import type { Actor } from '../core/types.js';
+
+export const SESSION_COOKIE = 'portcullis_session';
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export function sessionCookieOptions(secure: boolean, expires?: Date): CookieOptions {
+  return { httpOnly: true, sameSite: 'strict', secure, path: '/', ...(expires ? { expires } : {}) };
+}
+
+export function actorResolver(deps: CoreDeps, publicUrl: string) {
+  const ownOrigin = new URL(publicUrl).origin;
+  return async (req: Request): Promise<Actor> => {
+    const header = req.get('authorization');
+    if (header) {
+      const m = /^Bearer\s+(\S+)$/i.exec(header);
+      if (!m) throw unauthenticated('Authorization must be "Bearer <token>"');
+      return authenticate(deps, m[1]!);
+    }
+    const cookie = (req.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE];
+    if (!cookie) throw unauthenticated();
+    if (!SAFE.has(req.method)) {
+      const origin = req.get('origin');
+      const sameHost = origin && req.get('host') && new URL(origin).host === req.get('host');
+      if (req.get('x-requested-with') !== 'portcullis' || (origin && origin !== ownOrigin && !sameHost)) {
+        throw forbidden('cross-site request refused');
+      }
+    }
+    return authenticate(deps, cookie);
+  };
+}

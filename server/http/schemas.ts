@@ -1,0 +1,143 @@
+/** zod schemas for the shapes the API accepts. Strict objects: unknown fields are an error, not ignored. */
+import ssh2 from 'ssh2';
+import { z } from 'zod';
+import { CRITICALITIES, LIFECYCLE_STATES, ROLES } from '../core/types.js';
+
+export const uuid = z.string().uuid('must be a UUID');
+export const idParams = z.strictObject({ id: uuid });
+
+const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max);
+
+export const username = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z0-9][a-z0-9._-]{1,63}$/, 'lowercase letters, digits, dot, dash and underscore; 2 to 64 characters');
+export const password = z.string().min(12, 'must be at least 12 characters').max(256);
+const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,20}$/, 'a Slack user id such as U0123ABC');
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD').refine((s) => !Number.isNaN(Date.parse(s)), 'not a real date');
+
+export const loginBody = z.strictObject({ username: z.string().trim().min(1).max(64), password: z.string().min(1).max(256) });
+
+export const createUserBody = z.strictObject({
+  username,
+  displayName: text(200),
+  roles: z.array(z.enum(ROLES)).min(1, 'at least one role'),
+  vendorId: uuid.nullish(),
+  department: text(200).nullish(),
+  slackUserId: slackUserId.nullish(),
+  password,
+});
+export const updateUserBody = z
+  .strictObject({
+    displayName: text(200),
+    roles: z.array(z.enum(ROLES)).min(1, 'at least one role'),
+    vendorId: uuid.nullable(),
+    department: text(200).nullable(),
+    slackUserId: slackUserId.nullable(),
+    password,
+    disabled: z.boolean(),
+  })
+  .partial()
+  .refine((b) => Object.keys(b).length > 0, 'nothing to change');
+export const listUsersQuery = z.strictObject({ role: z.enum(ROLES).optional(), vendorId: uuid.optional() });
+
+export const vendorBody = z.strictObject({ name: text(200), contractRef: text(200), contractEnd: isoDate });
+export const updateVendorBody = vendorBody.partial().refine((b) => Object.keys(b).length > 0, 'nothing to change');
+
+const hostKey = z
+  .string()
+  .trim()
+  .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( .*)?$/, 'an OpenSSH public key line, e.g. "ssh-ed25519 AAAA…"')
+  .refine((line) => !(ssh2.utils.parseKey(line) instanceof Error), 'not a readable SSH public key')
+  // keep the type and key only: a comment is not part of the device's identity
+  .transform((line) => line.split(' ').slice(0, 2).join(' '));
+
+const privateKey = z
+  .string()
+  .max(16384)
+  .refine((k) => {
+    const parsed = ssh2.utils.parseKey(k);
+    return !(parsed instanceof Error) && !Array.isArray(parsed) && parsed.isPrivateKey();
+  }, 'not a readable, unencrypted SSH private key');
+
+const credential = z.union([
+  z.strictObject({ username: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a login name'), password: z.string().min(1).max(1024) }),
+  z.strictObject({ username: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a login name'), privateKey }),
+], { error: 'credential must be {username, password} or {username, privateKey}' });
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time HH:MM');
+const timezone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'an IANA time zone such as Europe/Berlin');
+export const maintenanceWindow = z
+  .strictObject({ days: z.array(z.number().int().min(1).max(7)).min(1).max(7), start: hhmm, end: hhmm, timezone })
+  .refine((w) => w.start !== w.end, 'start and end must differ');
+
+const policy = z.strictObject({
+  maxSessionMinutes: z.number().int().min(1).max(1440),
+  approvalsRequired: z.union([z.literal(1), z.literal(2)]),
+  approverDepartment: text(200),
+  maintenanceWindow: maintenanceWindow.nullable(),
+  allowExec: z.boolean(),
+  allowPortForwarding: z.boolean(),
+  allowSftp: z.boolean(),
+}).partial();
+
+const deviceName = z.string().trim().toLowerCase().regex(/^[a-z0-9][a-z0-9._-]{1,62}$/, 'lowercase letters, digits, dot, dash, underscore; 2 to 63 characters');
+const address = z.string().trim().regex(/^[A-Za-z0-9.:-]{1,253}$/, 'a host name or IP address');
+
+export const createDeviceBody = z.strictObject({
+  name: deviceName,
+  manufacturer: text(200),
+  model: text(200),
+  serialNumber: text(200).nullish(),
+  firmwareBaseline: text(200),
+  department: text(200),
+  clinicalPurpose: text(1000),
+  criticality: z.enum(CRITICALITIES),
+  address,
+  sshPort: z.number().int().min(1).max(65535).optional(),
+  hostKey: hostKey.nullish(),
+  policy: policy.default({}),
+  vendorIds: z.array(uuid).max(100).optional(),
+  credential: credential.optional(),
+});
+export const updateDeviceBody = z
+  .strictObject({
+    manufacturer: text(200),
+    model: text(200),
+    serialNumber: text(200).nullable(),
+    firmwareBaseline: text(200),
+    department: text(200),
+    clinicalPurpose: text(1000),
+    criticality: z.enum(CRITICALITIES),
+    address,
+    sshPort: z.number().int().min(1).max(65535),
+    hostKey: hostKey.nullable(),
+    policy,
+    vendorIds: z.array(uuid).max(100),
+    credential,
+  })
+  .partial()
+  .refine((b) => Object.keys(b).length > 0, 'nothing to change');
+export const listDevicesQuery = z.strictObject({
+  vendorId: uuid.optional(),
+  department: z.string().max(200).optional(),
+  state: z.enum(LIFECYCLE_STATES).optional(),
+});
+export const lifecycleBody = z.strictObject({ state: z.enum(LIFECYCLE_STATES), reason: text(2000) });
+
+export const auditQuery = z.strictObject({
+  afterSeq: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  action: z.string().regex(/^[a-z_.]+$/).max(100).optional(),
+  subjectType: z.string().regex(/^[a-z_]+$/).max(50).optional(),
+  subjectId: z.string().max(100).optional(),
+  actorId: z.string().max(100).optional(),
+});
