@@ -48,7 +48,7 @@ export async function login(deps: CoreDeps, input: LoginInput): Promise<LoginRes
     }
     if (!passwordOk) {
       const lockUntil = new Date(now.getTime() + deps.policy.loginLockoutMinutes * 60_000);
-      const r = await tx.users.recordLoginFailure(found.id, deps.policy.loginMaxFailures, lockUntil);
+      const r = await tx.users.recordLoginFailure(found.id, deps.policy.loginMaxFailures, lockUntil, now);
       if (r.lockedUntil && r.lockedUntil > now) {
         await tx.audit.append(
           { actorType: 'system', actorId: 'auth', action: 'auth.account_locked', subjectType: 'user',

@@ -27,7 +27,7 @@ export interface UserRepo {
   byId(id: string): Promise<User | null>;
   byUsername(username: string): Promise<(User & UserSecret) | null>;
   list(filter: { role?: RoleName; vendorId?: string; includeDisabled: boolean }): Promise<User[]>;
-  recordLoginFailure(id: string, maxFailures: number, lockUntil: Date): Promise<{ failedLogins: number; lockedUntil: Date | null }>;
+  recordLoginFailure(id: string, maxFailures: number, lockUntil: Date, now: Date): Promise<{ failedLogins: number; lockedUntil: Date | null }>;
   recordLoginSuccess(id: string): Promise<void>;
 }
 

@@ -81,16 +81,16 @@ export function usersRepo(db: Queryable): UserRepo {
       );
       return rows.map(toUser);
     },
-    async recordLoginFailure(id, maxFailures, lockUntil) {
+    async recordLoginFailure(id, maxFailures, lockUntil, now) {
       // a lock that has run out starts a fresh count
       const { rows } = await db.query(
         `UPDATE users SET
-           failed_logins = CASE WHEN locked_until IS NOT NULL AND locked_until <= now() THEN 1 ELSE failed_logins + 1 END,
+           failed_logins = CASE WHEN locked_until IS NOT NULL AND locked_until <= $4 THEN 1 ELSE failed_logins + 1 END,
            locked_until = CASE
-             WHEN (CASE WHEN locked_until IS NOT NULL AND locked_until <= now() THEN 1 ELSE failed_logins + 1 END) >= $2
+             WHEN (CASE WHEN locked_until IS NOT NULL AND locked_until <= $4 THEN 1 ELSE failed_logins + 1 END) >= $2
              THEN $3::timestamptz ELSE NULL END
          WHERE id = $1 RETURNING failed_logins, locked_until`,
-        [id, maxFailures, lockUntil],
+        [id, maxFailures, lockUntil, now],
       );
       return { failedLogins: rows[0].failed_logins, lockedUntil: rows[0].locked_until };
     },
