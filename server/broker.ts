@@ -19,12 +19,20 @@ import { startEmbeddedPostgres } from './db/embedded.js';
 import { runMigrations } from './db/migrate.js';
 import { createPool, type Pool } from './db/pool.js';
 import { createStore } from './db/store.js';
+import { createRevocationBus } from './bus/create-bus.js';
+import { handleJob, reconcile } from './core/reconcile.js';
 import { createApp } from './http/app.js';
+import { createBullmqScheduler } from './jobs/bullmq-scheduler.js';
+import { startJobWorker } from './jobs/job-worker.js';
+import { createQueueConnection } from './jobs/queue-connection.js';
+import { createLogNotifier } from './notify/log-notifier.js';
 import type { Logger } from './logger.js';
 import { createMetrics, sshCryptoBindingAvailable } from './metrics.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const version = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
+
+const JOB_QUEUE = 'portcullis-workflow';
 
 export interface Broker {
   config: Config;
@@ -54,13 +62,27 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
 
     const keys = await loadKeys(config.keysDir, config.keyOverrides);
     const clock = opts.clock ?? systemClock;
+    const queues = createQueueConnection({ redisUrl: config.redisUrl, databaseUrl });
+    const scheduler = createBullmqScheduler(queues, { queueName: JOB_QUEUE, clock });
+    stops.push(() => scheduler.close());
+    const bus = createRevocationBus({ redisUrl: config.redisUrl, databaseUrl, logger: log });
+    stops.push(() => bus.close());
+    log.info({ jobs: queues.backendName, revocations: bus.backendName }, 'workflow backends');
     const deps: CoreDeps = {
       store: createStore(pool),
       clock,
       vault: createVault(keys.vaultKey),
       passwords: scryptHasher,
       tokens: createTokenIssuer({ signing: keys.tokenSigning, verifying: keys.tokenVerifying }, config.tokenTtlMinutes, clock),
-      policy: { loginMaxFailures: config.loginMaxFailures, loginLockoutMinutes: config.loginLockoutMinutes },
+      policy: {
+        loginMaxFailures: config.loginMaxFailures,
+        loginLockoutMinutes: config.loginLockoutMinutes,
+        requestTtlHours: config.requestTtlHours,
+      },
+      scheduler,
+      bus,
+      notifier: createLogNotifier(log),
+      problems: { warn: (ctx, msg) => log.warn(ctx, msg) },
     };
     const broker: Broker = { config, deps, pool, keys, stop };
 
@@ -103,7 +125,12 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
       log.warn('proxy role: the SSH proxy is not built yet; nothing listens on SSH_PORT');
     }
     if (config.roles.includes('worker')) {
-      log.warn('worker role: no scheduled jobs exist yet (access workflow not built)');
+      // reconcile before taking jobs: expire what ended while nothing ran, restore lost jobs
+      const report = await reconcile(deps);
+      log.info(report, 'reconciled grants and requests');
+      const worker = await startJobWorker(queues, { queueName: JOB_QUEUE, handler: (job) => handleJob(deps, job), logger: log });
+      stops.push(() => worker.close());
+      log.info('worker running');
     }
     return broker;
   } catch (err) {

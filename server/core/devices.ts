@@ -6,7 +6,9 @@
  */
 import { auditActor, canSeeDevice, requireRole } from './access.js';
 import { conflict, invalid, notFound } from './errors.js';
+import { inTransaction } from './effects.js';
 import { assertTransition } from './lifecycle.js';
+import { cancelPendingRequests, endGrants } from './revocation.js';
 import type { CoreDeps, DeviceFilter, DevicePatch, NewDevice, Tx } from './ports.js';
 import type { Actor, Criticality, Device, DeviceCredentialInput, DevicePolicy, LifecycleState } from './types.js';
 
@@ -114,19 +116,18 @@ export async function updateDevice(deps: CoreDeps, actor: Actor, id: string, inp
   });
 }
 
-export interface LifecycleHooks {
-  /** called inside the transaction after a device leaves `deployed` (suspend, retire): end its access */
-  onDeviceUnreachable?: (tx: Tx, device: Device, reason: string) => Promise<void>;
-}
-
+/**
+ * Moves a device through its lifecycle. Leaving `deployed` ends every grant on it at once (live
+ * sessions are cut by the proxies); retiring also cancels pending requests and destroys the credential.
+ */
 export async function transitionDevice(
-  deps: CoreDeps & { lifecycleHooks?: LifecycleHooks },
+  deps: CoreDeps,
   actor: Actor,
   id: string,
   input: { state: LifecycleState; reason: string },
 ): Promise<Device> {
   requireRole(actor, 'admin');
-  return deps.store.transaction(async (tx) => {
+  return inTransaction(deps, async (tx, fx) => {
     const device = await tx.devices.byId(id, { forUpdate: true });
     if (!device) throw notFound('device');
     assertTransition(device, input.state);
@@ -139,7 +140,11 @@ export async function transitionDevice(
         details: { name: device.name, from: device.lifecycleState, to: input.state, reason: input.reason } },
       now,
     );
-    if (input.state !== 'deployed') await deps.lifecycleHooks?.onDeviceUnreachable?.(tx, moved, input.reason);
+    if (input.state !== 'deployed') {
+      const reason = `device ${input.state}: ${input.reason}`;
+      await endGrants(tx, fx, { deviceId: id }, { status: 'revoked', reason, actor, at: now });
+      if (input.state === 'retired') await cancelPendingRequests(tx, fx, { deviceId: id }, { reason, actor, at: now });
+    }
     if (input.state === 'retired' && (await tx.credentials.destroy(id))) {
       await tx.audit.append(
         { ...auditActor(actor), action: 'device.credential_destroyed', subjectType: 'device', subjectId: id,

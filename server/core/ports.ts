@@ -3,7 +3,13 @@
  * server/crypto (keys, vault, tokens) and server/jobs / server/notify.
  */
 import type { Clock } from './clock.js';
+import type { Notifier, RevocationBus, Scheduler } from './workflow-ports.js';
 import type {
+  AccessRequest,
+  Decision,
+  Grant,
+  GrantStatus,
+  RequestStatus,
   AuditEvent,
   AuditEventInput,
   Device,
@@ -110,6 +116,70 @@ export interface AuditRepo {
   forEach(fn: (e: AuditEvent) => void, batchSize?: number): Promise<void>;
 }
 
+export type NewAccessRequest = Omit<AccessRequest, 'id' | 'status' | 'closedAt' | 'createdAt'> & { createdAt: Date };
+
+export interface RequestFilter {
+  status?: RequestStatus;
+  technicianId?: string;
+  deviceId?: string;
+  /** requests whose device's approver department is this */
+  approverDepartment?: string;
+  limit: number;
+}
+
+export interface RequestRepo {
+  insert(r: NewAccessRequest): Promise<AccessRequest>;
+  byId(id: string, opts?: { forUpdate?: boolean }): Promise<AccessRequest | null>;
+  list(f: RequestFilter): Promise<AccessRequest[]>;
+  /** conditional write: closes the request only while it is still pending */
+  close(id: string, status: Exclude<RequestStatus, 'pending'>, at: Date): Promise<AccessRequest | null>;
+  /** pending requests of a technician or on a device */
+  pendingFor(scope: { technicianId?: string; deviceId?: string; vendorId?: string }): Promise<AccessRequest[]>;
+  /** pending requests whose expiry has passed */
+  lapsed(now: Date): Promise<AccessRequest[]>;
+}
+
+export interface DecisionRepo {
+  insert(d: Omit<Decision, 'id'>): Promise<Decision>;
+  forRequest(requestId: string): Promise<Decision[]>;
+}
+
+export interface GrantScope {
+  grantId?: string;
+  deviceId?: string;
+  technicianId?: string;
+  /** grants held by technicians of this vendor */
+  vendorId?: string;
+  /** only grants ending after this instant */
+  endingAfter?: Date;
+}
+
+export interface GrantFilter {
+  status?: GrantStatus;
+  technicianId?: string;
+  deviceId?: string;
+  approverDepartment?: string;
+  limit: number;
+}
+
+export interface GrantRepo {
+  insert(g: Pick<Grant, 'requestId' | 'technicianId' | 'deviceId' | 'status' | 'startsAt' | 'endsAt' | 'activatedAt'>): Promise<Grant>;
+  byId(id: string, opts?: { forUpdate?: boolean }): Promise<Grant | null>;
+  list(f: GrantFilter): Promise<Grant[]>;
+  /** scheduled → active, only if still scheduled */
+  activate(id: string, at: Date): Promise<Grant | null>;
+  /** scheduled|active → expired|revoked, only if not already ended; returns the grants it ended */
+  end(scope: GrantScope, status: 'expired' | 'revoked', at: Date, reason: string, by: string | null): Promise<Grant[]>;
+  /** moves the end of an active grant; resets the warnings */
+  extend(id: string, endsAt: Date): Promise<Grant | null>;
+  /** marks a warning as given, once: null when it already was */
+  markWarned(id: string, minutesLeft: 5 | 1, at: Date): Promise<Grant | null>;
+  /** grants that are scheduled or active (for reconciliation) */
+  open(): Promise<Grant[]>;
+  /** the technician's scheduled/active grant on a device, if any */
+  openFor(technicianId: string, deviceId: string): Promise<Grant | null>;
+}
+
 /** Repositories bound to one transaction (or to the pool, for reads). */
 export interface Tx {
   users: UserRepo;
@@ -117,6 +187,9 @@ export interface Tx {
   devices: DeviceRepo;
   credentials: CredentialRepo;
   audit: AuditRepo;
+  requests: RequestRepo;
+  decisions: DecisionRepo;
+  grants: GrantRepo;
 }
 
 export interface Store {
@@ -148,6 +221,13 @@ export interface TokenIssuer {
 export interface CorePolicy {
   loginMaxFailures: number;
   loginLockoutMinutes: number;
+  /** pending requests lapse after this many hours */
+  requestTtlHours: number;
+}
+
+/** Where core reports failures of after-commit effects (scheduling, publishing, notifying). */
+export interface ProblemReporter {
+  warn(context: Record<string, unknown>, message: string): void;
 }
 
 /** Everything core entry points need, built once by the entry point. */
@@ -158,4 +238,8 @@ export interface CoreDeps {
   passwords: PasswordHasher;
   tokens: TokenIssuer;
   policy: CorePolicy;
+  scheduler: Scheduler;
+  bus: RevocationBus;
+  notifier: Notifier;
+  problems: ProblemReporter;
 }

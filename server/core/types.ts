@@ -115,3 +115,55 @@ export interface AuditEvent extends AuditEventInput {
   prevHash: string;
   hash: string;
 }
+
+export const REQUEST_STATUSES = ['pending', 'approved', 'denied', 'expired', 'cancelled'] as const;
+export type RequestStatus = (typeof REQUEST_STATUSES)[number];
+
+export interface AccessRequest {
+  id: string;
+  kind: 'access' | 'extension';
+  technicianId: string;
+  deviceId: string;
+  extendsGrantId: string | null;
+  reason: string;
+  ticketRef: string;
+  /** requested window start; for `startsOnApproval` requests the window starts at the last approval */
+  startsAt: Date;
+  startsOnApproval: boolean;
+  durationMinutes: number;
+  approvalsRequired: number;
+  status: RequestStatus;
+  expiresAt: Date;
+  closedAt: Date | null;
+  createdAt: Date;
+}
+
+export interface Decision {
+  id: string;
+  requestId: string;
+  approverId: string;
+  decision: 'approve' | 'deny';
+  comment: string | null;
+  channel: 'web' | 'slack-link';
+  createdAt: Date;
+}
+
+export const GRANT_STATUSES = ['scheduled', 'active', 'expired', 'revoked'] as const;
+export type GrantStatus = (typeof GRANT_STATUSES)[number];
+
+export interface Grant {
+  id: string;
+  requestId: string;
+  technicianId: string;
+  deviceId: string;
+  status: GrantStatus;
+  startsAt: Date;
+  endsAt: Date;
+  activatedAt: Date | null;
+  endedAt: Date | null;
+  revokedBy: string | null;
+  endReason: string | null;
+  warned5At: Date | null;
+  warned1At: Date | null;
+  createdAt: Date;
+}

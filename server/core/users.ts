@@ -4,7 +4,9 @@
  * last hands on the system); password hashes never leave the core.
  */
 import { auditActor, requireRole } from './access.js';
+import { inTransaction } from './effects.js';
 import { conflict, invalid, notFound } from './errors.js';
+import { cancelPendingRequests, endGrants } from './revocation.js';
 import type { CoreDeps, UserPatch } from './ports.js';
 import type { Actor, RoleName, User } from './types.js';
 
@@ -66,7 +68,7 @@ export async function updateUser(deps: CoreDeps, actor: Actor, id: string, input
     throw conflict('you cannot disable yourself or remove your own admin role');
   }
   const passwordHash = input.password !== undefined ? await deps.passwords.hash(input.password) : undefined;
-  return deps.store.transaction(async (tx) => {
+  return inTransaction(deps, async (tx, fx) => {
     const before = await tx.users.byId(id);
     if (!before) throw notFound('user');
     const roles = input.roles ? [...new Set(input.roles)] : before.roles;
@@ -94,6 +96,12 @@ export async function updateUser(deps: CoreDeps, actor: Actor, id: string, input
           subjectId: id, details: { username: user.username } },
         now,
       );
+      if (input.disabled) {
+        // a disabled user keeps no access: grants end, live sessions are cut, pending requests go
+        const reason = 'user disabled';
+        await endGrants(tx, fx, { technicianId: id }, { status: 'revoked', reason, actor, at: now });
+        await cancelPendingRequests(tx, fx, { technicianId: id }, { reason, actor, at: now });
+      }
     }
     return user;
   });

@@ -1,6 +1,8 @@
 /** Vendors: organisations whose technicians service devices, bounded by a contract end date. */
 import { auditActor, requireRole } from './access.js';
+import { inTransaction } from './effects.js';
 import { conflict, notFound } from './errors.js';
+import { cancelPendingRequests, endGrants } from './revocation.js';
 import type { CoreDeps } from './ports.js';
 import type { Actor, Vendor } from './types.js';
 
@@ -30,15 +32,26 @@ export async function createVendor(deps: CoreDeps, actor: Actor, input: VendorIn
   });
 }
 
+/**
+ * Changes a vendor. Moving the contract end earlier ends every grant of its technicians that runs
+ * past the new end; a contract that has already ended also cancels their pending requests.
+ */
 export async function updateVendor(deps: CoreDeps, actor: Actor, id: string, input: Partial<VendorInput>): Promise<Vendor> {
   requireRole(actor, 'admin');
-  return deps.store.transaction(async (tx) => {
+  const now = deps.clock.now();
+  return inTransaction(deps, async (tx, fx) => {
     const vendor = await tx.vendors.update(id, input);
     if (!vendor) throw notFound('vendor');
     await tx.audit.append(
       { ...auditActor(actor), action: 'vendor.updated', subjectType: 'vendor', subjectId: id, details: { ...input } },
-      deps.clock.now(),
+      now,
     );
+    if (input.contractEnd) {
+      const lastInstant = new Date(`${input.contractEnd}T23:59:59.999Z`);
+      const reason = `vendor contract ends ${input.contractEnd}`;
+      await endGrants(tx, fx, { vendorId: id, endingAfter: lastInstant }, { status: 'revoked', reason, actor, at: now });
+      if (!contractActive(vendor, now)) await cancelPendingRequests(tx, fx, { vendorId: id }, { reason, actor, at: now });
+    }
     return vendor;
   });
 }

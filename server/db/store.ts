@@ -4,7 +4,10 @@ import { AppError, conflict, invalid } from '../core/errors.js';
 import type { Store, Tx } from '../core/ports.js';
 import { auditRepo } from './audit-repo.js';
 import { credentialsRepo } from './credentials-repo.js';
+import { decisionsRepo } from './decisions-repo.js';
 import { devicesRepo } from './devices-repo.js';
+import { grantsRepo } from './grants-repo.js';
+import { requestsRepo } from './requests-repo.js';
 import { transaction, type Pool, type Queryable } from './pool.js';
 import { usersRepo } from './users-repo.js';
 import { vendorsRepo } from './vendors-repo.js';
@@ -16,6 +19,9 @@ export function repositories(db: Queryable): Tx {
     devices: devicesRepo(db),
     credentials: credentialsRepo(db),
     audit: auditRepo(db),
+    requests: requestsRepo(db),
+    decisions: decisionsRepo(db),
+    grants: grantsRepo(db),
   };
 }
 

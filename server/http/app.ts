@@ -12,11 +12,14 @@ import { register, type RouteSpec } from './route.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { deviceRoutes } from './routes/devices.js';
+import { grantRoutes } from './routes/grants.js';
+import { requestRoutes } from './routes/requests.js';
 import { userRoutes } from './routes/users.js';
 import { vendorRoutes } from './routes/vendors.js';
 
 export function apiRoutes(deps: HttpDeps): RouteSpec<any, any, any>[] {
-  return [...authRoutes(deps), ...userRoutes(deps), ...vendorRoutes(deps), ...deviceRoutes(deps), ...auditRoutes(deps)];
+  return [...authRoutes(deps), ...userRoutes(deps), ...vendorRoutes(deps), ...deviceRoutes(deps),
+    ...requestRoutes(deps), ...grantRoutes(deps), ...auditRoutes(deps)];
 }
 
 export function createApp(deps: HttpDeps, extraRoutes: RouteSpec<any, any, any>[] = []): express.Express {

@@ -1,13 +1,11 @@
 import type { Registry } from 'prom-client';
 import type { CoreDeps } from '../core/ports.js';
-import type { LifecycleHooks } from '../core/devices.js';
 import type { Logger } from '../logger.js';
 
 /** What the HTTP app needs: the core's deps plus transport settings. */
 export interface HttpDeps extends CoreDeps {
   logger: Logger;
   metrics: Registry;
-  lifecycleHooks?: LifecycleHooks;
   web: { cookieSecure: boolean; publicUrl: string; staticDir?: string };
   /** true when the database answers */
   healthy(): Promise<boolean>;

@@ -1,7 +1,7 @@
 /** zod schemas for the shapes the API accepts. Strict objects: unknown fields are an error, not ignored. */
 import ssh2 from 'ssh2';
 import { z } from 'zod';
-import { CRITICALITIES, LIFECYCLE_STATES, ROLES } from '../core/types.js';
+import { CRITICALITIES, GRANT_STATUSES, LIFECYCLE_STATES, REQUEST_STATUSES, ROLES } from '../core/types.js';
 
 export const uuid = z.string().uuid('must be a UUID');
 export const idParams = z.strictObject({ id: uuid });
@@ -140,4 +140,29 @@ export const auditQuery = z.strictObject({
   subjectType: z.string().regex(/^[a-z_]+$/).max(50).optional(),
   subjectId: z.string().max(100).optional(),
   actorId: z.string().max(100).optional(),
+});
+
+export const createRequestBody = z.strictObject({
+  deviceId: uuid,
+  reason: text(2000),
+  ticketRef: text(200),
+  startsAt: z.iso.datetime({ offset: true, message: 'an ISO 8601 time with zone, e.g. 2026-12-01T09:00:00Z' }).transform((s) => new Date(s)).optional(),
+  durationMinutes: z.number().int().min(1).max(1440),
+});
+export const listRequestsQuery = z.strictObject({
+  status: z.enum(REQUEST_STATUSES).optional(),
+  deviceId: uuid.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+export const decisionBody = z.strictObject({ comment: z.string().trim().max(2000).optional() });
+export const revokeBody = z.strictObject({ reason: text(2000) });
+export const extendBody = z.strictObject({
+  minutes: z.number().int().min(1).max(1440),
+  reason: text(2000),
+  ticketRef: text(200).optional(),
+});
+export const listGrantsQuery = z.strictObject({
+  status: z.enum(GRANT_STATUSES).optional(),
+  deviceId: uuid.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
 });

@@ -21,6 +21,7 @@ import { createStore } from '../../server/db/store.js';
 import { createApp } from '../../server/http/app.js';
 import type { HttpDeps } from '../../server/http/deps.js';
 import { createMetrics } from '../../server/metrics.js';
+import { FakeScheduler, MemoryBus, RecordingNotifier } from './fakes.js';
 
 export class FakeClock implements Clock {
   constructor(private t = new Date()) {}
@@ -37,6 +38,9 @@ export class FakeClock implements Clock {
 
 export interface Harness {
   pool: Pool;
+  scheduler: FakeScheduler;
+  bus: MemoryBus;
+  notifier: RecordingNotifier;
   deps: HttpDeps;
   keys: KeyMaterial;
   clock: FakeClock;
@@ -59,7 +63,11 @@ export async function startHarness(opts: { databaseUrl?: string } = {}): Promise
     vault: createVault(keys.vaultKey),
     passwords: scryptHasher,
     tokens: createTokenIssuer({ signing: keys.tokenSigning, verifying: keys.tokenVerifying }, 60, clock),
-    policy: { loginMaxFailures: 3, loginLockoutMinutes: 15 },
+    policy: { loginMaxFailures: 3, loginLockoutMinutes: 15, requestTtlHours: 24 },
+    scheduler: new FakeScheduler(),
+    bus: new MemoryBus(),
+    notifier: new RecordingNotifier(),
+    problems: { warn: (ctx, msg) => logger.warn(ctx, msg) },
   };
   const deps: HttpDeps = {
     ...core,
@@ -72,6 +80,9 @@ export async function startHarness(opts: { databaseUrl?: string } = {}): Promise
   const app = createApp(deps);
   return {
     pool, deps, keys, clock, logLines,
+    scheduler: core.scheduler as FakeScheduler,
+    bus: core.bus as MemoryBus,
+    notifier: core.notifier as RecordingNotifier,
     http: supertest(app),
     async close() {
       await pool.end();

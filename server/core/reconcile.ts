@@ -1,0 +1,63 @@
+/**
+ * Job dispatch and start-up reconciliation. After any outage: grants whose end passed are expired
+ * (once: the conditional write makes a second pass a no-op), grants whose start passed are
+ * activated, lapsed requests expire, and every open grant and pending request has its jobs again.
+ */
+import { warningsDue } from './access-rules.js';
+import { activateGrant, expireGrant, warnGrant } from './grants.js';
+import type { CoreDeps } from './ports.js';
+import { expireRequest } from './requests.js';
+import type { JobSpec } from './workflow-ports.js';
+
+export async function handleJob(deps: CoreDeps, job: JobSpec): Promise<void> {
+  switch (job.kind) {
+    case 'grant.activate':
+      return activateGrant(deps, job.grantId);
+    case 'grant.warn':
+      return warnGrant(deps, job.grantId, job.minutesLeft);
+    case 'grant.expire':
+      return expireGrant(deps, job.grantId);
+    case 'request.expire':
+      return expireRequest(deps, job.requestId);
+  }
+}
+
+export interface ReconcileReport {
+  expiredGrants: number;
+  activatedGrants: number;
+  expiredRequests: number;
+  ensuredJobs: number;
+}
+
+export async function reconcile(deps: CoreDeps): Promise<ReconcileReport> {
+  const now = deps.clock.now();
+  const read = deps.store.read;
+  const report: ReconcileReport = { expiredGrants: 0, activatedGrants: 0, expiredRequests: 0, ensuredJobs: 0 };
+  for (const g of await read.grants.open()) {
+    if (g.endsAt <= now) {
+      await expireGrant(deps, g.id);
+      report.expiredGrants++;
+      continue;
+    }
+    if (g.status === 'scheduled' && g.startsAt <= now) {
+      await activateGrant(deps, g.id);
+      report.activatedGrants++;
+    }
+    const jobs: JobSpec[] = [{ kind: 'grant.expire', grantId: g.id, dueAt: g.endsAt.toISOString() }];
+    if (g.status === 'scheduled' && g.startsAt > now) jobs.push({ kind: 'grant.activate', grantId: g.id, dueAt: g.startsAt.toISOString() });
+    for (const w of warningsDue(g.endsAt, now)) {
+      jobs.push({ kind: 'grant.warn', grantId: g.id, minutesLeft: w.minutesLeft, dueAt: w.at.toISOString() });
+    }
+    for (const j of jobs) await deps.scheduler.ensure(j);
+    report.ensuredJobs += jobs.length;
+  }
+  for (const r of await read.requests.lapsed(now)) {
+    await expireRequest(deps, r.id);
+    report.expiredRequests++;
+  }
+  for (const r of await read.requests.pendingFor({})) {
+    await deps.scheduler.ensure({ kind: 'request.expire', requestId: r.id, dueAt: r.expiresAt.toISOString() });
+    report.ensuredJobs++;
+  }
+  return report;
+}

@@ -1,0 +1,68 @@
+/**
+ * Ending access. Every path that takes access away (revoke, expiry, device suspended or retired,
+ * user disabled, vendor contract ended) goes through `endGrants`, so each one audits, cancels the
+ * grant's jobs and publishes the revocation that proxies act on.
+ */
+import { auditActor } from './access.js';
+import type { Effects } from './effects.js';
+import type { GrantScope, Tx } from './ports.js';
+import { requestContext } from './request-context.js';
+import type { Actor, Grant } from './types.js';
+import { jobId } from './workflow-ports.js';
+
+export function grantJobIds(grantId: string): string[] {
+  return [
+    jobId({ kind: 'grant.activate', grantId}),
+    jobId({ kind: 'grant.warn', grantId, minutesLeft: 5}),
+    jobId({ kind: 'grant.warn', grantId, minutesLeft: 1}),
+    jobId({ kind: 'grant.expire', grantId}),
+  ];
+}
+
+export async function endGrants(
+  tx: Tx,
+  fx: Effects,
+  scope: GrantScope,
+  opts: { status: 'expired' | 'revoked'; reason: string; actor: Actor; at: Date },
+): Promise<Grant[]> {
+  const by = opts.actor.type === 'user' ? opts.actor.user.id : null;
+  const ended = await tx.grants.end(scope, opts.status, opts.at, opts.reason, by);
+  for (const g of ended) {
+    await tx.audit.append(
+      { ...auditActor(opts.actor), action: opts.status === 'revoked' ? 'grant.revoked' : 'grant.expired',
+        subjectType: 'grant', subjectId: g.id,
+        details: { deviceId: g.deviceId, technicianId: g.technicianId, reason: opts.reason, endsAt: g.endsAt.toISOString() } },
+      opts.at,
+    );
+    fx.cancel(...grantJobIds(g.id));
+    const req = await tx.requests.byId(g.requestId);
+    if (req) {
+      fx.notify({ type: 'grant.changed', grantId: g.id, request: await requestContext(tx, req), status: opts.status,
+        startsAt: g.startsAt.toISOString(), endsAt: g.endsAt.toISOString(), reason: opts.reason });
+    }
+  }
+  if (ended.length) {
+    fx.publish({ type: 'grant.ended', grantIds: ended.map((g) => g.id), reason: opts.status, message: opts.reason });
+  }
+  return ended;
+}
+
+/** Cancels pending requests in scope (retired device, disabled user, ended contract). */
+export async function cancelPendingRequests(
+  tx: Tx,
+  fx: Effects,
+  scope: { technicianId?: string; deviceId?: string; vendorId?: string },
+  opts: { reason: string; actor: Actor; at: Date },
+): Promise<void> {
+  for (const r of await tx.requests.pendingFor(scope)) {
+    const closed = await tx.requests.close(r.id, 'cancelled', opts.at);
+    if (!closed) continue;
+    await tx.audit.append(
+      { ...auditActor(opts.actor), action: 'request.cancelled', subjectType: 'access_request', subjectId: r.id,
+        details: { deviceId: r.deviceId, technicianId: r.technicianId, reason: opts.reason } },
+      opts.at,
+    );
+    fx.cancel(jobId({ kind: 'request.expire', requestId: r.id}));
+    fx.notify({ type: 'request.closed', request: await requestContext(tx, closed), status: 'cancelled' });
+  }
+}

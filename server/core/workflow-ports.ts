@@ -1,0 +1,77 @@
+/**
+ * Ports of the access workflow: durable scheduling, the revocation bus proxies listen on, and
+ * notifications. Implementations: server/jobs (BullMQ on Redis or PostgreSQL), server/bus
+ * (Redis pub/sub or PostgreSQL LISTEN/NOTIFY), server/notify (log, Slack).
+ */
+
+/** What a scheduled job asks the workflow to do. `dueAt` is ISO time; handlers re-check state. */
+export type JobSpec =
+  | { kind: 'grant.activate'; grantId: string; dueAt: string }
+  | { kind: 'grant.warn'; grantId: string; minutesLeft: 5 | 1; dueAt: string }
+  | { kind: 'grant.expire'; grantId: string; dueAt: string }
+  | { kind: 'request.expire'; requestId: string; dueAt: string };
+
+/** A job without its time: what identifies it. */
+export type JobKey = JobSpec extends infer J ? (J extends JobSpec ? Omit<J, 'dueAt'> : never) : never;
+
+/** Deterministic job ids: one job per (kind, subject); never all digits, never containing ':'. */
+export function jobId(job: JobKey): string {
+  switch (job.kind) {
+    case 'grant.activate':
+      return `grant-activate-${job.grantId}`;
+    case 'grant.warn':
+      return `grant-warn${job.minutesLeft}-${job.grantId}`;
+    case 'grant.expire':
+      return `grant-expire-${job.grantId}`;
+    case 'request.expire':
+      return `request-expire-${job.requestId}`;
+  }
+}
+
+export interface Scheduler {
+  /** adds the job to run at dueAt (at once if due); a job with the same id already waiting is replaced */
+  schedule(job: JobSpec): Promise<void>;
+  /** adds the job unless one with its id is already waiting (used by start-up reconciliation) */
+  ensure(job: JobSpec): Promise<void>;
+  /** removes waiting jobs by id; ids with no job are ignored */
+  cancel(jobIds: string[]): Promise<void>;
+}
+
+export type JobHandler = (job: JobSpec) => Promise<void>;
+
+/** Events every proxy process subscribes to, so live sessions are cut within a second. */
+export type RevocationEvent =
+  | { type: 'grant.ended'; grantIds: string[]; reason: 'expired' | 'revoked'; message: string }
+  | { type: 'grant.extended'; grantId: string; endsAt: string }
+  | { type: 'session.terminate'; sessionId: string; message: string };
+
+export interface RevocationBus {
+  publish(event: RevocationEvent): Promise<void>;
+  /** resolves once subscribed; the returned function unsubscribes */
+  subscribe(handler: (event: RevocationEvent) => void): Promise<() => Promise<void>>;
+}
+
+/** Human-readable context for notifications: names, never bare ids only. */
+export interface RequestContext {
+  requestId: string;
+  kind: 'access' | 'extension';
+  device: { id: string; name: string; department: string; criticality: string; approverDepartment: string };
+  vendor: { id: string; name: string } | null;
+  technician: { id: string; username: string; displayName: string; slackUserId: string | null };
+  reason: string;
+  ticketRef: string;
+  startsAt: string | null;
+  durationMinutes: number;
+  approvalsRequired: number;
+  approvalsSoFar: number;
+}
+
+export type NotifyEvent =
+  | { type: 'request.created'; request: RequestContext }
+  | { type: 'request.decided'; request: RequestContext; decision: 'approve' | 'deny'; approver: { id: string; displayName: string }; outcome: 'pending' | 'approved' | 'denied'; comment: string | null }
+  | { type: 'request.closed'; request: RequestContext; status: 'expired' | 'cancelled' }
+  | { type: 'grant.changed'; grantId: string; request: RequestContext; status: 'scheduled' | 'active' | 'expired' | 'revoked' | 'extended'; startsAt: string; endsAt: string; reason?: string };
+
+export interface Notifier {
+  notify(event: NotifyEvent): Promise<void>;
+}

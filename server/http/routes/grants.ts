@@ -1,0 +1,28 @@
+import { getGrant, listGrants, revokeGrant } from '../../core/grants.js';
+import { requestExtension } from '../../core/requests.js';
+import type { HttpDeps } from '../deps.js';
+import { route } from '../route.js';
+import { extendBody, idParams, listGrantsQuery, revokeBody } from '../schemas.js';
+
+export const grantRoutes = (deps: HttpDeps) => [
+  route({
+    method: 'get', path: '/api/grants', tag: 'access', query: listGrantsQuery,
+    summary: 'Grants the caller may see',
+    handler: async ({ actor, query }) => ({ items: await listGrants(deps, actor, query) }),
+  }),
+  route({
+    method: 'get', path: '/api/grants/:id', tag: 'access', params: idParams,
+    summary: 'One grant',
+    handler: ({ actor, params }) => getGrant(deps, actor, params.id),
+  }),
+  route({
+    method: 'post', path: '/api/grants/:id/revoke', tag: 'access', params: idParams, body: revokeBody,
+    summary: 'Kill switch: end a grant now and cut its live sessions (approver of the department, admin)',
+    handler: ({ actor, params, body }) => revokeGrant(deps, actor, params.id, body.reason),
+  }),
+  route({
+    method: 'post', path: '/api/grants/:id/extend', tag: 'access', status: 201, params: idParams, body: extendBody,
+    summary: 'Ask to extend your active grant; creates an extension request that needs a fresh approval',
+    handler: ({ actor, params, body }) => requestExtension(deps, actor, params.id, body),
+  }),
+];
