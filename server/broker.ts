@@ -11,7 +11,8 @@ import { ensureFirstAdmin } from './bootstrap.js';
 import { systemClock, type Clock } from './core/clock.js';
 import type { CoreDeps } from './core/ports.js';
 import type { Config } from './config.js';
-import { loadKeys, type KeyMaterial } from './crypto/keys.js';
+import { createCertificateAuthority } from './crypto/certificate-authority.js';
+import { hostKeyLine, loadKeys, type KeyMaterial } from './crypto/keys.js';
 import { scryptHasher } from './crypto/passwords.js';
 import { createTokenIssuer } from './crypto/tokens.js';
 import { createVault } from './crypto/vault.js';
@@ -26,6 +27,7 @@ import { createBullmqScheduler } from './jobs/bullmq-scheduler.js';
 import { startJobWorker } from './jobs/job-worker.js';
 import { createQueueConnection } from './jobs/queue-connection.js';
 import { createLogNotifier } from './notify/log-notifier.js';
+import { startSshProxy } from '../proxy/ssh-server.js';
 import type { Logger } from './logger.js';
 import { createMetrics, sshCryptoBindingAvailable } from './metrics.js';
 
@@ -41,6 +43,8 @@ export interface Broker {
   keys: KeyMaterial;
   /** the HTTP address when the api role runs */
   httpUrl?: string;
+  /** the SSH proxy's port when the proxy role runs */
+  sshPort?: number;
   stop(): Promise<void>;
 }
 
@@ -83,6 +87,8 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
       bus,
       notifier: createLogNotifier(log),
       problems: { warn: (ctx, msg) => log.warn(ctx, msg) },
+      ca: createCertificateAuthority(keys.sshUserCa),
+      sshEndpoint: { host: config.sshPublicHost, port: config.sshPort, hostKeyLine: hostKeyLine(keys.sshHostKey) },
     };
     const broker: Broker = { config, deps, pool, keys, stop };
 
@@ -98,12 +104,13 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
     }
 
     if (!sshCryptoBindingAvailable()) log.warn('ssh2 native crypto binding missing: the proxy will be slow');
+    const metrics = createMetrics();
 
     if (config.roles.includes('api')) {
       const app = createApp({
         ...deps,
         logger: log,
-        metrics: createMetrics(),
+        metrics,
         web: { cookieSecure: config.cookieSecure, publicUrl: config.publicUrl },
         healthy: async () => (await pool.query('SELECT 1')).rowCount === 1,
         version,
@@ -122,7 +129,12 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
       log.info({ url: broker.httpUrl }, 'api listening');
     }
     if (config.roles.includes('proxy')) {
-      log.warn('proxy role: the SSH proxy is not built yet; nothing listens on SSH_PORT');
+      const proxy = await startSshProxy(deps, log, metrics, {
+        host: config.host, port: config.sshPort, hostKey: keys.sshHostKey, caKey: keys.sshUserCa,
+        recordingsDir: config.recordingsDir, recordInput: config.recordInput,
+      });
+      broker.sshPort = proxy.port;
+      stops.push(() => proxy.close());
     }
     if (config.roles.includes('worker')) {
       // reconcile before taking jobs: expire what ended while nothing ran, restore lost jobs

@@ -25,6 +25,7 @@ const schema = z.object({
   REDIS_URL: optionalUrl,
   EMBEDDED_PG_PORT: port.default(54329),
   PUBLIC_URL: optionalUrl,
+  SSH_PUBLIC_HOST: z.string().regex(/^[A-Za-z0-9.:-]{1,253}$/, 'a host name or IP address').optional(),
   ADMIN_PASSWORD: z.string().min(12, 'ADMIN_PASSWORD must be at least 12 characters').optional(),
   ROLES: z
     .string()
@@ -69,6 +70,7 @@ function shapeConfig(env: z.infer<typeof schema>) {
     redisUrl: env.REDIS_URL,
     embeddedPgPort: env.EMBEDDED_PG_PORT,
     publicUrl,
+    sshPublicHost: env.SSH_PUBLIC_HOST ?? new URL(publicUrl).hostname,
     adminPassword: env.ADMIN_PASSWORD,
     roles: env.ROLES as Role[],
     logLevel: env.LOG_LEVEL,

@@ -90,16 +90,21 @@ export async function createDevice(deps: CoreDeps, actor: Actor, input: CreateDe
 export async function updateDevice(deps: CoreDeps, actor: Actor, id: string, input: UpdateDeviceInput): Promise<Device> {
   requireRole(actor, 'admin');
   const { credential, vendorIds, ...patch } = input;
-  return deps.store.transaction(async (tx) => {
+  return inTransaction(deps, async (tx, fx) => {
     const before = await tx.devices.byId(id, { forUpdate: true });
     if (!before) throw notFound('device');
     if (before.lifecycleState === 'retired') throw conflict('device is retired; its record is kept for audit only');
     if (before.lifecycleState === 'deployed' && patch.hostKey === null) {
-      throw invalid('a deployed device must keep a pinned host key; suspend it first');
+      throw conflict('a deployed device must keep a pinned host key; suspend it first');
     }
     if (vendorIds) {
       await checkVendors(tx, vendorIds);
       await tx.devices.setVendors(id, vendorIds);
+      for (const removed of before.vendorIds.filter((v) => !vendorIds.includes(v))) {
+        const reason = 'vendor no longer services this device';
+        await endGrants(tx, fx, { deviceId: id, vendorId: removed }, { status: 'revoked', reason, actor, at: deps.clock.now() });
+        await cancelPendingRequests(tx, fx, { deviceId: id, vendorId: removed }, { reason, actor, at: deps.clock.now() });
+      }
     }
     if (Object.keys(patch).length) await tx.devices.update(id, patch);
     const changed = [...Object.keys(patch), ...(vendorIds ? ['vendorIds'] : [])];

@@ -6,7 +6,11 @@ import type { Clock } from './clock.js';
 import type { Notifier, RevocationBus, Scheduler } from './workflow-ports.js';
 import type {
   AccessRequest,
+  CredentialIssue,
   Decision,
+  Recording,
+  Session,
+  SessionEndReason,
   Grant,
   GrantStatus,
   RequestStatus,
@@ -134,7 +138,7 @@ export interface RequestRepo {
   /** conditional write: closes the request only while it is still pending */
   close(id: string, status: Exclude<RequestStatus, 'pending'>, at: Date): Promise<AccessRequest | null>;
   /** pending requests of a technician or on a device */
-  pendingFor(scope: { technicianId?: string; deviceId?: string; vendorId?: string }): Promise<AccessRequest[]>;
+  pendingFor(scope: { technicianId?: string; deviceId?: string; vendorId?: string; extendsGrantId?: string }): Promise<AccessRequest[]>;
   /** pending requests whose expiry has passed */
   lapsed(now: Date): Promise<AccessRequest[]>;
 }
@@ -165,6 +169,8 @@ export interface GrantFilter {
 export interface GrantRepo {
   insert(g: Pick<Grant, 'requestId' | 'technicianId' | 'deviceId' | 'status' | 'startsAt' | 'endsAt' | 'activatedAt'>): Promise<Grant>;
   byId(id: string, opts?: { forUpdate?: boolean }): Promise<Grant | null>;
+  /** the grant an access request created */
+  byRequest(requestId: string): Promise<Grant | null>;
   list(f: GrantFilter): Promise<Grant[]>;
   /** scheduled → active, only if still scheduled */
   activate(id: string, at: Date): Promise<Grant | null>;
@@ -180,6 +186,44 @@ export interface GrantRepo {
   openFor(technicianId: string, deviceId: string): Promise<Grant | null>;
 }
 
+export interface SessionFilter {
+  grantId?: string;
+  deviceId?: string;
+  technicianId?: string;
+  vendorId?: string;
+  approverDepartment?: string;
+  endReason?: SessionEndReason;
+  live?: boolean;
+  startedAfter?: Date;
+  startedBefore?: Date;
+  limit: number;
+}
+
+export interface SessionRepo {
+  insert(s: Pick<Session, 'grantId' | 'technicianId' | 'deviceId' | 'channel' | 'command' | 'clientAddress' | 'startedAt'>): Promise<Session>;
+  /** conditional: ends a session only once */
+  end(id: string, e: { endedAt: Date; endReason: SessionEndReason; bytesIn: number; bytesOut: number }): Promise<Session | null>;
+  byId(id: string): Promise<Session | null>;
+  list(f: SessionFilter): Promise<Session[]>;
+  /** sessions never ended (a proxy that died): for clean-up at proxy start */
+  unfinished(): Promise<Session[]>;
+}
+
+export interface RecordingRepo {
+  insert(sessionId: string, path: string): Promise<Recording>;
+  finalise(sessionId: string, r: { sizeBytes: number; durationMs: number; sha256: string; at: Date }): Promise<Recording | null>;
+  bySession(sessionId: string): Promise<Recording | null>;
+}
+
+export interface CredentialIssueRepo {
+  /** reserves the next serial; the row is written with it */
+  insert(c: Pick<CredentialIssue, 'grantId' | 'kind' | 'keyFingerprint' | 'tokenId' | 'validAfter' | 'validBefore' | 'issuedAt'>): Promise<CredentialIssue>;
+  bySerial(serial: number): Promise<CredentialIssue | null>;
+  /** one-use tokens: marks used, only once */
+  consumeToken(tokenId: string, at: Date): Promise<CredentialIssue | null>;
+  forGrant(grantId: string): Promise<CredentialIssue[]>;
+}
+
 /** Repositories bound to one transaction (or to the pool, for reads). */
 export interface Tx {
   users: UserRepo;
@@ -190,6 +234,9 @@ export interface Tx {
   requests: RequestRepo;
   decisions: DecisionRepo;
   grants: GrantRepo;
+  sessions: SessionRepo;
+  recordings: RecordingRepo;
+  credentialIssues: CredentialIssueRepo;
 }
 
 export interface Store {
@@ -230,6 +277,29 @@ export interface ProblemReporter {
   warn(context: Record<string, unknown>, message: string): void;
 }
 
+/** The broker's SSH user CA. */
+export interface CertificateAuthority {
+  /** parses an authorized_keys-style public key line; throws `invalid` for unusable keys */
+  inspectPublicKey(line: string): { type: string; fingerprint: string };
+  signUserCertificate(opts: {
+    publicKeyLine: string;
+    serial: number;
+    keyId: string;
+    principals: string[];
+    validAfter: Date;
+    validBefore: Date;
+    extensions: string[];
+  }): string;
+}
+
+/** Where technicians reach the SSH proxy, and how they recognise it. */
+export interface SshEndpoint {
+  host: string;
+  port: number;
+  /** the proxy's public host key line, for known_hosts */
+  hostKeyLine: string;
+}
+
 /** Everything core entry points need, built once by the entry point. */
 export interface CoreDeps {
   store: Store;
@@ -242,4 +312,6 @@ export interface CoreDeps {
   bus: RevocationBus;
   notifier: Notifier;
   problems: ProblemReporter;
+  ca: CertificateAuthority;
+  sshEndpoint: SshEndpoint;
 }

@@ -4,11 +4,10 @@ import type { AccessRequest } from './types.js';
 import type { RequestContext } from './workflow-ports.js';
 
 export async function requestContext(tx: Tx, req: AccessRequest): Promise<RequestContext> {
-  const [device, technician, decisions] = await Promise.all([
-    tx.devices.byId(req.deviceId),
-    tx.users.byId(req.technicianId),
-    tx.decisions.forRequest(req.id),
-  ]);
+  // one after another: a transaction's connection runs one query at a time
+  const device = await tx.devices.byId(req.deviceId);
+  const technician = await tx.users.byId(req.technicianId);
+  const decisions = await tx.decisions.forRequest(req.id);
   const vendor = technician?.vendorId ? await tx.vendors.byId(technician.vendorId) : null;
   return {
     requestId: req.id,

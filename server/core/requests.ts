@@ -86,7 +86,9 @@ export async function requestExtension(deps: CoreDeps, actor: Actor, grantId: st
   return inTransaction(deps, async (tx, fx) => {
     const grant = await tx.grants.byId(grantId);
     if (!grant || grant.technicianId !== tech.id) throw notFound('grant');
-    if (grant.status !== 'active') throw conflict(`grant is ${grant.status}; only an active grant can be extended`);
+    if (grant.status !== 'active' || grant.endsAt <= now) {
+      throw conflict(`grant is ${grant.endsAt <= now ? 'over' : grant.status}; only an active grant can be extended`);
+    }
     const device = (await tx.devices.byId(grant.deviceId))!;
     const original = (await tx.requests.byId(grant.requestId))!;
     await checkAccessRules(tx, tech, device, { startsAt: grant.endsAt, endsAt: addMinutes(grant.endsAt, input.minutes) }, input.minutes, now);
@@ -172,7 +174,8 @@ export async function getAccessRequest(deps: CoreDeps, actor: Actor, id: string)
   const read = deps.store.read;
   const req = await read.requests.byId(id);
   if (!req || !visibleTo(user, req, await read.devices.byId(req.deviceId))) throw notFound('access request');
-  const grants = await read.grants.list({ limit: 1, technicianId: req.technicianId, deviceId: req.deviceId });
-  return { ...req, decisions: await read.decisions.forRequest(id), grant: grants.find((g) => g.requestId === id) ?? null };
+  // an access request's own grant; for an extension, the grant it extends
+  const grant = req.extendsGrantId ? await read.grants.byId(req.extendsGrantId) : await read.grants.byRequest(id);
+  return { ...req, decisions: await read.decisions.forRequest(id), grant };
 }
 

@@ -35,6 +35,8 @@ export async function endGrants(
       opts.at,
     );
     fx.cancel(...grantJobIds(g.id));
+    // an extension of a grant that is over is moot
+    await cancelPendingRequests(tx, fx, { extendsGrantId: g.id }, { reason: `grant ${opts.status}`, actor: opts.actor, at: opts.at });
     const req = await tx.requests.byId(g.requestId);
     if (req) {
       fx.notify({ type: 'grant.changed', grantId: g.id, request: await requestContext(tx, req), status: opts.status,
@@ -51,7 +53,7 @@ export async function endGrants(
 export async function cancelPendingRequests(
   tx: Tx,
   fx: Effects,
-  scope: { technicianId?: string; deviceId?: string; vendorId?: string },
+  scope: { technicianId?: string; deviceId?: string; vendorId?: string; extendsGrantId?: string },
   opts: { reason: string; actor: Actor; at: Date },
 ): Promise<void> {
   for (const r of await tx.requests.pendingFor(scope)) {

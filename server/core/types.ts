@@ -167,3 +167,46 @@ export interface Grant {
   warned1At: Date | null;
   createdAt: Date;
 }
+
+export const SESSION_END_REASONS = ['client_closed', 'device_closed', 'expired', 'revoked', 'error'] as const;
+export type SessionEndReason = (typeof SESSION_END_REASONS)[number];
+export type SessionChannel = 'shell' | 'exec' | 'browser' | 'sftp' | 'forward';
+
+export interface Session {
+  id: string;
+  grantId: string;
+  technicianId: string;
+  deviceId: string;
+  channel: SessionChannel;
+  command: string | null;
+  clientAddress: string | null;
+  startedAt: Date;
+  endedAt: Date | null;
+  endReason: SessionEndReason | null;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface Recording {
+  id: string;
+  sessionId: string;
+  path: string;
+  sizeBytes: number | null;
+  durationMs: number | null;
+  sha256: string | null;
+  createdAt: Date;
+  finalisedAt: Date | null;
+}
+
+export interface CredentialIssue {
+  id: string;
+  grantId: string;
+  kind: 'ssh_certificate' | 'terminal_token';
+  serial: number;
+  keyFingerprint: string | null;
+  tokenId: string | null;
+  validAfter: Date;
+  validBefore: Date;
+  usedAt: Date | null;
+  issuedAt: Date;
+}

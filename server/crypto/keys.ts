@@ -46,6 +46,16 @@ async function readOrCreate(file: string, create: () => string): Promise<string>
 const newEd25519Pem = () =>
   generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
+/** ssh2's generator now and then yields a key its own parser refuses: keep only one that parses. */
+function newHostKey(): string {
+  for (let i = 0; i < 10; i++) {
+    const key = ssh2.utils.generateKeyPairSync('ed25519').private;
+    const parsed = ssh2.utils.parseKey(key);
+    if (!(parsed instanceof Error) && !Array.isArray(parsed) && parsed.getPublicSSH().length > 0) return key;
+  }
+  throw new Error('could not generate an SSH host key');
+}
+
 function parseVaultKey(text: string, source: string): Buffer {
   const key = Buffer.from(text.trim(), 'base64');
   if (key.length !== 32) throw new Error(`${source}: the vault key must be 32 bytes, base64-encoded`);
@@ -62,9 +72,7 @@ export async function loadKeys(keysDir: string, overrides: KeyOverrides = {}): P
   await fs.mkdir(keysDir, { recursive: true, mode: 0o700 });
   const file = (name: string) => path.join(keysDir, name);
   const caPem = overrides.sshUserCa ?? (await readOrCreate(file('ssh-user-ca.pem'), newEd25519Pem));
-  const hostKey =
-    overrides.sshHostKey ??
-    (await readOrCreate(file('ssh-host-ed25519'), () => ssh2.utils.generateKeyPairSync('ed25519').private));
+  const hostKey = overrides.sshHostKey ?? (await readOrCreate(file('ssh-host-ed25519'), newHostKey));
   const tokenPem = overrides.tokenSigning ?? (await readOrCreate(file('token-signing.pem'), newEd25519Pem));
   const vaultText = overrides.vaultKey ?? (await readOrCreate(file('vault.key'), () => randomBytes(32).toString('base64') + '\n'));
 
@@ -78,4 +86,11 @@ export async function loadKeys(keysDir: string, overrides: KeyOverrides = {}): P
     tokenVerifying: createPublicKey(tokenSigning),
     vaultKey: parseVaultKey(vaultText, 'vault key'),
   };
+}
+
+/** The public half of the proxy host key as an OpenSSH line ("ssh-ed25519 AAAA…"), for known_hosts. */
+export function hostKeyLine(hostKey: string): string {
+  const parsed = ssh2.utils.parseKey(hostKey);
+  if (parsed instanceof Error || Array.isArray(parsed)) throw new Error('unreadable SSH host key');
+  return `${parsed.type} ${parsed.getPublicSSH().toString('base64')}`;
 }

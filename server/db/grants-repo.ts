@@ -35,6 +35,10 @@ export function grantsRepo(db: Queryable): GrantRepo {
       const { rows } = await db.query(`SELECT * FROM grants WHERE id = $1${opts?.forUpdate ? ' FOR UPDATE' : ''}`, [id]);
       return rows[0] ? toGrant(rows[0]) : null;
     },
+    async byRequest(requestId) {
+      const { rows } = await db.query('SELECT * FROM grants WHERE request_id = $1', [requestId]);
+      return rows[0] ? toGrant(rows[0]) : null;
+    },
     async list(f) {
       const { rows } = await db.query(
         `SELECT g.* FROM grants g JOIN devices d ON d.id = g.device_id

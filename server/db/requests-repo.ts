@@ -60,8 +60,9 @@ export function requestsRepo(db: Queryable): RequestRepo {
         `SELECT r.* FROM access_requests r JOIN users u ON u.id = r.technician_id
           WHERE r.status = 'pending' AND ($1::uuid IS NULL OR r.technician_id = $1)
             AND ($2::uuid IS NULL OR r.device_id = $2) AND ($3::uuid IS NULL OR u.vendor_id = $3)
+            AND ($4::uuid IS NULL OR r.extends_grant_id = $4)
           ORDER BY r.created_at`,
-        [s.technicianId ?? null, s.deviceId ?? null, s.vendorId ?? null],
+        [s.technicianId ?? null, s.deviceId ?? null, s.vendorId ?? null, s.extendsGrantId ?? null],
       );
       return rows.map(toRequest);
     },

@@ -3,7 +3,10 @@ import type pg from 'pg';
 import { AppError, conflict, invalid } from '../core/errors.js';
 import type { Store, Tx } from '../core/ports.js';
 import { auditRepo } from './audit-repo.js';
+import { credentialIssuesRepo } from './credential-issues-repo.js';
 import { credentialsRepo } from './credentials-repo.js';
+import { recordingsRepo } from './recordings-repo.js';
+import { sessionsRepo } from './sessions-repo.js';
 import { decisionsRepo } from './decisions-repo.js';
 import { devicesRepo } from './devices-repo.js';
 import { grantsRepo } from './grants-repo.js';
@@ -22,6 +25,9 @@ export function repositories(db: Queryable): Tx {
     requests: requestsRepo(db),
     decisions: decisionsRepo(db),
     grants: grantsRepo(db),
+    sessions: sessionsRepo(db),
+    recordings: recordingsRepo(db),
+    credentialIssues: credentialIssuesRepo(db),
   };
 }
 

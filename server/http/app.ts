@@ -8,21 +8,22 @@ import { actorResolver } from './auth.js';
 import type { HttpDeps } from './deps.js';
 import { errorHandler } from './errors.js';
 import { buildOpenApi } from './openapi.js';
-import { register, type RouteSpec } from './route.js';
+import { register, type AnyRoute } from './route.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { deviceRoutes } from './routes/devices.js';
 import { grantRoutes } from './routes/grants.js';
 import { requestRoutes } from './routes/requests.js';
+import { sessionRoutes } from './routes/sessions.js';
 import { userRoutes } from './routes/users.js';
 import { vendorRoutes } from './routes/vendors.js';
 
-export function apiRoutes(deps: HttpDeps): RouteSpec<any, any, any>[] {
+export function apiRoutes(deps: HttpDeps): AnyRoute[] {
   return [...authRoutes(deps), ...userRoutes(deps), ...vendorRoutes(deps), ...deviceRoutes(deps),
-    ...requestRoutes(deps), ...grantRoutes(deps), ...auditRoutes(deps)];
+    ...requestRoutes(deps), ...grantRoutes(deps), ...sessionRoutes(deps), ...auditRoutes(deps)];
 }
 
-export function createApp(deps: HttpDeps, extraRoutes: RouteSpec<any, any, any>[] = []): express.Express {
+export function createApp(deps: HttpDeps, extraRoutes: AnyRoute[] = []): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');

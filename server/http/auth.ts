@@ -16,6 +16,16 @@ export function sessionCookieOptions(secure: boolean, expires?: Date): CookieOpt
   return { httpOnly: true, sameSite: 'strict', secure, path: '/', ...(expires ? { expires } : {}) };
 }
 
+/** An Origin we can read that is ours (the public URL, or the host the browser talked to); `null` and garbage are foreign. */
+function sameOrigin(origin: string, ownOrigin: string, host: string | undefined): boolean {
+  try {
+    const u = new URL(origin);
+    return u.origin === ownOrigin || (host !== undefined && u.host === host);
+  } catch {
+    return false;
+  }
+}
+
 export function actorResolver(deps: CoreDeps, publicUrl: string) {
   const ownOrigin = new URL(publicUrl).origin;
   return async (req: Request): Promise<Actor> => {
@@ -29,8 +39,7 @@ export function actorResolver(deps: CoreDeps, publicUrl: string) {
     if (!cookie) throw unauthenticated();
     if (!SAFE.has(req.method)) {
       const origin = req.get('origin');
-      const sameHost = origin && req.get('host') && new URL(origin).host === req.get('host');
-      if (req.get('x-requested-with') !== 'portcullis' || (origin && origin !== ownOrigin && !sameHost)) {
+      if (req.get('x-requested-with') !== 'portcullis' || (origin !== undefined && !sameOrigin(origin, ownOrigin, req.get('host')))) {
         throw forbidden('cross-site request refused');
       }
     }

@@ -1,6 +1,6 @@
 /** The OpenAPI 3.1 document, generated from the route declarations and their zod schemas. */
 import { z } from 'zod';
-import type { RouteSpec } from './route.js';
+import type { AnyRoute } from './route.js';
 
 const errorSchema = {
   type: 'object',
@@ -9,7 +9,7 @@ const errorSchema = {
 
 const jsonSchema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
 
-export function buildOpenApi(routes: RouteSpec<any, any, any>[], version: string): Record<string, unknown> {
+export function buildOpenApi(routes: AnyRoute[], version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     const path = r.path.replace(/:([A-Za-z]+)/g, '{$1}');

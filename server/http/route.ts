@@ -34,6 +34,10 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   handler(ctx: HandlerContext<P, Q, B>): Promise<unknown> | unknown;
 }
 
+/** A route of any schema types: route lists mix them, and each was checked where it was declared. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyRoute = RouteSpec<any, any, any>;
+
 // helps TypeScript infer P, Q, B from the schemas
 export const route = <P, Q, B>(spec: RouteSpec<P, Q, B>): RouteSpec<P, Q, B> => spec;
 
@@ -45,7 +49,7 @@ function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, where: strin
   throw invalid(problems.join('; '), { problems });
 }
 
-export function register(router: Router, routes: RouteSpec<any, any, any>[], resolveActor: (req: Request) => Promise<Actor>): void {
+export function register(router: Router, routes: AnyRoute[], resolveActor: (req: Request) => Promise<Actor>): void {
   for (const r of routes) {
     router[r.method](r.path, async (req, res, next) => {
       try {

@@ -1,7 +1,7 @@
 /** zod schemas for the shapes the API accepts. Strict objects: unknown fields are an error, not ignored. */
 import ssh2 from 'ssh2';
 import { z } from 'zod';
-import { CRITICALITIES, GRANT_STATUSES, LIFECYCLE_STATES, REQUEST_STATUSES, ROLES } from '../core/types.js';
+import { CRITICALITIES, GRANT_STATUSES, LIFECYCLE_STATES, REQUEST_STATUSES, ROLES, SESSION_END_REASONS } from '../core/types.js';
 
 export const uuid = z.string().uuid('must be a UUID');
 export const idParams = z.strictObject({ id: uuid });
@@ -15,7 +15,11 @@ export const username = z
   .regex(/^[a-z0-9][a-z0-9._-]{1,63}$/, 'lowercase letters, digits, dot, dash and underscore; 2 to 64 characters');
 export const password = z.string().min(12, 'must be at least 12 characters').max(256);
 const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,20}$/, 'a Slack user id such as U0123ABC');
-const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD').refine((s) => !Number.isNaN(Date.parse(s)), 'not a real date');
+const isoDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD')
+  // Date.parse accepts 2099-02-30 (it rolls over): require the date to read back unchanged
+  .refine((s) => !Number.isNaN(Date.parse(s)) && new Date(s).toISOString().slice(0, 10) === s, 'not a real calendar date');
 
 export const loginBody = z.strictObject({ username: z.string().trim().min(1).max(64), password: z.string().min(1).max(256) });
 
@@ -166,3 +170,19 @@ export const listGrantsQuery = z.strictObject({
   deviceId: uuid.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
+
+export const certificateBody = z.strictObject({
+  publicKey: z.string().trim().min(1).max(16384),
+});
+export const listSessionsQuery = z.strictObject({
+  grantId: uuid.optional(),
+  deviceId: uuid.optional(),
+  technicianId: uuid.optional(),
+  vendorId: uuid.optional(),
+  endReason: z.enum(SESSION_END_REASONS).optional(),
+  live: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  from: z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional(),
+  to: z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+export const terminateBody = z.strictObject({ reason: text(2000) });

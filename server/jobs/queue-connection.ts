@@ -20,6 +20,8 @@ export interface JobQueue<D> {
   add(name: string, data: D, opts?: JobsOptions): Promise<unknown>;
   remove(jobId: string): Promise<number>;
   getJobState(jobId: string): Promise<string>;
+  /** deletes the queue and all its jobs (tests, decommissioning) */
+  obliterate(opts?: { force?: boolean }): Promise<void>;
   close(): Promise<void>;
 }
 

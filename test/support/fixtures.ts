@@ -1,3 +1,5 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { publicKeyToSshLine } from '../../server/crypto/ssh-cert.js';
 /**
  * Small builders shared by the API tests: vendors and devices created through the HTTP API (so the
  * audit trail is the real one), real SSH keys from ssh-keygen, and row counts for "nothing written".
@@ -7,7 +9,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
-import ssh2 from 'ssh2';
 import type { Pool } from '../../server/db/pool.js';
 import { unique, type Harness } from './harness.js';
 
@@ -15,7 +16,8 @@ export type Auth = { Authorization: string };
 
 /** An OpenSSH public key line usable as a device's pinned host key. */
 export function newHostKey(): string {
-  return ssh2.utils.generateKeyPairSync('ed25519').public;
+  // node's generator, not ssh2's: ssh2 1.17 now and then emits an ed25519 key its own parser refuses
+  return publicKeyToSshLine(generateKeyPairSync('ed25519').publicKey);
 }
 
 /** A fresh unencrypted ed25519 key pair from the real ssh-keygen. */

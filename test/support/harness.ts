@@ -12,7 +12,8 @@ import { pino } from 'pino';
 import type { Clock } from '../../server/core/clock.js';
 import type { CoreDeps } from '../../server/core/ports.js';
 import type { RoleName, User } from '../../server/core/types.js';
-import { loadKeys, type KeyMaterial } from '../../server/crypto/keys.js';
+import { createCertificateAuthority } from '../../server/crypto/certificate-authority.js';
+import { hostKeyLine, loadKeys, type KeyMaterial } from '../../server/crypto/keys.js';
 import { scryptHasher } from '../../server/crypto/passwords.js';
 import { createTokenIssuer } from '../../server/crypto/tokens.js';
 import { createVault } from '../../server/crypto/vault.js';
@@ -68,6 +69,8 @@ export async function startHarness(opts: { databaseUrl?: string } = {}): Promise
     bus: new MemoryBus(),
     notifier: new RecordingNotifier(),
     problems: { warn: (ctx, msg) => logger.warn(ctx, msg) },
+    ca: createCertificateAuthority(keys.sshUserCa),
+    sshEndpoint: { host: '127.0.0.1', port: 2222, hostKeyLine: hostKeyLine(keys.sshHostKey) },
   };
   const deps: HttpDeps = {
     ...core,

@@ -1,8 +1,9 @@
 import { getGrant, listGrants, revokeGrant } from '../../core/grants.js';
 import { requestExtension } from '../../core/requests.js';
+import { issueSshCertificate } from '../../core/ssh-certificates.js';
 import type { HttpDeps } from '../deps.js';
 import { route } from '../route.js';
-import { extendBody, idParams, listGrantsQuery, revokeBody } from '../schemas.js';
+import { certificateBody, extendBody, idParams, listGrantsQuery, revokeBody } from '../schemas.js';
 
 export const grantRoutes = (deps: HttpDeps) => [
   route({
@@ -24,5 +25,10 @@ export const grantRoutes = (deps: HttpDeps) => [
     method: 'post', path: '/api/grants/:id/extend', tag: 'access', status: 201, params: idParams, body: extendBody,
     summary: 'Ask to extend your active grant; creates an extension request that needs a fresh approval',
     handler: ({ actor, params, body }) => requestExtension(deps, actor, params.id, body),
+  }),
+  route({
+    method: 'post', path: '/api/grants/:id/ssh-certificate', tag: 'access', status: 201, params: idParams, body: certificateBody,
+    summary: 'Sign an OpenSSH user certificate for your public key, valid for this device until the grant ends (technician)',
+    handler: ({ actor, params, body }) => issueSshCertificate(deps, actor, params.id, body.publicKey),
   }),
 ];

@@ -1,0 +1,38 @@
+# syntax=docker/dockerfile:1
+# The Portcullis broker: one image for every role. ROLES picks what a container runs
+# (api, proxy, worker or any combination; all three by default). See docker-compose.yml.
+
+# --- dependencies: compiled here, where the toolchain is -------------------------------------------
+FROM node:20-bookworm-slim AS deps
+# node-gyp needs python3, make and g++: ssh2's native crypto binding and cpu-features are built at
+# install time. Without the binding ssh2 silently falls back to JavaScript ciphers (a keystroke
+# round trip of ~88 ms instead of ~0.3 ms), so the build fails rather than ship that.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+# the project's lockfile and allowScripts block are npm 11's; the base image ships npm 10
+RUN npm install -g npm@11 --no-audit --no-fund
+WORKDIR /app
+COPY package.json package-lock.json ./
+# production dependencies only: tsx (which runs the TypeScript sources) is one of them
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && node -e "if (require('ssh2/lib/protocol/crypto').bindingAvailable !== true) { console.error('ssh2 native crypto binding was not built'); process.exit(1); }" \
+ && npm cache clean --force
+
+# --- runtime --------------------------------------------------------------------------------------
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    DATA_DIR=/data
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+# package files, tsconfig.json, server/, proxy/, migrations/ and web/: .dockerignore keeps out
+# everything else (tests, local data and keys, node_modules, .git). Owned by root, so the
+# process cannot change its own code.
+COPY . .
+# DATA_DIR holds keys (0600) and recordings; a named volume mounted here starts out owned by `node`
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME /data
+# 8080: HTTP API and web (PORT), 2222: SSH proxy (SSH_PORT)
+EXPOSE 8080 2222
+CMD ["node", "--import", "tsx", "server/main.ts"]

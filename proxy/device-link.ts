@@ -1,0 +1,54 @@
+/**
+ * One device connection per technician connection, opened on first use and shared by its channels.
+ * A host key mismatch is a failed device authentication: audited, counted, and never retried.
+ */
+import type ssh2 from 'ssh2';
+import { sshFingerprint } from '../server/crypto/ssh-cert.js';
+import { auditDeviceAuthFailure, openDeviceCredential, type ConnectionGrant } from '../server/core/sessions.js';
+import type { ProxyContext } from './context.js';
+import { connectDevice, DeviceAuthError } from './device-connection.js';
+import { notice } from './notices.js';
+
+export class DeviceUnavailable extends Error {}
+
+export class DeviceLink {
+  private client?: Promise<ssh2.Client>;
+
+  constructor(private ctx: ProxyContext, private conn: ConnectionGrant) {}
+
+  get(): Promise<ssh2.Client> {
+    this.client ??= this.open();
+    return this.client;
+  }
+
+  async close(): Promise<void> {
+    const c = await this.client?.catch(() => undefined);
+    c?.end();
+  }
+
+  private async open(): Promise<ssh2.Client> {
+    const { deps, log, metrics } = this.ctx;
+    const device = this.conn.device;
+    try {
+      const credential = await openDeviceCredential(deps, device.id);
+      const client = await connectDevice(device, credential);
+      client.on('error', (err) => log.warn({ err: err.message, device: device.name }, 'device connection error'));
+      return client;
+    } catch (err) {
+      if (err instanceof DeviceAuthError) {
+        metrics.deviceAuthFailures.inc();
+        const pinned = Buffer.from(device.hostKey!.split(' ')[1]!, 'base64');
+        await auditDeviceAuthFailure(deps, device, {
+          reason: 'host key mismatch',
+          presentedFingerprint: sshFingerprint(err.presentedKeyBlob),
+          pinnedFingerprint: sshFingerprint(pinned),
+          grantId: this.conn.grant.id,
+        });
+        log.warn({ device: device.name }, 'device host key mismatch: refused');
+        throw new DeviceUnavailable(notice.deviceUnverified);
+      }
+      log.warn({ err: (err as Error).message, device: device.name }, 'device unreachable');
+      throw new DeviceUnavailable(notice.deviceUnreachable);
+    }
+  }
+}

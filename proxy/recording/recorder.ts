@@ -1,0 +1,247 @@
+/**
+ * Incremental, bounded asciicast v2 recorder for one SSH session.
+ * - The file is created exclusively (0600) and the header is on disk when createRecorder() resolves. One
+ *   async append is in flight at a time; lines queued meanwhile go out together. Writes hold whole lines,
+ *   so the file is a valid cast after every flush (the timer flushes every flushIntervalMs <= 1000 ms).
+ * - Coalescing: output chunks arriving within one interval become ONE "o" event with the first chunk's
+ *   time. A run ends on the timer tick, when the clock shows an interval has passed since it started, at
+ *   runLimit bytes, or before a resize/marker/input event (keeps the order exact).
+ * - OutputSanitizer (asciicast.ts) decodes UTF-8 with a streaming decoder and replaces dense binary
+ *   regions by "[portcullis: N bytes of binary output not recorded]" (stats().binaryBytesOmitted).
+ * - Bounded: pendingBytes (queued + in flight + open run, JSON-escaped on arrival so sizes are exact)
+ *   never exceeds maxBufferedBytes; part of it is reserved for resize/marker events. If the disk cannot
+ *   keep up, output is DROPPED, never buffered (the session is not slowed down), counted in
+ *   backlogBytesDropped and noted as "[portcullis: N bytes of output not recorded (recording backlog)]".
+ * - close(): flush, fdatasync, close, streaming SHA-256. Idempotent; later calls are ignored. After a
+ *   failed write nothing more is written and flush()/close() reject with that error.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
+import { encodeEvent, encodeEventBuffer, encodeHeader, OutputSanitizer, type CastEventCode } from './asciicast.js';
+
+export interface RecorderClock { now(): number } // wall-clock ms (Date.now semantics)
+export interface RecorderTimers { setInterval(fn: () => void, ms: number): unknown; clearInterval(handle: unknown): void }
+
+export interface RecorderOptions {
+  path: string;
+  width: number; // columns
+  height: number; // rows
+  title: string;
+  command?: string; // exec sessions: the command that was run
+  env?: Record<string, string>;
+  clock?: RecorderClock; // default Date.now
+  timers?: RecorderTimers; // default global setInterval/clearInterval (the interval is unref'ed)
+  flushIntervalMs?: number; // default 250, must be in (0, 1000]
+  maxBufferedBytes?: number; // default 1 MiB, at least 16 KiB
+  recordInput?: boolean; // record client keystrokes as "i" events; default false
+}
+
+export interface RecorderStats {
+  bytesIn: number; // raw bytes given to output() (and input() when recordInput)
+  bytesRecorded: number; // bytesIn - binaryBytesOmitted - backlogBytesDropped
+  bytesWritten: number; // file bytes written so far, header included
+  events: number; // events queued, header excluded
+  binaryBytesOmitted: number;
+  backlogBytesDropped: number; // output/input dropped as the write backlog was full (or writing failed)
+  pendingBytes: number; // encoded bytes in memory, not yet written; never above maxBufferedBytes
+  backpressure: boolean; // pendingBytes above half of maxBufferedBytes: the disk is not keeping up
+}
+
+export interface RecordingResult { path: string; bytes: number; durationMs: number; sha256: string; events: number }
+
+interface Config { clock: RecorderClock; timers: RecorderTimers; interval: number; max: number; dataCap: number; runLimit: number; recordInput: boolean; startMs: number }
+const LINE_OVERHEAD = 32; // `[1234567.123456, "o", ""]\n` is 26 bytes
+const isDim = (v: number): boolean => Number.isInteger(v) && v > 0;
+
+/** Creates the file (exclusively) and writes the header before resolving. Same as Recorder.create(). */
+export const createRecorder = (options: RecorderOptions): Promise<Recorder> => Recorder.create(options);
+
+export class Recorder {
+  static async create(o: RecorderOptions): Promise<Recorder> {
+    const interval = o.flushIntervalMs ?? 250;
+    if (!(interval > 0 && interval <= 1000)) throw new RangeError('flushIntervalMs must be in (0, 1000]');
+    const max = o.maxBufferedBytes ?? 1024 * 1024;
+    if (!Number.isInteger(max) || max < 16 * 1024) throw new RangeError('maxBufferedBytes must be an integer >= 16384');
+    const clock = o.clock ?? { now: () => Date.now() };
+    const startMs = clock.now();
+    const header = Buffer.from(encodeHeader({ ...o, timestamp: startMs / 1000 }) + '\n'); // picks only header fields
+    const fh = await open(o.path, 'ax', 0o600); // O_EXCL: never overwrite; O_APPEND: every write at the end
+    await fh.appendFile(header).catch(async (e: unknown) => {
+      await fh.close().catch(() => undefined);
+      throw e;
+    });
+    const timers: RecorderTimers = o.timers ?? { setInterval, clearInterval };
+    const dataCap = max - Math.min(64 * 1024, Math.floor(max / 8)); // output/input may use this, r/m events all of max
+    const runLimit = Math.max(4096, Math.floor(dataCap / 8));
+    const rec = new Recorder(o.path, fh, { clock, timers, interval, max, dataCap, runLimit, recordInput: !!o.recordInput, startMs });
+    rec.counts.bytesWritten = header.length;
+    return rec;
+  }
+
+  private readonly sanitizer = new OutputSanitizer();
+  private readonly inputDecoder = new StringDecoder('utf8');
+  private readonly listeners = new Set<(line: string) => void>();
+  private readonly timer: unknown;
+  private readonly counts = { bytesIn: 0, bytesWritten: 0, events: 0, backlogBytesDropped: 0 };
+  private run: { t: number; ms: number; parts: string[]; bytes: number } | null = null;
+  private queue: Buffer[] = [];
+  private queuedBytes = 0;
+  private inflightBytes = 0;
+  private writing: Promise<void> | null = null;
+  private writeError: unknown = null;
+  private lastT = 0;
+  private unreportedDrops = 0;
+  private closing: Promise<RecordingResult> | null = null;
+
+  private constructor(readonly path: string, private readonly fh: FileHandle, private readonly cfg: Config) {
+    this.timer = cfg.timers.setInterval(() => this.flushPending(false), cfg.interval);
+    (this.timer as { unref?: () => void } | null)?.unref?.();
+  }
+
+  /** Terminal output from the device. */
+  output(chunk: Uint8Array): void {
+    if (this.closing) return;
+    this.counts.bytesIn += chunk.length;
+    if (this.run && this.cfg.clock.now() - this.run.ms >= this.cfg.interval) this.endRun();
+    this.append(this.sanitizer.write(chunk));
+  }
+
+  /** Client keystrokes; ignored unless recordInput. */
+  input(chunk: Uint8Array): void {
+    if (this.closing || !this.cfg.recordInput) return;
+    this.counts.bytesIn += chunk.length;
+    const text = this.inputDecoder.write(chunk as Buffer);
+    if (text) this.control('i', text, this.cfg.dataCap);
+  }
+
+  /** Terminal size change ("r" event "COLSxROWS"); invalid sizes are ignored. */
+  resize(cols: number, rows: number): void {
+    if (!this.closing && isDim(cols) && isDim(rows)) this.control('r', `${cols}x${rows}`);
+  }
+
+  /** "m" event (warnings, revocation, ...). */
+  marker(label: string): void {
+    if (!this.closing) this.control('m', String(label));
+  }
+
+  /** Live tap: every event line (without "\n") as it is queued for writing. Returns an unsubscribe function. */
+  onEvent(listener: (line: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  stats(): RecorderStats {
+    const { counts, sanitizer } = this;
+    const pendingBytes = this.pendingBytes();
+    const bytesRecorded = counts.bytesIn - sanitizer.omittedBytes - counts.backlogBytesDropped;
+    return { ...counts, bytesRecorded, binaryBytesOmitted: sanitizer.omittedBytes, pendingBytes, backpressure: pendingBytes > this.cfg.max / 2 };
+  }
+
+  /** Ends the current run and waits until everything queued is on disk. */
+  async flush(): Promise<void> {
+    this.flushPending(false);
+    while (this.writing) await this.writing;
+    if (this.writeError) throw this.writeError;
+  }
+
+  close(): Promise<RecordingResult> {
+    return (this.closing ??= this.finish());
+  }
+
+  private async finish(): Promise<RecordingResult> {
+    this.cfg.timers.clearInterval(this.timer);
+    const endMs = this.cfg.clock.now();
+    this.flushPending(true);
+    this.listeners.clear();
+    while (this.writing) await this.writing;
+    let error = this.writeError;
+    if (!error) await this.fh.datasync().catch((e: unknown) => void (error = e));
+    await this.fh.close().catch((e: unknown) => void (error ??= e));
+    if (error) throw error;
+    const hash = createHash('sha256'); // streamed, the file is never read into memory at once
+    for await (const chunk of createReadStream(this.path)) hash.update(chunk as Buffer);
+    const { path, counts } = this;
+    return { path, bytes: counts.bytesWritten, durationMs: Math.max(0, endMs - this.cfg.startMs), sha256: hash.digest('hex'), events: counts.events };
+  }
+
+  private pendingBytes(): number {
+    return this.queuedBytes + this.inflightBytes + (this.run?.bytes ?? 0);
+  }
+
+  /** Seconds since start, never going backwards. */
+  private time(): number {
+    return (this.lastT = Math.max(this.lastT, (this.cfg.clock.now() - this.cfg.startMs) / 1000));
+  }
+
+  /** Adds output text to the open run (if it fits under the data cap; otherwise it is dropped). */
+  private append(text: string): void {
+    if (!text) return;
+    const json = JSON.stringify(text).slice(1, -1); // escaped now, so the encoded size is known
+    const bytes = Buffer.byteLength(json);
+    if (this.writeError || this.pendingBytes() + (this.run ? 0 : LINE_OVERHEAD) + bytes > this.cfg.dataCap) {
+      return this.drop(Buffer.byteLength(text));
+    }
+    this.run ??= { t: this.time(), ms: this.cfg.clock.now(), parts: [], bytes: LINE_OVERHEAD };
+    this.run.parts.push(json);
+    this.run.bytes += bytes;
+    if (this.run.bytes >= this.cfg.runLimit) this.endRun();
+  }
+
+  private endRun(): void {
+    const run = this.run;
+    this.run = null;
+    if (run) this.push(encodeEventBuffer(run.t, 'o', run.parts, run.bytes - LINE_OVERHEAD)); // <= run.bytes
+  }
+
+  /** Ends the open run (keeps the order exact) and queues a non-output event. */
+  private control(code: CastEventCode, data: string, limit = this.cfg.max): void {
+    this.endRun();
+    if (!this.push(Buffer.from(encodeEvent(this.time(), code, data) + '\n'), limit)) this.drop(Buffer.byteLength(data));
+  }
+
+  private drop(bytes: number): void {
+    this.counts.backlogBytesDropped += bytes;
+    this.unreportedDrops += bytes;
+  }
+
+  /** Queues one encoded line if pendingBytes stays within `limit`; starts a write when idle. */
+  private push(line: Buffer, limit = Infinity): boolean {
+    if (this.writeError || this.pendingBytes() + line.length > limit) return false;
+    this.queue.push(line);
+    this.queuedBytes += line.length;
+    this.counts.events++;
+    const text = this.listeners.size > 0 ? line.toString('utf8', 0, line.length - 1) : '';
+    for (const listener of this.listeners) {
+      try { listener(text); } catch { /* a broken watcher must not break the recording */ }
+    }
+    this.kick();
+    return true;
+  }
+
+  /** Timer tick, flush() and close(): ends a binary region and the open run, reports dropped output. */
+  private flushPending(final: boolean): void {
+    if (this.closing && !final) return;
+    this.append(final ? this.sanitizer.end() : this.sanitizer.flush());
+    this.endRun();
+    const n = this.unreportedDrops;
+    const notice = `\r\n[portcullis: ${n} bytes of output not recorded (recording backlog)]\r\n`;
+    if (n > 0 && this.push(Buffer.from(encodeEvent(this.time(), 'o', notice) + '\n'), this.cfg.max)) this.unreportedDrops = 0;
+  }
+
+  private kick(): void {
+    if (this.writing || this.writeError || this.queue.length === 0) return; // nothing is written after a failure
+    const buf = this.queue.length === 1 ? this.queue[0] : Buffer.concat(this.queue, this.queuedBytes);
+    this.inflightBytes = this.queuedBytes;
+    this.queue = [];
+    this.queuedBytes = 0;
+    const ok = () => void (this.counts.bytesWritten += buf.length);
+    const failed = (e: unknown) => void (this.writeError = e ?? new Error('recording write failed'));
+    this.writing = this.fh.appendFile(buf).then(ok, failed).finally(() => {
+      this.inflightBytes = 0;
+      this.writing = null;
+      this.kick();
+    });
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * One recorded session: a client channel (SSH channel or browser WebSocket) relayed to a channel
+ * on the device. Backpressure is kept both ways by piping; every byte the technician sees is
+ * recorded; the session ends exactly once, with its reason, byte counts and recording hash.
+ */
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import type ssh2 from 'ssh2';
+import { isAppError } from '../server/core/errors.js';
+import { authorizeConnection, recordSessionEnd, recordSessionStart, type ConnectionGrant } from '../server/core/sessions.js';
+import type { SessionEndReason } from '../server/core/types.js';
+import type { ProxyContext } from './context.js';
+import { DeviceUnavailable, type DeviceLink } from './device-link.js';
+import type { LiveMember } from './live-registry.js';
+import { createRecorder, type Recorder } from './recording/recorder.js';
+
+export interface PtyInfo {
+  term: string;
+  cols: number;
+  rows: number;
+  width: number;
+  height: number;
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal?: string;
+}
+
+/** The technician's side of a session. */
+export interface ClientChannel {
+  input: Readable;
+  stdout: Writable;
+  stderr: Writable | null;
+  /** shows a broker notice to the technician (terminal line or stderr line) */
+  notice(text: string): void;
+  /** ends the client side once its output has drained, with the device's exit status if known */
+  close(exit: ExitInfo | null): void;
+  onClosed(listener: () => void): void;
+}
+
+export interface RelaySpec {
+  channel: 'shell' | 'exec' | 'browser';
+  command: string | null;
+  pty: PtyInfo | null;
+  env: Record<string, string>;
+  clientAddress: string | null;
+}
+
+export interface Relay {
+  resize(cols: number, rows: number, width?: number, height?: number): void;
+  signal(name: string): void;
+}
+
+function openDeviceChannel(device: ssh2.Client, spec: RelaySpec): Promise<ssh2.ClientChannel> {
+  const pty = spec.pty ? { term: spec.pty.term, cols: spec.pty.cols, rows: spec.pty.rows, width: spec.pty.width, height: spec.pty.height } : undefined;
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | undefined, ch: ssh2.ClientChannel) => (err ? reject(err) : resolve(ch));
+    if (spec.command !== null) device.exec(spec.command, { pty, env: spec.env }, done);
+    else device.shell(pty ?? false, { env: spec.env }, done);
+  });
+}
+
+export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link: DeviceLink, client: ClientChannel, spec: RelaySpec): Promise<Relay | null> {
+  const { deps, log, registry, metrics } = ctx;
+  let clientGone = false;
+  client.onClosed(() => (clientGone = true));
+  let current: ConnectionGrant;
+  let device: ssh2.Client;
+  try {
+    // the grant is checked again for every channel: it may have ended since the connection was made
+    current = await authorizeConnection(deps, { grantId: conn.grant.id, principal: conn.device.name });
+    device = await link.get();
+  } catch (err) {
+    const text = err instanceof DeviceUnavailable ? err.message : isAppError(err) ? `access refused: ${err.message}` : 'internal error';
+    if (!isAppError(err) && !(err instanceof DeviceUnavailable)) log.error({ err }, 'relay start failed');
+    client.notice(text);
+    client.close({ code: 255 });
+    return null;
+  }
+  if (clientGone) return null;
+
+  const { session, recording } = await recordSessionStart(deps, current, {
+    channel: spec.channel, command: spec.command, clientAddress: spec.clientAddress,
+    recordingPath: (id) => path.join(ctx.recordingsDir, `${id}.cast`),
+  });
+  const recorder: Recorder = await createRecorder({
+    path: recording!.path,
+    width: spec.pty?.cols ?? 80,
+    height: spec.pty?.rows ?? 24,
+    title: `${current.device.name} — ${current.technician.displayName} (${current.technician.username}) — grant ${current.grant.id}`,
+    ...(spec.command !== null ? { command: spec.command } : {}),
+    recordInput: ctx.recordInput,
+  });
+  let bytesIn = 0;
+  let bytesOut = 0;
+  let endReason: SessionEndReason | null = null;
+  let finished = false;
+  let devChannel: ssh2.ClientChannel | null = null;
+  metrics.liveSessions.inc();
+
+  const finish = async (reason: SessionEndReason) => {
+    if (finished) return;
+    finished = true;
+    registry.remove(member);
+    metrics.liveSessions.dec();
+    metrics.bytes.inc({ direction: 'in' }, bytesIn);
+    metrics.bytes.inc({ direction: 'out' }, bytesOut);
+    try {
+      const r = await recorder.close();
+      await recordSessionEnd(deps, session.id, { endReason: reason, bytesIn, bytesOut, recording: { bytes: r.bytes, durationMs: r.durationMs, sha256: r.sha256 } });
+    } catch (err) {
+      log.error({ err, sessionId: session.id }, 'could not finalise session');
+    }
+  };
+
+  const member: LiveMember = {
+    grantId: current.grant.id,
+    sessionId: session.id,
+    notify(text, marker) {
+      recorder.marker(marker);
+      client.notice(text);
+      recorder.output(Buffer.from(`\r\n[portcullis] ${text}\r\n`));
+    },
+    cut(reason, text) {
+      if (finished) return;
+      endReason ??= reason;
+      recorder.marker(reason === 'expired' ? 'expired' : `revoked: ${text}`);
+      recorder.output(Buffer.from(`\r\n[portcullis] ${text}\r\n`));
+      client.notice(text);
+      client.close({ code: 255 });
+      devChannel?.close();
+      void finish(endReason);
+    },
+  };
+  registry.add(member, current.grant.endsAt);
+
+  try {
+    devChannel = await openDeviceChannel(device, spec);
+  } catch (err) {
+    log.warn({ err: (err as Error).message, device: current.device.name }, 'device refused the channel');
+    client.notice('the device refused to open the session');
+    client.close({ code: 255 });
+    await finish('error');
+    return null;
+  }
+  const ch = devChannel;
+  if (finished || clientGone) {
+    ch.close();
+    await finish(endReason ?? 'client_closed');
+    return null;
+  }
+
+  let exit: ExitInfo | null = null;
+  ch.on('exit', (code: number | null, signal?: string) => (exit = code !== null && code !== undefined ? { code } : { code: null, signal }));
+  ch.on('data', (chunk: Buffer) => {
+    bytesOut += chunk.length;
+    recorder.output(chunk);
+  });
+  ch.stderr.on('data', (chunk: Buffer) => {
+    bytesOut += chunk.length;
+    recorder.output(chunk);
+  });
+  ch.pipe(client.stdout, { end: false });
+  ch.stderr.pipe(client.stderr ?? client.stdout, { end: false });
+  client.input.on('data', (chunk: Buffer) => {
+    bytesIn += chunk.length;
+    recorder.input(chunk);
+  });
+  client.input.pipe(ch);
+  ch.on('close', () => {
+    if (finished) return;
+    client.close(exit);
+    void finish(endReason ?? (clientGone ? 'client_closed' : 'device_closed'));
+  });
+  client.onClosed(() => {
+    if (finished) return;
+    ch.close();
+    void finish(endReason ?? 'client_closed');
+  });
+
+  return {
+    resize(cols, rows, width = 0, height = 0) {
+      recorder.resize(cols, rows);
+      ch.setWindow(rows, cols, height, width);
+    },
+    signal(name) {
+      ch.signal(name);
+    },
+  };
+}

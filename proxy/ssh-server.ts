@@ -1,0 +1,113 @@
+/**
+ * The SSH proxy: technicians connect with plain OpenSSH and a broker-signed certificate; each
+ * connection is bound to one grant, relayed to the device with its vaulted credential, recorded,
+ * and cut at the grant's end or on revocation.
+ */
+import fs from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import ssh2 from 'ssh2';
+import type { CoreDeps } from '../server/core/ports.js';
+import { publicKeyToSshBlob } from '../server/crypto/ssh-cert.js';
+import type { KeyObject } from 'node:crypto';
+import type { Logger } from '../server/logger.js';
+import type { Registry } from 'prom-client';
+import type { ProxyContext } from './context.js';
+import { DeviceLink } from './device-link.js';
+import { LiveRegistry, type LiveMember } from './live-registry.js';
+import { createProxyMetrics } from './metrics.js';
+import { authenticateTechnician } from './ssh-auth.js';
+import { handleSessionChannel, handleTcpip } from './ssh-session.js';
+import type { ConnectionGrant } from '../server/core/sessions.js';
+
+export interface SshProxyOptions {
+  host: string;
+  port: number;
+  hostKey: string;
+  caKey: KeyObject;
+  recordingsDir: string;
+  recordInput: boolean;
+}
+
+export interface SshProxy {
+  port: number;
+  context: ProxyContext;
+  close(): Promise<void>;
+}
+
+function handleClient(ctx: ProxyContext, caBlob: Buffer, client: ssh2.Connection, info: ssh2.ClientInfo, clients: Set<ssh2.Connection>): void {
+  clients.add(client);
+  // ssh2 never sets TCP_NODELAY: without it the handshake stalls ~40 ms twice (FIELD-NOTES)
+  (client as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
+  const clientAddress = info.ip ?? null;
+  let conn: ConnectionGrant | null = null;
+  let link: DeviceLink | null = null;
+  let member: LiveMember | null = null;
+
+  client.on('authentication', (authCtx) => {
+    authenticateTechnician(ctx.deps, caBlob, authCtx, { clientAddress }).then(
+      (outcome) => {
+        if (outcome.kind === 'continue') return authCtx.accept();
+        if (outcome.kind === 'refused') {
+          if (outcome.audited) ctx.metrics.authFailures.inc({ reason: outcome.reason.split(':')[0]!.slice(0, 40) });
+          return authCtx.reject(['publickey']);
+        }
+        conn = outcome.conn;
+        authCtx.accept();
+      },
+      (err) => {
+        ctx.log.error({ err }, 'authentication error');
+        authCtx.reject(['publickey']);
+      },
+    );
+  });
+
+  client.on('ready', () => {
+    const c = conn!;
+    link = new DeviceLink(ctx, c);
+    member = {
+      grantId: c.grant.id,
+      notify: () => undefined,
+      // the sessions print the reason; the connection then closes
+      cut: () => setImmediate(() => client.end()),
+    };
+    ctx.registry.add(member, c.grant.endsAt);
+    ctx.log.info({ grantId: c.grant.id, device: c.device.name, technician: c.technician.username, clientAddress }, 'technician connected');
+    client.on('session', (accept) => handleSessionChannel(ctx, c, link!, clientAddress, accept()));
+    client.on('tcpip', (accept, reject, tinfo) => handleTcpip(ctx, c, link!, accept, reject, tinfo));
+    client.on('request', (_accept, reject) => reject?.());
+  });
+  client.on('error', (err) => ctx.log.debug({ err: err.message, clientAddress }, 'client connection error'));
+  client.on('close', () => {
+    clients.delete(client);
+    if (member) ctx.registry.remove(member);
+    void link?.close();
+  });
+}
+
+export async function startSshProxy(deps: CoreDeps, log: Logger, metricsRegistry: Registry, opts: SshProxyOptions): Promise<SshProxy> {
+  await fs.mkdir(opts.recordingsDir, { recursive: true, mode: 0o750 });
+  const metrics = createProxyMetrics(metricsRegistry);
+  const registry = new LiveRegistry(deps.clock, (reason) => metrics.cutoffs.inc({ reason }));
+  const ctx: ProxyContext = { deps, log: log.child({ component: 'ssh-proxy' }), registry, metrics, recordingsDir: opts.recordingsDir, recordInput: opts.recordInput };
+  const unsubscribe = await deps.bus.subscribe((e) => registry.apply(e));
+  const caBlob = publicKeyToSshBlob(opts.caKey);
+  const clients = new Set<ssh2.Connection>();
+  const server = new ssh2.Server({ hostKeys: [opts.hostKey], ident: 'Portcullis' }, (client, info) => handleClient(ctx, caBlob, client, info, clients));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  ctx.log.info({ port }, 'SSH proxy listening');
+  return {
+    port,
+    context: ctx,
+    async close() {
+      await unsubscribe();
+      registry.cutAll('the broker is shutting down');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const c of clients) c.end();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,198 @@
+/**
+ * Sessions through the proxy, as the control plane sees them. Invariants: a connection is allowed
+ * only for an active grant inside its window, on a deployed device whose name is the principal,
+ * for an enabled technician; the decrypted device credential exists only in the caller's memory;
+ * every start, end, refusal and recording access is audited.
+ */
+import { auditActor, hasRole, requireRole, requireUser } from './access.js';
+import { credentialAad } from './devices.js';
+import { forbidden, notFound, unauthenticated, conflict } from './errors.js';
+import type { CoreDeps, SessionFilter } from './ports.js';
+import type { Actor, Device, DeviceCredential, Grant, Recording, Session, SessionChannel, SessionEndReason, User } from './types.js';
+import { contractCovers } from './access-rules.js';
+
+export interface ConnectionGrant {
+  grant: Grant;
+  device: Device;
+  technician: User;
+}
+
+/** Re-checks, at connection time, everything that must hold for a grant to be used now. */
+export async function authorizeConnection(deps: CoreDeps, input: { grantId: string; principal: string; serial?: number }): Promise<ConnectionGrant> {
+  const now = deps.clock.now();
+  const read = deps.store.read;
+  const grant = /^[0-9a-f-]{36}$/.test(input.grantId) ? await read.grants.byId(input.grantId) : null;
+  if (!grant) throw unauthenticated('no such grant');
+  if (grant.status !== 'active') throw unauthenticated(`grant is ${grant.status}`);
+  if (now < grant.startsAt || now >= grant.endsAt) throw unauthenticated('outside the grant window');
+  const device = await read.devices.byId(grant.deviceId);
+  if (!device || device.name !== input.principal) throw unauthenticated('certificate principal does not match the grant');
+  if (device.lifecycleState !== 'deployed') throw unauthenticated(`device is ${device.lifecycleState}`);
+  const technician = await read.users.byId(grant.technicianId);
+  if (!technician || technician.disabledAt) throw unauthenticated('technician disabled');
+  const vendor = technician.vendorId ? await read.vendors.byId(technician.vendorId) : null;
+  if (!vendor || !contractCovers(vendor.contractEnd, { startsAt: now, endsAt: now })) throw unauthenticated('vendor contract ended');
+  if (input.serial !== undefined) {
+    const issue = await read.credentialIssues.bySerial(input.serial);
+    if (!issue || issue.grantId !== grant.id) throw unauthenticated('certificate serial was not issued for this grant');
+  }
+  return { grant, device, technician };
+}
+
+/** Decrypts the device's vaulted credential for one onward connection. */
+export async function openDeviceCredential(deps: CoreDeps, deviceId: string): Promise<DeviceCredential> {
+  const stored = await deps.store.read.credentials.get(deviceId);
+  if (!stored) throw conflict('device has no vaulted credential');
+  const secret = deps.vault.open(stored.sealed, credentialAad(deviceId, stored.username));
+  return { username: stored.username, kind: stored.kind, secret };
+}
+
+export interface AuthFailure {
+  reason: string;
+  principal: string;
+  clientAddress: string | null;
+  keyId?: string;
+  serial?: string;
+  keyFingerprint?: string;
+}
+
+export async function auditAuthFailure(deps: CoreDeps, f: AuthFailure): Promise<void> {
+  await deps.store.transaction((tx) =>
+    tx.audit.append(
+      { actorType: 'anonymous', actorId: null, action: 'session.auth_failed', subjectType: 'grant',
+        subjectId: f.keyId && /^[0-9a-f-]{36}$/.test(f.keyId) ? f.keyId : null, details: { ...f } },
+      deps.clock.now(),
+    ),
+  );
+}
+
+/** A channel the device's policy does not allow (port forwarding, agent, X11, SFTP, exec). */
+export async function auditRefusedChannel(deps: CoreDeps, conn: ConnectionGrant, what: string, details: Record<string, unknown> = {}): Promise<void> {
+  await deps.store.transaction((tx) =>
+    tx.audit.append(
+      { actorType: 'user', actorId: conn.technician.id, action: 'session.channel_refused', subjectType: 'grant', subjectId: conn.grant.id,
+        details: { device: conn.device.name, what, ...details } },
+      deps.clock.now(),
+    ),
+  );
+}
+
+export async function auditDeviceAuthFailure(deps: CoreDeps, device: Device, details: Record<string, unknown>): Promise<void> {
+  await deps.store.transaction((tx) =>
+    tx.audit.append(
+      { actorType: 'device', actorId: device.id, action: 'device.auth_failed', subjectType: 'device', subjectId: device.id,
+        details: { name: device.name, address: device.address, ...details } },
+      deps.clock.now(),
+    ),
+  );
+}
+
+export async function recordSessionStart(
+  deps: CoreDeps,
+  conn: ConnectionGrant,
+  s: { channel: SessionChannel; command: string | null; clientAddress: string | null; recordingPath?: (sessionId: string) => string },
+): Promise<{ session: Session; recording: Recording | null }> {
+  const now = deps.clock.now();
+  return deps.store.transaction(async (tx) => {
+    const session = await tx.sessions.insert({
+      grantId: conn.grant.id, technicianId: conn.technician.id, deviceId: conn.device.id,
+      channel: s.channel, command: s.command, clientAddress: s.clientAddress, startedAt: now,
+    });
+    const recording = s.recordingPath ? await tx.recordings.insert(session.id, s.recordingPath(session.id)) : null;
+    await tx.audit.append(
+      { actorType: 'user', actorId: conn.technician.id, action: 'session.started', subjectType: 'session', subjectId: session.id,
+        details: { grantId: conn.grant.id, device: conn.device.name, channel: s.channel, command: s.command, clientAddress: s.clientAddress } },
+      now,
+    );
+    return { session, recording };
+  });
+}
+
+export interface SessionOutcome {
+  endReason: SessionEndReason;
+  bytesIn: number;
+  bytesOut: number;
+  recording?: { bytes: number; durationMs: number; sha256: string };
+}
+
+/** Ends a session once; the recording's hash is chained into the audit log with it. */
+export async function recordSessionEnd(deps: CoreDeps, sessionId: string, o: SessionOutcome): Promise<Session | null> {
+  const now = deps.clock.now();
+  return deps.store.transaction(async (tx) => {
+    const ended = await tx.sessions.end(sessionId, { endedAt: now, endReason: o.endReason, bytesIn: o.bytesIn, bytesOut: o.bytesOut });
+    if (!ended) return null;
+    await tx.audit.append(
+      { actorType: 'system', actorId: 'proxy', action: 'session.ended', subjectType: 'session', subjectId: sessionId,
+        details: { grantId: ended.grantId, endReason: o.endReason, bytesIn: o.bytesIn, bytesOut: o.bytesOut } },
+      now,
+    );
+    if (o.recording) {
+      const rec = await tx.recordings.finalise(sessionId, { sizeBytes: o.recording.bytes, durationMs: o.recording.durationMs, sha256: o.recording.sha256, at: now });
+      if (rec) {
+        await tx.audit.append(
+          { actorType: 'system', actorId: 'proxy', action: 'recording.finalised', subjectType: 'session', subjectId: sessionId,
+            details: { sha256: o.recording.sha256, sizeBytes: o.recording.bytes, durationMs: o.recording.durationMs } },
+          now,
+        );
+      }
+    }
+    return ended;
+  });
+}
+
+function sessionScope(user: User): Partial<SessionFilter> | null {
+  if (hasRole(user, 'admin') || hasRole(user, 'auditor')) return {};
+  if (hasRole(user, 'approver') && user.department) return { approverDepartment: user.department };
+  if (hasRole(user, 'technician')) return { technicianId: user.id };
+  return null;
+}
+
+export async function listSessions(deps: CoreDeps, actor: Actor, f: SessionFilter): Promise<Session[]> {
+  const scope = sessionScope(requireUser(actor));
+  if (!scope) throw forbidden();
+  return deps.store.read.sessions.list({ ...f, ...scope });
+}
+
+export async function getSession(deps: CoreDeps, actor: Actor, id: string): Promise<Session & { recording: Recording | null }> {
+  const user = requireUser(actor);
+  const s = await deps.store.read.sessions.byId(id);
+  if (!s) throw notFound('session');
+  const device = await deps.store.read.devices.byId(s.deviceId);
+  const visible = hasRole(user, 'admin') || hasRole(user, 'auditor') || s.technicianId === user.id ||
+    (hasRole(user, 'approver') && device?.policy.approverDepartment === user.department);
+  if (!visible) throw notFound('session');
+  return { ...s, recording: await deps.store.read.recordings.bySession(id) };
+}
+
+/** Kill switch for one session: approvers of the device's department and admins. */
+export async function terminateSession(deps: CoreDeps, actor: Actor, id: string, reason: string): Promise<Session> {
+  const user = requireRole(actor, 'approver', 'admin');
+  const s = await deps.store.read.sessions.byId(id);
+  if (!s) throw notFound('session');
+  const device = await deps.store.read.devices.byId(s.deviceId);
+  if (!hasRole(user, 'admin') && device?.policy.approverDepartment !== user.department) throw notFound('session');
+  if (s.endedAt) throw conflict('session has already ended');
+  await deps.store.transaction((tx) =>
+    tx.audit.append(
+      { ...auditActor(actor), action: 'session.terminated', subjectType: 'session', subjectId: id, details: { reason, grantId: s.grantId } },
+      deps.clock.now(),
+    ),
+  );
+  await deps.bus.publish({ type: 'session.terminate', sessionId: id, message: `terminated by ${user.displayName}: ${reason}` });
+  return s;
+}
+
+/** Auditors and admins read recordings; every access is audited before the file is served. */
+export async function accessRecording(deps: CoreDeps, actor: Actor, sessionId: string): Promise<Recording> {
+  requireRole(actor, 'auditor', 'admin');
+  const rec = await deps.store.read.recordings.bySession(sessionId);
+  if (!rec) throw notFound('recording');
+  await deps.store.transaction((tx) =>
+    tx.audit.append(
+      { ...auditActor(actor), action: 'recording.accessed', subjectType: 'session', subjectId: sessionId,
+        details: { sha256: rec.sha256, finalised: rec.finalisedAt !== null } },
+      deps.clock.now(),
+    ),
+  );
+  return rec;
+}

@@ -1,0 +1,82 @@
+/**
+ * A whole broker in this process (api, proxy, worker) on the run's PostgreSQL, on free ports, with
+ * its own data directory: what `npm start` runs, minus the embedded database. Plus a small JSON
+ * client for its API.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { inject } from 'vitest';
+import { pino } from 'pino';
+import { startBroker, type Broker } from '../../server/broker.js';
+import { loadConfig } from '../../server/config.js';
+
+export interface TestBroker extends Broker {
+  dataDir: string;
+  api: ApiClient;
+  logLines: string[];
+}
+
+export async function startTestBroker(env: Record<string, string> = {}): Promise<TestBroker> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pc-broker-'));
+  const config = loadConfig({
+    DATABASE_URL: inject('databaseUrl'), DATA_DIR: dataDir, PORT: '0', SSH_PORT: '0', HOST: '127.0.0.1',
+    PUBLIC_URL: 'http://127.0.0.1', ADMIN_PASSWORD: 'admin-password-for-tests', LOG_LEVEL: 'debug', ...env,
+  });
+  const logLines: string[] = [];
+  const log = pino({ level: 'debug' }, { write: (s: string) => void logLines.push(s) });
+  const broker = await startBroker(config, log);
+  const api = new ApiClient(broker.httpUrl!);
+  const stopBroker = broker.stop;
+  return Object.assign(broker, {
+    dataDir, api, logLines,
+    async stop() {
+      await stopBroker();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  });
+}
+
+export class ApiClient {
+  constructor(readonly baseUrl: string) {}
+
+  async call<T = any>(method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const res = await fetch(this.baseUrl + path, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T };
+  }
+
+  /** like call, but throws unless the status is 2xx */
+  async ok<T = any>(method: string, path: string, token?: string, body?: unknown): Promise<T> {
+    const r = await this.call<T>(method, path, token, body);
+    if (r.status >= 300) throw new Error(`${method} ${path} → ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  }
+
+  async login(username: string, password: string): Promise<string> {
+    return (await this.ok<{ token: string }>('POST', '/api/auth/login', undefined, { username, password })).token;
+  }
+}
+
+let counter = 0;
+
+/** A user inserted straight into the broker's store, with a bearer token for the API. */
+export async function addUser(
+  broker: Broker,
+  roles: ('admin' | 'approver' | 'auditor' | 'technician')[],
+  extra: { vendorId?: string; department?: string } = {},
+): Promise<{ id: string; username: string; token: string }> {
+  const username = `${roles[0]}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
+  const user = await broker.deps.store.transaction((tx) =>
+    tx.users.insert({
+      username, displayName: `E2E ${roles.join('/')} ${counter}`, roles, vendorId: extra.vendorId ?? null,
+      department: extra.department ?? null, slackUserId: null, passwordHash: 'unusable',
+    }),
+  );
+  const { token } = await broker.deps.tokens.issueSessionToken(user.id);
+  return { id: user.id, username, token };
+}
