@@ -26,12 +26,15 @@ export interface RegistryClock {
   now(): Date;
 }
 
-const WARNINGS = [5, 1];
-
 export class LiveRegistry {
   private grants = new Map<string, GrantTimers>();
 
-  constructor(private clock: RegistryClock, private onCut?: (reason: CutReason) => void) {}
+  /** `warningMinutes`: how long before the end live terminals are warned (default T-5 and T-1) */
+  constructor(
+    private clock: RegistryClock,
+    private onCut?: (reason: CutReason) => void,
+    private warningMinutes: number[] = [5, 1],
+  ) {}
 
   add(member: LiveMember, endsAt: Date): void {
     let g = this.grants.get(member.grantId);
@@ -100,7 +103,7 @@ export class LiveRegistry {
     for (const h of g.handles) clearTimeout(h);
     const now = this.clock.now().getTime();
     const end = g.endsAt.getTime();
-    g.handles = WARNINGS.filter((m) => end - m * 60_000 > now).map((m) =>
+    g.handles = this.warningMinutes.filter((m) => end - m * 60_000 > now).map((m) =>
       setTimeout(() => {
         for (const member of g.members) member.notify(notice.warning(m, g.endsAt), `warning: ${m} min left`);
       }, end - m * 60_000 - now),

@@ -4,7 +4,7 @@ const hhmm = (d: Date) => d.toISOString().slice(11, 16);
 
 export const notice = {
   warning: (minutesLeft: number, endsAt: Date) =>
-    `access to this device ends in ${minutesLeft} minute${minutesLeft === 1 ? '' : 's'} (at ${hhmm(endsAt)} UTC); ask for an extension if you need more time`,
+    `access to this device ends in ${minutesLeft >= 1 ? `${minutesLeft} minute${minutesLeft === 1 ? '' : 's'}` : `${Math.round(minutesLeft * 60)} seconds`} (at ${hhmm(endsAt)} UTC); ask for an extension if you need more time`,
   extended: (endsAt: Date) => `access extended until ${hhmm(endsAt)} UTC`,
   expired: 'the approved access window has ended; disconnecting',
   revoked: (message: string) => `access revoked: ${message}; disconnecting`,

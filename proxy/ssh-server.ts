@@ -26,6 +26,8 @@ export interface SshProxyOptions {
   caKey: KeyObject;
   recordingsDir: string;
   recordInput: boolean;
+  /** minutes before the grant's end at which live terminals are warned */
+  warningMinutes: number[];
 }
 
 export interface SshProxy {
@@ -87,7 +89,7 @@ function handleClient(ctx: ProxyContext, caBlob: Buffer, client: ssh2.Connection
 export async function startSshProxy(deps: CoreDeps, log: Logger, metricsRegistry: Registry, opts: SshProxyOptions): Promise<SshProxy> {
   await fs.mkdir(opts.recordingsDir, { recursive: true, mode: 0o750 });
   const metrics = createProxyMetrics(metricsRegistry);
-  const registry = new LiveRegistry(deps.clock, (reason) => metrics.cutoffs.inc({ reason }));
+  const registry = new LiveRegistry(deps.clock, (reason) => metrics.cutoffs.inc({ reason }), opts.warningMinutes);
   const ctx: ProxyContext = { deps, log: log.child({ component: 'ssh-proxy' }), registry, metrics, recordingsDir: opts.recordingsDir, recordInput: opts.recordInput };
   const unsubscribe = await deps.bus.subscribe((e) => registry.apply(e));
   const caBlob = publicKeyToSshBlob(opts.caKey);

@@ -131,7 +131,7 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
     if (config.roles.includes('proxy')) {
       const proxy = await startSshProxy(deps, log, metrics, {
         host: config.host, port: config.sshPort, hostKey: keys.sshHostKey, caKey: keys.sshUserCa,
-        recordingsDir: config.recordingsDir, recordInput: config.recordInput,
+        recordingsDir: config.recordingsDir, recordInput: config.recordInput, warningMinutes: config.sessionWarningMinutes,
       });
       broker.sshPort = proxy.port;
       stops.push(() => proxy.close());

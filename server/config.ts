@@ -43,6 +43,11 @@ const schema = z.object({
   SSH_CA_KEY: z.string().min(1).optional(),
   SSH_HOST_KEY: z.string().min(1).optional(),
   TOKEN_SIGNING_KEY: z.string().min(1).optional(),
+  SESSION_WARNING_MINUTES: z
+    .string()
+    .default('5,1')
+    .transform((s) => s.split(',').map((v) => Number(v.trim())))
+    .pipe(z.array(z.number().positive().max(60)).min(1).max(5)),
   RECORD_INPUT: z
     .enum(['true', 'false', '1', '0'])
     .default('false')
@@ -87,6 +92,7 @@ function shapeConfig(env: z.infer<typeof schema>) {
     },
     recordingsDir: path.resolve(env.RECORDINGS_DIR ?? path.join(dataDir, 'recordings')),
     recordInput: env.RECORD_INPUT,
+    sessionWarningMinutes: env.SESSION_WARNING_MINUTES,
     cookieSecure: env.COOKIE_SECURE === 'auto' ? publicUrl.startsWith('https:') : env.COOKIE_SECURE === 'true',
     slack: {
       botToken: env.SLACK_BOT_TOKEN,
