@@ -111,7 +111,7 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
         ...deps,
         logger: log,
         metrics,
-        web: { cookieSecure: config.cookieSecure, publicUrl: config.publicUrl },
+        web: { cookieSecure: config.cookieSecure, publicUrl: config.publicUrl, staticDir: path.join(root, 'web', 'dist') },
         healthy: async () => (await pool.query('SELECT 1')).rowCount === 1,
         version,
       });

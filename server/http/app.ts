@@ -1,5 +1,7 @@
 /** The express app factory (no listen): security headers, request ids, JSON API, error mapping. */
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import express from 'express';
 import cookieParser from 'cookie-parser';
 import helmet from 'helmet';
@@ -59,7 +61,12 @@ export function createApp(deps: HttpDeps, extraRoutes: AnyRoute[] = []): express
   register(api, routes, actorResolver(deps, deps.web.publicUrl));
   app.use(api);
   app.use('/api', (_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'no such API route' } }));
-  if (deps.web.staticDir) app.use(express.static(deps.web.staticDir, { index: 'index.html' }));
+  if (deps.web.staticDir && existsSync(path.join(deps.web.staticDir, 'index.html'))) {
+    const index = path.join(deps.web.staticDir, 'index.html');
+    app.use(express.static(deps.web.staticDir, { index: 'index.html' }));
+    // the console routes in the browser: any other page path gets the app shell
+    app.get(/^\/(?!api\/|healthz$|metrics$).*/, (_req, res) => res.sendFile(index));
+  }
   app.use(errorHandler);
   return app;
 }
