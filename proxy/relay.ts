@@ -45,6 +45,10 @@ export interface RelaySpec {
   pty: PtyInfo | null;
   env: Record<string, string>;
   clientAddress: string | null;
+  /** told the session id once the session is recorded */
+  onStart?: (sessionId: string) => void;
+  /** told why the session ended, before the client side is closed */
+  onEnd?: (reason: SessionEndReason, message: string) => void;
 }
 
 export interface Relay {
@@ -75,6 +79,7 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
     const text = err instanceof DeviceUnavailable ? err.message : isAppError(err) ? `access refused: ${err.message}` : 'internal error';
     if (!isAppError(err) && !(err instanceof DeviceUnavailable)) log.error({ err }, 'relay start failed');
     client.notice(text);
+    spec.onEnd?.('error', text);
     client.close({ code: 255 });
     return null;
   }
@@ -92,6 +97,7 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
     ...(spec.command !== null ? { command: spec.command } : {}),
     recordInput: ctx.recordInput,
   });
+  spec.onStart?.(session.id);
   let bytesIn = 0;
   let bytesOut = 0;
   let endReason: SessionEndReason | null = null;
@@ -128,9 +134,10 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
       recorder.marker(reason === 'expired' ? 'expired' : `revoked: ${text}`);
       recorder.output(Buffer.from(`\r\n[portcullis] ${text}\r\n`));
       client.notice(text);
+      spec.onEnd?.(endReason, text);
       client.close({ code: 255 });
       devChannel?.close();
-      void finish(endReason);
+      ctx.track(finish(endReason));
     },
   };
   registry.add(member, current.grant.endsAt);
@@ -140,6 +147,7 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
   } catch (err) {
     log.warn({ err: (err as Error).message, device: current.device.name }, 'device refused the channel');
     client.notice('the device refused to open the session');
+    spec.onEnd?.('error', 'the device refused to open the session');
     client.close({ code: 255 });
     await finish('error');
     return null;
@@ -170,13 +178,15 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
   client.input.pipe(ch);
   ch.on('close', () => {
     if (finished) return;
+    const reason = endReason ?? (clientGone ? 'client_closed' : 'device_closed');
+    spec.onEnd?.(reason, exit?.code !== null && exit?.code !== undefined ? `the session ended (exit status ${exit.code})` : 'the session ended');
     client.close(exit);
-    void finish(endReason ?? (clientGone ? 'client_closed' : 'device_closed'));
+    ctx.track(finish(reason));
   });
   client.onClosed(() => {
     if (finished) return;
     ch.close();
-    void finish(endReason ?? 'client_closed');
+    ctx.track(finish(endReason ?? 'client_closed'));
   });
 
   return {

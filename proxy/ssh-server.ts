@@ -3,18 +3,13 @@
  * connection is bound to one grant, relayed to the device with its vaulted credential, recorded,
  * and cut at the grant's end or on revocation.
  */
-import fs from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
-import type { CoreDeps } from '../server/core/ports.js';
 import { publicKeyToSshBlob } from '../server/crypto/ssh-cert.js';
 import type { KeyObject } from 'node:crypto';
-import type { Logger } from '../server/logger.js';
-import type { Registry } from 'prom-client';
 import type { ProxyContext } from './context.js';
 import { DeviceLink } from './device-link.js';
-import { LiveRegistry, type LiveMember } from './live-registry.js';
-import { createProxyMetrics } from './metrics.js';
+import type { LiveMember } from './live-registry.js';
 import { authenticateTechnician } from './ssh-auth.js';
 import { handleSessionChannel, handleTcpip } from './ssh-session.js';
 import type { ConnectionGrant } from '../server/core/sessions.js';
@@ -24,15 +19,10 @@ export interface SshProxyOptions {
   port: number;
   hostKey: string;
   caKey: KeyObject;
-  recordingsDir: string;
-  recordInput: boolean;
-  /** minutes before the grant's end at which live terminals are warned */
-  warningMinutes: number[];
 }
 
 export interface SshProxy {
   port: number;
-  context: ProxyContext;
   close(): Promise<void>;
 }
 
@@ -86,12 +76,7 @@ function handleClient(ctx: ProxyContext, caBlob: Buffer, client: ssh2.Connection
   });
 }
 
-export async function startSshProxy(deps: CoreDeps, log: Logger, metricsRegistry: Registry, opts: SshProxyOptions): Promise<SshProxy> {
-  await fs.mkdir(opts.recordingsDir, { recursive: true, mode: 0o750 });
-  const metrics = createProxyMetrics(metricsRegistry);
-  const registry = new LiveRegistry(deps.clock, (reason) => metrics.cutoffs.inc({ reason }), opts.warningMinutes);
-  const ctx: ProxyContext = { deps, log: log.child({ component: 'ssh-proxy' }), registry, metrics, recordingsDir: opts.recordingsDir, recordInput: opts.recordInput };
-  const unsubscribe = await deps.bus.subscribe((e) => registry.apply(e));
+export async function startSshProxy(ctx: ProxyContext, opts: SshProxyOptions): Promise<SshProxy> {
   const caBlob = publicKeyToSshBlob(opts.caKey);
   const clients = new Set<ssh2.Connection>();
   const server = new ssh2.Server({ hostKeys: [opts.hostKey], ident: 'Portcullis' }, (client, info) => handleClient(ctx, caBlob, client, info, clients));
@@ -103,10 +88,7 @@ export async function startSshProxy(deps: CoreDeps, log: Logger, metricsRegistry
   ctx.log.info({ port }, 'SSH proxy listening');
   return {
     port,
-    context: ctx,
     async close() {
-      await unsubscribe();
-      registry.cutAll('the broker is shutting down');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const c of clients) c.end();
       await closed;

@@ -27,7 +27,10 @@ import { createBullmqScheduler } from './jobs/bullmq-scheduler.js';
 import { startJobWorker } from './jobs/job-worker.js';
 import { createQueueConnection } from './jobs/queue-connection.js';
 import { createLogNotifier } from './notify/log-notifier.js';
+import { createProxyContext } from '../proxy/context.js';
 import { startSshProxy } from '../proxy/ssh-server.js';
+import { handleTerminalSocket } from '../proxy/ws-terminal.js';
+import { attachWebSockets } from './http/websockets.js';
 import type { Logger } from './logger.js';
 import { createMetrics, sshCryptoBindingAvailable } from './metrics.js';
 
@@ -105,6 +108,13 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
 
     if (!sshCryptoBindingAvailable()) log.warn('ssh2 native crypto binding missing: the proxy will be slow');
     const metrics = createMetrics();
+    // the data plane (SSH proxy, browser terminal) shares one live-session registry per process
+    const dataPlane =
+      config.roles.includes('api') || config.roles.includes('proxy')
+        ? await createProxyContext(deps, log, metrics, {
+            recordingsDir: config.recordingsDir, recordInput: config.recordInput, warningMinutes: config.sessionWarningMinutes,
+          })
+        : undefined;
 
     if (config.roles.includes('api')) {
       const app = createApp({
@@ -116,6 +126,11 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
         version,
       });
       const server = http.createServer(app);
+      const detachSockets = attachWebSockets(server, deps, log, {
+        publicUrl: config.publicUrl,
+        terminal: (ws, url, clientAddress) => handleTerminalSocket(dataPlane!, ws, url, clientAddress),
+      });
+      stops.push(async () => detachSockets());
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, resolve);
@@ -129,10 +144,7 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
       log.info({ url: broker.httpUrl }, 'api listening');
     }
     if (config.roles.includes('proxy')) {
-      const proxy = await startSshProxy(deps, log, metrics, {
-        host: config.host, port: config.sshPort, hostKey: keys.sshHostKey, caKey: keys.sshUserCa,
-        recordingsDir: config.recordingsDir, recordInput: config.recordInput, warningMinutes: config.sessionWarningMinutes,
-      });
+      const proxy = await startSshProxy(dataPlane!, { host: config.host, port: config.sshPort, hostKey: keys.sshHostKey, caKey: keys.sshUserCa });
       broker.sshPort = proxy.port;
       stops.push(() => proxy.close());
     }
@@ -144,6 +156,8 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
       stops.push(() => worker.close());
       log.info('worker running');
     }
+    // stopped first (stops run in reverse): live sessions are cut and finalised while everything still runs
+    if (dataPlane) stops.push(() => dataPlane.close());
     return broker;
   } catch (err) {
     await stop();

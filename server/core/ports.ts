@@ -263,6 +263,9 @@ export interface SessionTokenClaims {
 export interface TokenIssuer {
   issueSessionToken(userId: string): Promise<{ token: string; expiresAt: Date }>;
   verifySessionToken(token: string): Promise<SessionTokenClaims>;
+  /** a short-lived browser-terminal token bound to one grant; `tokenId` makes it single-use */
+  issueTerminalToken(grantId: string, tokenId: string, expiresAt: Date): Promise<string>;
+  verifyTerminalToken(token: string): Promise<{ grantId: string; tokenId: string }>;
 }
 
 export interface CorePolicy {

@@ -70,7 +70,20 @@ export type NotifyEvent =
   | { type: 'request.created'; request: RequestContext }
   | { type: 'request.decided'; request: RequestContext; decision: 'approve' | 'deny'; approver: { id: string; displayName: string }; outcome: 'pending' | 'approved' | 'denied'; comment: string | null }
   | { type: 'request.closed'; request: RequestContext; status: 'expired' | 'cancelled' }
-  | { type: 'grant.changed'; grantId: string; request: RequestContext; status: 'scheduled' | 'active' | 'expired' | 'revoked' | 'extended'; startsAt: string; endsAt: string; reason?: string };
+  | { type: 'grant.changed'; grantId: string; request: RequestContext; status: 'scheduled' | 'active' | 'expired' | 'revoked' | 'extended'; startsAt: string; endsAt: string; reason?: string }
+  | { type: 'session.started'; session: SessionContext; at: string }
+  | { type: 'session.ended'; session: SessionContext; at: string; endReason: string };
+
+/** A proxied session, for notifications: the grant it runs on, the device and the technician by name. */
+export interface SessionContext {
+  sessionId: string;
+  grantId: string;
+  /** the access request the grant came from */
+  requestId: string;
+  channel: string;
+  device: { id: string; name: string };
+  technician: { id: string; username: string; displayName: string };
+}
 
 export interface Notifier {
   notify(event: NotifyEvent): Promise<void>;

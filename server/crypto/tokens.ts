@@ -6,6 +6,7 @@ import type { TokenIssuer } from '../core/ports.js';
 
 const ISSUER = 'portcullis';
 const SESSION_AUDIENCE = 'portcullis-api';
+const TERMINAL_AUDIENCE = 'portcullis-terminal';
 
 export function createTokenIssuer(keys: { signing: KeyObject; verifying: KeyObject }, ttlMinutes: number, clock: Clock): TokenIssuer {
   return {
@@ -22,6 +23,27 @@ export function createTokenIssuer(keys: { signing: KeyObject; verifying: KeyObje
         .setJti(randomUUID())
         .sign(keys.signing);
       return { token, expiresAt: new Date(exp * 1000) };
+    },
+    async issueTerminalToken(grantId, tokenId, expiresAt) {
+      return new SignJWT({ typ: 'terminal' })
+        .setProtectedHeader({ alg: 'EdDSA' })
+        .setSubject(grantId)
+        .setIssuer(ISSUER)
+        .setAudience(TERMINAL_AUDIENCE)
+        .setIssuedAt(Math.floor(clock.now().getTime() / 1000))
+        .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
+        .setJti(tokenId)
+        .sign(keys.signing);
+    },
+    async verifyTerminalToken(token) {
+      const { payload } = await jwtVerify(token, keys.verifying, {
+        issuer: ISSUER,
+        audience: TERMINAL_AUDIENCE,
+        algorithms: ['EdDSA'],
+        currentDate: clock.now(),
+      });
+      if (payload.typ !== 'terminal' || typeof payload.sub !== 'string' || typeof payload.jti !== 'string') throw new Error('not a terminal token');
+      return { grantId: payload.sub, tokenId: payload.jti };
     },
     async verifySessionToken(token) {
       const { payload } = await jwtVerify(token, keys.verifying, {

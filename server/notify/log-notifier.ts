@@ -3,6 +3,11 @@ import type { Notifier, NotifyEvent } from '../core/workflow-ports.js';
 import type { Logger } from '../logger.js';
 
 export function describe(e: NotifyEvent): string {
+  if (e.type === 'session.started' || e.type === 'session.ended') {
+    const s = e.session;
+    const what = e.type === 'session.started' ? 'started' : `ended (${e.endReason})`;
+    return `session ${what}: ${s.technician.displayName} on ${s.device.name} (${s.channel}, grant ${s.grantId})`;
+  }
   const r = e.request;
   const who = `${r.technician.displayName} (${r.vendor?.name ?? 'no vendor'})`;
   switch (e.type) {
@@ -20,7 +25,7 @@ export function describe(e: NotifyEvent): string {
 export function createLogNotifier(log: Logger): Notifier {
   return {
     async notify(e) {
-      log.info({ notify: e.type, requestId: e.request.requestId }, describe(e));
+      log.info({ notify: e.type, requestId: 'request' in e ? e.request.requestId : e.session.requestId }, describe(e));
     },
   };
 }

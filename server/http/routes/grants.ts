@@ -1,6 +1,7 @@
 import { getGrant, listGrants, revokeGrant } from '../../core/grants.js';
 import { requestExtension } from '../../core/requests.js';
 import { issueSshCertificate } from '../../core/ssh-certificates.js';
+import { issueTerminalToken } from '../../core/terminal-tokens.js';
 import type { HttpDeps } from '../deps.js';
 import { route } from '../route.js';
 import { certificateBody, extendBody, idParams, listGrantsQuery, revokeBody } from '../schemas.js';
@@ -30,5 +31,10 @@ export const grantRoutes = (deps: HttpDeps) => [
     method: 'post', path: '/api/grants/:id/ssh-certificate', tag: 'access', status: 201, params: idParams, body: certificateBody,
     summary: 'Sign an OpenSSH user certificate for your public key, valid for this device until the grant ends (technician)',
     handler: ({ actor, params, body }) => issueSshCertificate(deps, actor, params.id, body.publicKey),
+  }),
+  route({
+    method: 'post', path: '/api/grants/:id/terminal-token', tag: 'access', status: 201, params: idParams,
+    summary: 'A single-use, 60-second token for the browser terminal WebSocket (/api/terminal?token=…) of your active grant',
+    handler: ({ actor, params }) => issueTerminalToken(deps, actor, params.id),
   }),
 ];

@@ -1,0 +1,104 @@
+/**
+ * The browser terminal: a WebSocket authenticated by a single-use terminal token, relayed to the
+ * device exactly like an SSH shell (same recording, warnings and cut-off). Output goes to the
+ * browser as binary frames; control messages (ready, notice, end) as JSON text frames.
+ */
+import { PassThrough, Writable } from 'node:stream';
+import type { WebSocket } from 'ws';
+import { z } from 'zod';
+import { isAppError } from '../server/core/errors.js';
+import { redeemTerminalToken } from '../server/core/terminal-tokens.js';
+import type { SessionEndReason } from '../server/core/types.js';
+import type { ProxyContext } from './context.js';
+import { DeviceLink } from './device-link.js';
+import { terminalLine } from './notices.js';
+import { startRelay, type ClientChannel, type ExitInfo } from './relay.js';
+
+const clientMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('input'), data: z.string().max(65536) }),
+  z.object({ type: z.literal('resize'), cols: z.number().int().min(1).max(1000), rows: z.number().int().min(1).max(1000) }),
+]);
+
+const dimension = (v: string | null, fallback: number) => {
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : fallback;
+};
+
+export const WS_CLOSE = { normal: 1000, unauthenticated: 4401, forbidden: 4403, error: 1011 } as const;
+
+function browserChannel(ws: WebSocket): ClientChannel & { input: PassThrough } {
+  const input = new PassThrough();
+  const stdout = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      if (ws.readyState !== ws.OPEN) return done();
+      ws.send(chunk, { binary: true }, () => done());
+    },
+  });
+  const closedListeners: (() => void)[] = [];
+  let closed = false;
+  ws.on('close', () => {
+    closed = true;
+    input.end();
+    for (const l of closedListeners) l();
+  });
+  return {
+    input,
+    stdout,
+    stderr: null,
+    notice(text) {
+      if (closed) return;
+      ws.send(Buffer.from(terminalLine(text)), { binary: true });
+      ws.send(JSON.stringify({ type: 'notice', text }));
+    },
+    close(exit: ExitInfo | null) {
+      if (closed) return;
+      stdout.end(() => ws.close(WS_CLOSE.normal, exit?.code !== null && exit?.code !== undefined ? `exit ${exit.code}` : 'closed'));
+    },
+    onClosed(listener) {
+      if (closed) listener();
+      else closedListeners.push(listener);
+    },
+  };
+}
+
+/** Handles one upgraded WebSocket on /api/terminal. */
+export async function handleTerminalSocket(ctx: ProxyContext, ws: WebSocket, url: URL, clientAddress: string | null): Promise<void> {
+  let conn;
+  try {
+    conn = await redeemTerminalToken(ctx.deps, url.searchParams.get('token') ?? '');
+  } catch (err) {
+    const message = isAppError(err) ? err.message : 'internal error';
+    if (!isAppError(err)) ctx.log.error({ err }, 'terminal token check failed');
+    ws.send(JSON.stringify({ type: 'end', reason: 'error', message }));
+    ws.close(WS_CLOSE.unauthenticated, message.slice(0, 120));
+    return;
+  }
+  const channel = browserChannel(ws);
+  const link = new DeviceLink(ctx, conn);
+  channel.onClosed(() => void link.close());
+  ws.on('message', (data, isBinary) => {
+    if (isBinary) return;
+    const parsed = clientMessage.safeParse(safeJson(data.toString()));
+    if (!parsed.success) return;
+    if (parsed.data.type === 'input') channel.input.write(parsed.data.data);
+    else relay?.resize(parsed.data.cols, parsed.data.rows);
+  });
+  const cols = dimension(url.searchParams.get('cols'), 80);
+  const rows = dimension(url.searchParams.get('rows'), 24);
+  const relay = await startRelay(ctx, conn, link, channel, {
+    channel: 'browser', command: null, env: {}, clientAddress,
+    pty: { term: 'xterm-256color', cols, rows, width: 0, height: 0 },
+    onStart: (sessionId) => ws.send(JSON.stringify({ type: 'ready', sessionId })),
+    onEnd: (reason: SessionEndReason, message: string) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'end', reason, message }));
+    },
+  });
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
