@@ -3,12 +3,30 @@
  * revocation bus), metrics, and where recordings go. Built once, used by the SSH proxy and the
  * browser terminal alike.
  */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import type { Registry } from 'prom-client';
 import type { CoreDeps } from '../server/core/ports.js';
 import type { Logger } from '../server/logger.js';
 import { LiveRegistry } from './live-registry.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
+import { closeAbandonedSessions } from '../server/core/sessions.js';
+
+/** size and SHA-256 of a recording file as it is on disk (null when it is gone) */
+async function measureFile(path: string): Promise<{ bytes: number; sha256: string } | null> {
+  try {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    for await (const chunk of createReadStream(path)) {
+      hash.update(chunk as Buffer);
+      bytes += (chunk as Buffer).length;
+    }
+    return { bytes, sha256: hash.digest('hex') };
+  } catch {
+    return null;
+  }
+}
 
 export interface ProxyContext {
   deps: CoreDeps;
@@ -17,11 +35,14 @@ export interface ProxyContext {
   metrics: ProxyMetrics;
   recordingsDir: string;
   recordInput: boolean;
+  /** names this process in the sessions it relays, so it can close them after a crash */
+  instanceId: string;
   /** keeps a session's finalisation (recording hash, end row) so shutdown can wait for it */
   track(work: Promise<void>): void;
 }
 
 export interface ProxyContextOptions {
+  instanceId: string;
   recordingsDir: string;
   recordInput: boolean;
   /** minutes before the grant's end at which live terminals are warned */
@@ -38,10 +59,12 @@ export async function createProxyContext(
   const metrics = createProxyMetrics(metricsRegistry);
   const registry = new LiveRegistry(deps.clock, (reason) => metrics.cutoffs.inc({ reason }), opts.warningMinutes);
   const unsubscribe = await deps.bus.subscribe((e) => registry.apply(e));
+  const closed = await closeAbandonedSessions(deps, opts.instanceId, measureFile);
+  if (closed) log.warn({ sessions: closed, instanceId: opts.instanceId }, 'closed sessions left open by an earlier run of this proxy');
   const pending = new Set<Promise<void>>();
   return {
     deps, log: log.child({ component: 'proxy' }), registry, metrics,
-    recordingsDir: opts.recordingsDir, recordInput: opts.recordInput,
+    recordingsDir: opts.recordingsDir, recordInput: opts.recordInput, instanceId: opts.instanceId,
     track(work) {
       pending.add(work);
       void work.finally(() => pending.delete(work));

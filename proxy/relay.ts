@@ -86,7 +86,7 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
   if (clientGone) return null;
 
   const { session, recording } = await recordSessionStart(deps, current, {
-    channel: spec.channel, command: spec.command, clientAddress: spec.clientAddress,
+    channel: spec.channel, command: spec.command, clientAddress: spec.clientAddress, proxyInstance: ctx.instanceId,
     recordingPath: (id) => path.join(ctx.recordingsDir, `${id}.cast`),
   });
   const recorder: Recorder = await createRecorder({

@@ -112,6 +112,7 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
     const dataPlane =
       config.roles.includes('api') || config.roles.includes('proxy')
         ? await createProxyContext(deps, log, metrics, {
+            instanceId: config.proxyInstance,
             recordingsDir: config.recordingsDir, recordInput: config.recordInput, warningMinutes: config.sessionWarningMinutes,
           })
         : undefined;

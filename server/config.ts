@@ -2,6 +2,7 @@
  * The broker's configuration: one zod schema over the environment, parsed once
  * at start-up. Every problem is reported at once. Nothing else reads process.env.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -43,6 +44,7 @@ const schema = z.object({
   SSH_CA_KEY: z.string().min(1).optional(),
   SSH_HOST_KEY: z.string().min(1).optional(),
   TOKEN_SIGNING_KEY: z.string().min(1).optional(),
+  PROXY_INSTANCE: z.string().min(1).max(200).optional(),
   SESSION_WARNING_MINUTES: z
     .string()
     .default('5,1')
@@ -93,6 +95,8 @@ function shapeConfig(env: z.infer<typeof schema>) {
     recordingsDir: path.resolve(env.RECORDINGS_DIR ?? path.join(dataDir, 'recordings')),
     recordInput: env.RECORD_INPUT,
     sessionWarningMinutes: env.SESSION_WARNING_MINUTES,
+    // stable across restarts of the same deployment: the host, the data directory and the roles
+    proxyInstance: env.PROXY_INSTANCE ?? `${os.hostname()}:${dataDir}:${env.ROLES.join('+')}`,
     cookieSecure: env.COOKIE_SECURE === 'auto' ? publicUrl.startsWith('https:') : env.COOKIE_SECURE === 'true',
     slack: {
       botToken: env.SLACK_BOT_TOKEN,

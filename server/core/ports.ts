@@ -200,13 +200,13 @@ export interface SessionFilter {
 }
 
 export interface SessionRepo {
-  insert(s: Pick<Session, 'grantId' | 'technicianId' | 'deviceId' | 'channel' | 'command' | 'clientAddress' | 'startedAt'>): Promise<Session>;
+  insert(s: Pick<Session, 'grantId' | 'technicianId' | 'deviceId' | 'channel' | 'command' | 'clientAddress' | 'startedAt'> & { proxyInstance: string }): Promise<Session>;
   /** conditional: ends a session only once */
   end(id: string, e: { endedAt: Date; endReason: SessionEndReason; bytesIn: number; bytesOut: number }): Promise<Session | null>;
   byId(id: string): Promise<Session | null>;
   list(f: SessionFilter): Promise<Session[]>;
-  /** sessions never ended (a proxy that died): for clean-up at proxy start */
-  unfinished(): Promise<Session[]>;
+  /** sessions a proxy process left open (it died): closed when that process starts again */
+  unfinished(proxyInstance: string): Promise<Session[]>;
 }
 
 export interface RecordingRepo {

@@ -90,13 +90,13 @@ export async function auditDeviceAuthFailure(deps: CoreDeps, device: Device, det
 export async function recordSessionStart(
   deps: CoreDeps,
   conn: ConnectionGrant,
-  s: { channel: SessionChannel; command: string | null; clientAddress: string | null; recordingPath?: (sessionId: string) => string },
+  s: { channel: SessionChannel; command: string | null; clientAddress: string | null; proxyInstance: string; recordingPath?: (sessionId: string) => string },
 ): Promise<{ session: Session; recording: Recording | null }> {
   const now = deps.clock.now();
   return deps.store.transaction(async (tx) => {
     const session = await tx.sessions.insert({
       grantId: conn.grant.id, technicianId: conn.technician.id, deviceId: conn.device.id,
-      channel: s.channel, command: s.command, clientAddress: s.clientAddress, startedAt: now,
+      channel: s.channel, command: s.command, clientAddress: s.clientAddress, startedAt: now, proxyInstance: s.proxyInstance,
     });
     const recording = s.recordingPath ? await tx.recordings.insert(session.id, s.recordingPath(session.id)) : null;
     await tx.audit.append(
@@ -138,6 +138,28 @@ export async function recordSessionEnd(deps: CoreDeps, sessionId: string, o: Ses
     }
     return ended;
   });
+}
+
+/**
+ * Closes the sessions this proxy instance left open when it died: each ends as `error`, and its
+ * recording — complete up to the last flush — is hashed and chained into the audit log as it is.
+ */
+export async function closeAbandonedSessions(
+  deps: CoreDeps,
+  proxyInstance: string,
+  measure: (path: string) => Promise<{ bytes: number; sha256: string } | null>,
+): Promise<number> {
+  const open = await deps.store.read.sessions.unfinished(proxyInstance);
+  for (const s of open) {
+    const rec = await deps.store.read.recordings.bySession(s.id);
+    const file = rec && !rec.finalisedAt ? await measure(rec.path) : null;
+    const durationMs = Math.max(0, deps.clock.now().getTime() - s.startedAt.getTime());
+    await recordSessionEnd(deps, s.id, {
+      endReason: 'error', bytesIn: s.bytesIn, bytesOut: s.bytesOut,
+      ...(file ? { recording: { bytes: file.bytes, durationMs, sha256: file.sha256 } } : {}),
+    });
+  }
+  return open.length;
 }
 
 function sessionScope(user: User): Partial<SessionFilter> | null {

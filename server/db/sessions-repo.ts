@@ -23,9 +23,9 @@ export function sessionsRepo(db: Queryable): SessionRepo {
   return {
     async insert(s) {
       const { rows } = await db.query(
-        `INSERT INTO sessions (grant_id, technician_id, device_id, channel, command, client_address, started_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
-        [s.grantId, s.technicianId, s.deviceId, s.channel, s.command, s.clientAddress, s.startedAt],
+        `INSERT INTO sessions (grant_id, technician_id, device_id, channel, command, client_address, started_at, proxy_instance)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+        [s.grantId, s.technicianId, s.deviceId, s.channel, s.command, s.clientAddress, s.startedAt, s.proxyInstance],
       );
       return toSession(rows[0]);
     },
@@ -55,8 +55,8 @@ export function sessionsRepo(db: Queryable): SessionRepo {
       );
       return rows.map(toSession);
     },
-    async unfinished() {
-      const { rows } = await db.query('SELECT * FROM sessions WHERE ended_at IS NULL ORDER BY started_at');
+    async unfinished(proxyInstance) {
+      const { rows } = await db.query('SELECT * FROM sessions WHERE ended_at IS NULL AND proxy_instance = $1 ORDER BY started_at', [proxyInstance]);
       return rows.map(toSession);
     },
   };
