@@ -27,6 +27,9 @@ import { createBullmqScheduler } from './jobs/bullmq-scheduler.js';
 import { startJobWorker } from './jobs/job-worker.js';
 import { createQueueConnection } from './jobs/queue-connection.js';
 import { createLogNotifier } from './notify/log-notifier.js';
+import { composeNotifiers } from './notify/slack-notifier.js';
+import { createSlackIntegration } from './notify/slack-setup.js';
+import { slackRoutes } from './http/routes/slack.js';
 import { createProxyContext } from '../proxy/context.js';
 import { startSshProxy } from '../proxy/ssh-server.js';
 import { handleTerminalSocket } from '../proxy/ws-terminal.js';
@@ -75,6 +78,12 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
     const bus = createRevocationBus({ redisUrl: config.redisUrl, databaseUrl, logger: log });
     stops.push(() => bus.close());
     log.info({ jobs: queues.backendName, revocations: bus.backendName }, 'workflow backends');
+    // Slack approvals: built only when SLACK_BOT_TOKEN is set (null otherwise); links are signed with the token key
+    const slack = createSlackIntegration({
+      slack: config.slack, publicUrl: config.publicUrl, queues, clock, logger: log,
+      keys: { signing: keys.tokenSigning, verifying: keys.tokenVerifying },
+    });
+    if (slack) stops.push(() => slack.close());
     const deps: CoreDeps = {
       store: createStore(pool),
       clock,
@@ -88,7 +97,7 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
       },
       scheduler,
       bus,
-      notifier: createLogNotifier(log),
+      notifier: slack ? composeNotifiers(createLogNotifier(log), slack.notifier) : createLogNotifier(log),
       problems: { warn: (ctx, msg) => log.warn(ctx, msg) },
       ca: createCertificateAuthority(keys.sshUserCa),
       sshEndpoint: { host: config.sshPublicHost, port: config.sshPort, hostKeyLine: hostKeyLine(keys.sshHostKey) },
@@ -125,7 +134,7 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
         web: { cookieSecure: config.cookieSecure, publicUrl: config.publicUrl, staticDir: path.join(root, 'web', 'dist') },
         healthy: async () => (await pool.query('SELECT 1')).rowCount === 1,
         version,
-      });
+      }, slack ? slackRoutes({ core: deps, pool, publicUrl: config.publicUrl, links: slack.links, signingSecret: slack.signingSecret }) : []);
       const server = http.createServer(app);
       const detachSockets = attachWebSockets(server, deps, log, {
         publicUrl: config.publicUrl,
@@ -155,6 +164,10 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
       log.info(report, 'reconciled grants and requests');
       const worker = await startJobWorker(queues, { queueName: JOB_QUEUE, handler: (job) => handleJob(deps, job), logger: log });
       stops.push(() => worker.close());
+      if (slack) {
+        const slackWorker = await slack.startWorker(deps, pool);
+        stops.push(() => slackWorker.close());
+      }
       log.info('worker running');
     }
     // stopped first (stops run in reverse): live sessions are cut and finalised while everything still runs

@@ -17,6 +17,7 @@ import { deviceRoutes } from './routes/devices.js';
 import { grantRoutes } from './routes/grants.js';
 import { requestRoutes } from './routes/requests.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { DECIDE_PATH, INTERACTIONS_PATH, redactLinkTokens } from './routes/slack.js';
 import { userRoutes } from './routes/users.js';
 import { vendorRoutes } from './routes/vendors.js';
 
@@ -40,8 +41,13 @@ export function createApp(deps: HttpDeps, extraRoutes: AnyRoute[] = []): express
       },
       // health probes and metrics scrapes would drown the log
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
+      // Slack approval links carry a bearer token in the query: never write it to the log
+      serializers: { req: redactLinkTokens },
     }),
   );
+  // Slack: the interactions signature covers the raw body, and the link confirm page posts a form
+  app.use(INTERACTIONS_PATH, express.raw({ type: () => true, limit: '100kb' }));
+  app.use(DECIDE_PATH, express.urlencoded({ extended: false, limit: '20kb' }));
   app.use(express.json({ limit: '100kb' }));
   app.use(cookieParser());
 
