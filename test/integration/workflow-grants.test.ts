@@ -3,34 +3,19 @@
  * extensions (a fresh approval moves the end; without one the original end stands), and
  * restart safety (start-up reconciliation expires what passed and restores lost jobs, once).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { handleJob, reconcile } from '../../server/core/reconcile.js';
 import { jobId } from '../../server/core/workflow-ports.js';
-import { createTestDatabase } from '../support/databases.js';
 import { expectError } from '../support/fixtures.js';
-import { startHarness, type Harness } from '../support/harness.js';
+import type { Harness } from '../support/harness.js';
 import {
   actionsOf, approve, as, auditOf, endedEvents, grantFor, grantRow, HOUR, MIN, person, requestAccess, requestBody,
-  requestRow, runAt, world, type GrantJson, type World,
-} from '../support/workflow-fixtures.js';
+  requestRow, runAt, world, type GrantJson, type World, isolatedHarness, plus, T0 } from '../support/workflow-fixtures.js';
 
-// its own database: reconcile() works on every open grant it can see
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
+const ctx = isolatedHarness();
 let h: Harness;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  h = await startHarness({ databaseUrl: db.url });
-});
-afterAll(async () => {
-  await h?.close();
-  await db?.drop();
-});
-
-const T0 = new Date('2031-03-03T09:00:00Z'); // a Monday
-const plus = (ms: number, from = T0) => new Date(from.getTime() + ms);
-beforeEach(() => {
-  h.clock.set(T0);
-  h.scheduler.jobs.clear();
+beforeAll(() => {
+  h = ctx.h;
 });
 
 const jobsOf = (id: string) => Object.fromEntries(h.scheduler.for(id).map((j) => [jobId(j), j.dueAt]));

@@ -2,29 +2,15 @@
  * Every refusal of POST /api/access-requests (and of an approval that would break a rule that
  * changed since the request): the status, a message naming the rule, and nothing written.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../support/databases.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { countRows, createDevice, expectError } from '../support/fixtures.js';
-import { startHarness, type Harness } from '../support/harness.js';
-import { approve, as, grantFor, hostKey, HOUR, MIN, person, requestAccess, requestBody, world, type Person } from '../support/workflow-fixtures.js';
+import type { Harness } from '../support/harness.js';
+import { approve, as, grantFor, hostKey, HOUR, MIN, person, requestAccess, requestBody, world, type Person, isolatedHarness, plus, T0 } from '../support/workflow-fixtures.js';
 
-// its own database: "nothing written" is proven by counting whole tables
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
+const ctx = isolatedHarness();
 let h: Harness;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  h = await startHarness({ databaseUrl: db.url });
-});
-afterAll(async () => {
-  await h?.close();
-  await db?.drop();
-});
-
-const T0 = new Date('2031-03-03T09:00:00Z'); // a Monday
-const plus = (ms: number, from = T0) => new Date(from.getTime() + ms);
-beforeEach(() => {
-  h.clock.set(T0);
-  h.scheduler.jobs.clear();
+beforeAll(() => {
+  h = ctx.h;
 });
 
 const TABLES = ['access_requests', 'decisions', 'grants', 'audit_events'];

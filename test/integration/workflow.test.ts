@@ -3,15 +3,14 @@
  * the fake clock and the fake scheduler (no sleeps). Refusals: workflow-refusals.test.ts;
  * revocation, extension and restart safety: workflow-grants.test.ts.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { handleJob } from '../../server/core/reconcile.js';
 import { jobId } from '../../server/core/workflow-ports.js';
-import { createTestDatabase } from '../support/databases.js';
 import { expectError } from '../support/fixtures.js';
-import { startHarness, type Harness } from '../support/harness.js';
+import type { Harness } from '../support/harness.js';
 import {
   actionsOf, approve, as, auditOf, endedEvents, grantFor, HOUR, MIN, person, requestAccess, requestBody, requestRow,
-  runAt, runDue, world, type GrantJson,
+  runAt, runDue, world, type GrantJson, isolatedHarness, plus,
 } from '../support/workflow-fixtures.js';
 
 // pg warns (once per process) when a second query is sent on a client that is still busy: inside a
@@ -21,24 +20,10 @@ process.on('warning', (w) => {
   if (/already executing a query/.test(w.message)) concurrentQueryWarnings.push(w.stack ?? w.message);
 });
 
-// its own database: reconciliation and row counts must not see other files' grants
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
+const ctx = isolatedHarness();
 let h: Harness;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  h = await startHarness({ databaseUrl: db.url });
-});
-afterAll(async () => {
-  await h?.close();
-  await db?.drop();
-});
-
-const T0 = new Date('2031-03-03T09:00:00Z'); // a Monday
-const plus = (ms: number, from = T0) => new Date(from.getTime() + ms);
-beforeEach(() => {
-  h.clock.set(T0);
-  // jobs left by earlier tests would run whenever the clock passes them
-  h.scheduler.jobs.clear();
+beforeAll(() => {
+  h = ctx.h;
 });
 
 const grantsOfRequest = async (requestId: string) =>

@@ -3,14 +3,40 @@
  * (a session token lives 60 fake minutes, and these tests move the clock by days), a vendor with a
  * deployed device and its technician and approvers, request/approve helpers, and audit reads.
  */
-import { expect } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import type { RoleName, User } from '../../server/core/types.js';
 import type { JobSpec } from '../../server/core/workflow-ports.js';
 import { handleJob } from '../../server/core/reconcile.js';
 import { createVendor, deployedDevice, sshKeygenPair, type DeviceJson } from './fixtures.js';
-import { unique, type Harness } from './harness.js';
+import { createTestDatabase } from './databases.js';
+import { startHarness, unique, type Harness } from './harness.js';
 
 export const MIN = 60_000;
+/** the fake clock's start in workflow tests: a Monday morning */
+export const T0 = new Date('2031-03-03T09:00:00Z');
+export const plus = (ms: number, from = T0) => new Date(from.getTime() + ms);
+
+/**
+ * Registers the hooks of a workflow test file: a harness on a database of its own (reconciliation
+ * and row counts must not see other files' grants), the fake clock back at T0 and no jobs left
+ * over from earlier tests before each test. Read `.h` inside tests.
+ */
+export function isolatedHarness(): { readonly h: Harness } {
+  const ref = {} as { h: Harness; db: Awaited<ReturnType<typeof createTestDatabase>> };
+  beforeAll(async () => {
+    ref.db = await createTestDatabase();
+    ref.h = await startHarness({ databaseUrl: ref.db.url });
+  });
+  afterAll(async () => {
+    await ref.h?.close();
+    await ref.db?.drop();
+  });
+  beforeEach(() => {
+    ref.h.clock.set(T0);
+    ref.h.scheduler.jobs.clear();
+  });
+  return ref;
+}
 export const HOUR = 60 * MIN;
 
 export interface Person {
