@@ -215,7 +215,10 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
   client.input.pipe(ch);
   ch.on('close', () => {
     if (finished) return;
-    const reason = endReason ?? (clientGone ? 'client_closed' : 'device_closed');
+    // an exit code means the session ended normally (the technician typed exit, the command
+    // finished, stdin ended); a signal or no status at all means the device ended it (a killed
+    // process, a reboot, a lost connection)
+    const reason = endReason ?? (clientGone || exit?.code != null ? 'client_closed' : 'device_closed');
     spec.onEnd?.(reason, exit?.code !== null && exit?.code !== undefined ? `the session ended (exit status ${exit.code})` : 'the session ended');
     client.close(exit);
     ctx.track(finish(reason));

@@ -34,6 +34,7 @@ function handleClient(ctx: ProxyContext, caBlob: Buffer, client: ssh2.Connection
   let conn: ConnectionGrant | null = null;
   let link: DeviceLink | null = null;
   let member: LiveMember | null = null;
+  let cutOff = false;
 
   client.on('authentication', (authCtx) => {
     authenticateTechnician(ctx.deps, caBlob, authCtx, { clientAddress }).then(
@@ -59,13 +60,18 @@ function handleClient(ctx: ProxyContext, caBlob: Buffer, client: ssh2.Connection
     member = {
       grantId: c.grant.id,
       notify: () => undefined,
-      // the sessions print the reason; the connection then closes
-      cut: () => setImmediate(() => client.end()),
+      // The sessions print the reason and close their channels (OpenSSH then exits by itself).
+      // Disconnecting in the same turn would make the client drop that last output unread, so the
+      // connection is ended only a little later, as a backstop; no new channel opens meanwhile.
+      cut: () => {
+        cutOff = true;
+        setTimeout(() => client.end(), 400).unref();
+      },
     };
     ctx.registry.add(member, c.grant.endsAt);
     ctx.log.info({ grantId: c.grant.id, device: c.device.name, technician: c.technician.username, clientAddress }, 'technician connected');
-    client.on('session', (accept) => handleSessionChannel(ctx, c, link!, clientAddress, accept()));
-    client.on('tcpip', (accept, reject, tinfo) => handleTcpip(ctx, c, link!, accept, reject, tinfo));
+    client.on('session', (accept, reject) => (cutOff ? reject() : handleSessionChannel(ctx, c, link!, clientAddress, accept())));
+    client.on('tcpip', (accept, reject, tinfo) => (cutOff ? reject() : handleTcpip(ctx, c, link!, accept, reject, tinfo)));
     client.on('request', (_accept, reject) => reject?.());
   });
   client.on('error', (err) => ctx.log.debug({ err: err.message, clientAddress }, 'client connection error'));

@@ -36,8 +36,13 @@ function sshClientChannel(stream: ssh2.ServerChannel, pty: boolean): ClientChann
       // exit status only after stdout and stderr have drained, or the tail of stderr is lost
       void Promise.all([drained(stream), drained(stream.stderr)]).then(() => {
         if (closed) return;
-        if (exit?.code !== null && exit?.code !== undefined) stream.exit(exit.code);
-        else if (exit?.signal) stream.exit(exit.signal, false, '');
+        try {
+          if (exit?.code !== null && exit?.code !== undefined) stream.exit(exit.code);
+          else if (exit?.signal) stream.exit(exit.signal, false, '');
+        } catch {
+          // ssh2 refuses signal names it does not know (sshd reports e.g. SIGSIG@openssh.com for SIGBUS)
+          stream.exit(255);
+        }
         stream.end();
       });
     },

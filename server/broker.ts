@@ -34,6 +34,7 @@ import { createProxyContext } from '../proxy/context.js';
 import { startSshProxy } from '../proxy/ssh-server.js';
 import { handleTerminalSocket } from '../proxy/ws-terminal.js';
 import { attachWebSockets } from './http/websockets.js';
+import { createOpsApp } from './http/ops.js';
 import type { Logger } from './logger.js';
 import { createMetrics, sshCryptoBindingAvailable } from './metrics.js';
 
@@ -47,7 +48,7 @@ export interface Broker {
   deps: CoreDeps;
   pool: Pool;
   keys: KeyMaterial;
-  /** the HTTP address when the api role runs */
+  /** the HTTP address: the API with the api role, /healthz and /metrics always */
   httpUrl?: string;
   /** the SSH proxy's port when the proxy role runs */
   sshPort?: number;
@@ -126,33 +127,38 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
           })
         : undefined;
 
+    // every process serves /healthz and /metrics on PORT; with the api role also the API, the
+    // console and the WebSockets
+    const healthy = async () => (await pool.query('SELECT 1')).rowCount === 1;
+    const app = config.roles.includes('api')
+      ? createApp({
+          ...deps,
+          logger: log,
+          metrics,
+          web: { cookieSecure: config.cookieSecure, publicUrl: config.publicUrl, staticDir: path.join(root, 'web', 'dist') },
+          healthy,
+          version,
+        }, slack ? slackRoutes({ core: deps, pool, publicUrl: config.publicUrl, links: slack.links, signingSecret: slack.signingSecret }) : [])
+      : createOpsApp(metrics, healthy);
+    const server = http.createServer(app);
     if (config.roles.includes('api')) {
-      const app = createApp({
-        ...deps,
-        logger: log,
-        metrics,
-        web: { cookieSecure: config.cookieSecure, publicUrl: config.publicUrl, staticDir: path.join(root, 'web', 'dist') },
-        healthy: async () => (await pool.query('SELECT 1')).rowCount === 1,
-        version,
-      }, slack ? slackRoutes({ core: deps, pool, publicUrl: config.publicUrl, links: slack.links, signingSecret: slack.signingSecret }) : []);
-      const server = http.createServer(app);
       const detachSockets = attachWebSockets(server, deps, log, {
         publicUrl: config.publicUrl,
         terminal: (ws, url, clientAddress) => handleTerminalSocket(dataPlane!, ws, url, clientAddress),
       });
       stops.push(async () => detachSockets());
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(config.port, config.host, resolve);
-      });
-      const addr = server.address() as AddressInfo;
-      broker.httpUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
-      stops.push(() => new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }));
-      log.info({ url: broker.httpUrl }, 'api listening');
     }
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, resolve);
+    });
+    const addr = server.address() as AddressInfo;
+    broker.httpUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+    stops.push(() => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }));
+    log.info({ url: broker.httpUrl, api: config.roles.includes('api') }, 'http listening');
     if (config.roles.includes('proxy')) {
       const proxy = await startSshProxy(dataPlane!, { host: config.host, port: config.sshPort, hostKey: keys.sshHostKey, caKey: keys.sshUserCa });
       broker.sshPort = proxy.port;

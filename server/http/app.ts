@@ -9,6 +9,7 @@ import { pinoHttp } from 'pino-http';
 import { actorResolver } from './auth.js';
 import type { HttpDeps } from './deps.js';
 import { errorHandler } from './errors.js';
+import { opsRouter } from './ops.js';
 import { buildOpenApi } from './openapi.js';
 import { register, type AnyRoute } from './route.js';
 import { auditRoutes } from './routes/audit.js';
@@ -51,13 +52,7 @@ export function createApp(deps: HttpDeps, extraRoutes: AnyRoute[] = []): express
   app.use(express.json({ limit: '100kb' }));
   app.use(cookieParser());
 
-  app.get('/healthz', async (_req, res) => {
-    const db = await deps.healthy().catch(() => false);
-    res.status(db ? 200 : 503).json({ status: db ? 'ok' : 'unavailable', database: db });
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.type(deps.metrics.contentType).send(await deps.metrics.metrics());
-  });
+  app.use(opsRouter(deps.metrics, deps.healthy));
 
   const routes = [...apiRoutes(deps), ...extraRoutes];
   const openapi = buildOpenApi(routes, deps.version);

@@ -49,6 +49,6 @@ describe('SSH proxy smoke', () => {
     expect(out.stdout).toContain('hello-from-device');
     expect(out.stderr).toContain('to-stderr');
     expect(out.code).toBe(3);
-    await expect.poll(async () => (await api.ok('GET', `/api/sessions?grantId=${decided.grant.id}`, admin.token)).items[0]?.endReason).toBe('device_closed');
+    await expect.poll(async () => (await api.ok('GET', `/api/sessions?grantId=${decided.grant.id}`, admin.token)).items[0]?.endReason).toBe('client_closed');
   });
 });
