@@ -29,6 +29,8 @@ COPY --from=deps /app/node_modules ./node_modules
 # everything else (tests, local data and keys, node_modules, .git). Owned by root, so the
 # process cannot change its own code.
 COPY . .
+# the web console, built once into web/dist (vite is a runtime dependency for this)
+RUN node web/build-if-stale.mjs --force
 # DATA_DIR holds keys (0600) and recordings; a named volume mounted here starts out owned by `node`
 RUN mkdir -p /data && chown node:node /data
 USER node

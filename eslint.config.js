@@ -66,6 +66,25 @@ export default defineConfig([
     },
   },
 
+  // The web console (web/): browser TypeScript and React, checked like the server's TypeScript;
+  // its build script runs on Node.
+  {
+    files: ['web/**/*.{ts,tsx}'],
+    extends: [tseslint.configs.recommended],
+    plugins: { local },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-expressions': 'off',
+      'local/no-unused-expressions': ['error', { allowShortCircuit: true, allowTernary: true }],
+      // terminal output is about control characters
+      'no-control-regex': 'off',
+    },
+  },
+  {
+    files: ['web/*.mjs'],
+    languageOptions: { globals: { console: 'readonly', process: 'readonly', setTimeout: 'readonly' } },
+  },
+
   // The route table holds routes with different param/query/body types in one array, so it is
   // typed RouteSpec<any, any, any>; each route is checked where it is declared with route().
   // Visible as a warning rather than silenced; an error everywhere else (core above all).

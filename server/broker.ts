@@ -162,6 +162,8 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
     if (config.roles.includes('proxy')) {
       const proxy = await startSshProxy(dataPlane!, { host: config.host, port: config.sshPort, hostKey: keys.sshHostKey, caKey: keys.sshUserCa });
       broker.sshPort = proxy.port;
+      // SSH_PORT=0 picks a free port: certificates must then advertise the one actually bound
+      if (config.sshPort === 0) deps.sshEndpoint.port = proxy.port;
       stops.push(() => proxy.close());
     }
     if (config.roles.includes('worker')) {

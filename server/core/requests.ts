@@ -11,7 +11,7 @@ import { conflict, forbidden, invalid, notFound } from './errors.js';
 import type { CoreDeps, Tx } from './ports.js';
 import { requestContext } from './request-context.js';
 import type { AccessRequest, Actor, Decision, Device, Grant, RequestStatus, User } from './types.js';
-import { jobId } from './workflow-ports.js';
+import { jobId, type RequestContext } from './workflow-ports.js';
 
 export interface CreateRequestInput {
   deviceId: string;
@@ -148,8 +148,13 @@ export async function expireRequest(deps: CoreDeps, requestId: string): Promise<
   });
 }
 
-export interface RequestView extends AccessRequest {
-  decisions: Decision[];
+/** A request as people read it: with the names of the device, vendor and technician. */
+export interface RequestListItem extends AccessRequest {
+  context: RequestContext;
+}
+
+export interface RequestView extends RequestListItem {
+  decisions: (Decision & { approver: { id: string; displayName: string } })[];
   grant: Grant | null;
 }
 
@@ -159,14 +164,20 @@ function visibleTo(user: User, req: AccessRequest, device: Device | null): boole
   return hasRole(user, 'approver') && device?.policy.approverDepartment === user.department;
 }
 
-export async function listAccessRequests(deps: CoreDeps, actor: Actor, q: { status?: RequestStatus; deviceId?: string; limit: number }): Promise<AccessRequest[]> {
+export async function listAccessRequests(deps: CoreDeps, actor: Actor, q: { status?: RequestStatus; deviceId?: string; limit: number }): Promise<RequestListItem[]> {
   const user = requireUser(actor);
   const read = deps.store.read.requests;
-  if (hasRole(user, 'admin') || hasRole(user, 'auditor')) return read.list(q);
-  const own = hasRole(user, 'technician') ? await read.list({ ...q, technicianId: user.id }) : [];
-  const dept = hasRole(user, 'approver') && user.department ? await read.list({ ...q, approverDepartment: user.department }) : [];
-  const merged = new Map([...own, ...dept].map((r) => [r.id, r]));
-  return [...merged.values()].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime()).slice(0, q.limit);
+  let visible: AccessRequest[];
+  if (hasRole(user, 'admin') || hasRole(user, 'auditor')) visible = await read.list(q);
+  else {
+    const own = hasRole(user, 'technician') ? await read.list({ ...q, technicianId: user.id }) : [];
+    const dept = hasRole(user, 'approver') && user.department ? await read.list({ ...q, approverDepartment: user.department }) : [];
+    const merged = new Map([...own, ...dept].map((r) => [r.id, r]));
+    visible = [...merged.values()].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime()).slice(0, q.limit);
+  }
+  const items: RequestListItem[] = [];
+  for (const r of visible) items.push({ ...r, context: await requestContext(deps.store.read, r) });
+  return items;
 }
 
 export async function getAccessRequest(deps: CoreDeps, actor: Actor, id: string): Promise<RequestView> {
@@ -176,6 +187,11 @@ export async function getAccessRequest(deps: CoreDeps, actor: Actor, id: string)
   if (!req || !visibleTo(user, req, await read.devices.byId(req.deviceId))) throw notFound('access request');
   // an access request's own grant; for an extension, the grant it extends
   const grant = req.extendsGrantId ? await read.grants.byId(req.extendsGrantId) : await read.grants.byRequest(id);
-  return { ...req, decisions: await read.decisions.forRequest(id), grant };
+  const decisions: RequestView['decisions'] = [];
+  for (const d of await read.decisions.forRequest(id)) {
+    const approver = await read.users.byId(d.approverId);
+    decisions.push({ ...d, approver: { id: d.approverId, displayName: approver?.displayName ?? '(unknown)' } });
+  }
+  return { ...req, context: await requestContext(read, req), decisions, grant };
 }
 

@@ -169,13 +169,36 @@ function sessionScope(user: User): Partial<SessionFilter> | null {
   return null;
 }
 
-export async function listSessions(deps: CoreDeps, actor: Actor, f: SessionFilter): Promise<Session[]> {
-  const scope = sessionScope(requireUser(actor));
-  if (!scope) throw forbidden();
-  return deps.store.read.sessions.list({ ...f, ...scope });
+/** A session as people read it: with the device's and the technician's names. */
+export interface SessionView extends Session {
+  device: { id: string; name: string };
+  technician: { id: string; username: string; displayName: string; vendorId: string | null };
 }
 
-export async function getSession(deps: CoreDeps, actor: Actor, id: string): Promise<Session & { recording: Recording | null }> {
+async function withNames(deps: CoreDeps, sessions: Session[]): Promise<SessionView[]> {
+  const users = new Map<string, User | null>();
+  const devices = new Map<string, Device | null>();
+  const out: SessionView[] = [];
+  for (const s of sessions) {
+    if (!users.has(s.technicianId)) users.set(s.technicianId, await deps.store.read.users.byId(s.technicianId));
+    if (!devices.has(s.deviceId)) devices.set(s.deviceId, await deps.store.read.devices.byId(s.deviceId));
+    const u = users.get(s.technicianId);
+    out.push({
+      ...s,
+      device: { id: s.deviceId, name: devices.get(s.deviceId)?.name ?? '(unknown device)' },
+      technician: { id: s.technicianId, username: u?.username ?? '(unknown)', displayName: u?.displayName ?? '(unknown)', vendorId: u?.vendorId ?? null },
+    });
+  }
+  return out;
+}
+
+export async function listSessions(deps: CoreDeps, actor: Actor, f: SessionFilter): Promise<SessionView[]> {
+  const scope = sessionScope(requireUser(actor));
+  if (!scope) throw forbidden();
+  return withNames(deps, await deps.store.read.sessions.list({ ...f, ...scope }));
+}
+
+export async function getSession(deps: CoreDeps, actor: Actor, id: string): Promise<SessionView & { recording: Recording | null }> {
   const user = requireUser(actor);
   const s = await deps.store.read.sessions.byId(id);
   if (!s) throw notFound('session');
@@ -183,7 +206,8 @@ export async function getSession(deps: CoreDeps, actor: Actor, id: string): Prom
   const visible = hasRole(user, 'admin') || hasRole(user, 'auditor') || s.technicianId === user.id ||
     (hasRole(user, 'approver') && device?.policy.approverDepartment === user.department);
   if (!visible) throw notFound('session');
-  return { ...s, recording: await deps.store.read.recordings.bySession(id) };
+  const [named] = await withNames(deps, [s]);
+  return { ...named!, recording: await deps.store.read.recordings.bySession(id) };
 }
 
 /** Kill switch for one session: approvers of the device's department and admins. */

@@ -31,7 +31,20 @@ export function createApp(deps: HttpDeps, extraRoutes: AnyRoute[] = []): express
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-  app.use(helmet());
+  const https = deps.web.publicUrl.startsWith('https:');
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: {
+          // the recording player (asciinema-player) runs WebAssembly
+          scriptSrc: ["'self'", "'wasm-unsafe-eval'"],
+          // over plain http (a LAN address, a lab set-up) upgrading would break the console's own assets
+          upgradeInsecureRequests: https ? [] : null,
+        },
+      },
+      strictTransportSecurity: https,
+    }),
+  );
   app.use(
     pinoHttp({
       logger: deps.logger,
