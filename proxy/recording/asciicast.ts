@@ -151,6 +151,17 @@ function rawLength(s: string, a: number, b: number): number {
   return n;
 }
 
+const ZEROS = new Uint8Array(64 * 1024);
+/** true when every byte is 0 (memcmp against a zero page, 64 KiB at a time) */
+function isAllZero(chunk: Uint8Array): boolean {
+  if (chunk.length === 0) return false;
+  for (let off = 0; off < chunk.length; off += ZEROS.length) {
+    const n = Math.min(ZEROS.length, chunk.length - off);
+    if (Buffer.compare(chunk.subarray(off, off + n), ZEROS.subarray(0, n)) !== 0) return false;
+  }
+  return true;
+}
+
 export const binaryPlaceholder = (bytes: number): string => `\r\n[portcullis: ${bytes} bytes of binary output not recorded]\r\n`;
 
 export class OutputSanitizer {
@@ -165,6 +176,19 @@ export class OutputSanitizer {
 
   /** Text to record for this chunk (may be empty; may contain a placeholder). */
   write(chunk: Uint8Array): string {
+    // Fast path (benchmark: binary download fell to ~28 MiB/s with the proxy's CPU in filter/rawLength):
+    // inside a binary region a chunk of NUL bytes — /dev/zero, zero-filled images, sparse files — cannot
+    // end the region, so it is counted with one native compare instead of a per-character scan. Same
+    // result as filter(): any held characters join the region, every NUL is one omitted byte. Not taken
+    // while the decoder holds part of a character (the next byte would turn it into U+FFFD).
+    if (this.binary && isAllZero(chunk) && (this.decoder as unknown as { lastNeed: number }).lastNeed === 0) {
+      if (this.held) {
+        this.omit(rawLength(this.held, 0, this.held.length));
+        this.held = '';
+      }
+      this.omit(chunk.length);
+      return '';
+    }
     return this.filter(this.decoder.write(chunk as Buffer));
   }
 

