@@ -1,78 +1,37 @@
-// The API's shapes as the browser receives them: JSON, so times are ISO strings.
+// The API's shapes as the browser receives them: the server's domain types after JSON, so times
+// are ISO strings. The enumerations and records come from the server's core, never copied.
+import type * as Core from '../../../server/core/types';
 
-export const ROLES = ['admin', 'approver', 'auditor', 'technician'] as const;
-export type Role = (typeof ROLES)[number];
-export const LIFECYCLE_STATES = ['staged', 'deployed', 'suspended', 'retired'] as const;
-export type LifecycleState = (typeof LIFECYCLE_STATES)[number];
-export const CRITICALITIES = ['low', 'medium', 'high', 'critical'] as const;
-export type Criticality = (typeof CRITICALITIES)[number];
-export const REQUEST_STATUSES = ['pending', 'approved', 'denied', 'expired', 'cancelled'] as const;
-export type RequestStatus = (typeof REQUEST_STATUSES)[number];
-export const GRANT_STATUSES = ['scheduled', 'active', 'expired', 'revoked'] as const;
-export type GrantStatus = (typeof GRANT_STATUSES)[number];
-export const END_REASONS = ['client_closed', 'device_closed', 'expired', 'revoked', 'error'] as const;
-export type EndReason = (typeof END_REASONS)[number];
+export {
+  CRITICALITIES,
+  GRANT_STATUSES,
+  LIFECYCLE_STATES,
+  REQUEST_STATUSES,
+  ROLES,
+  SESSION_END_REASONS as END_REASONS,
+} from '../../../server/core/types';
 
-export interface User {
-  id: string;
-  username: string;
-  displayName: string;
-  roles: Role[];
-  vendorId: string | null;
-  department: string | null;
-  slackUserId: string | null;
-  disabledAt: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+/** A value as JSON carries it: dates become ISO strings, everything else keeps its shape. */
+export type Wire<T> = T extends Date
+  ? string
+  : T extends (infer U)[]
+    ? Wire<U>[]
+    : T extends object
+      ? { [K in keyof T]: Wire<T[K]> }
+      : T;
 
-export interface Vendor {
-  id: string;
-  name: string;
-  contractRef: string;
-  contractEnd: string;
-  createdAt: string;
-  updatedAt: string;
-}
+export type Role = Core.RoleName;
+export type LifecycleState = Core.LifecycleState;
+export type Criticality = Core.Criticality;
+export type RequestStatus = Core.RequestStatus;
+export type GrantStatus = Core.GrantStatus;
+export type EndReason = Core.SessionEndReason;
 
-export interface MaintenanceWindow {
-  days: number[];
-  start: string;
-  end: string;
-  timezone: string;
-}
-
-export interface DevicePolicy {
-  maxSessionMinutes: number;
-  approvalsRequired: 1 | 2;
-  approverDepartment: string;
-  maintenanceWindow: MaintenanceWindow | null;
-  allowExec: boolean;
-  allowPortForwarding: boolean;
-  allowSftp: boolean;
-}
-
-export interface Device {
-  id: string;
-  name: string;
-  manufacturer: string;
-  model: string;
-  serialNumber: string | null;
-  firmwareBaseline: string;
-  department: string;
-  clinicalPurpose: string;
-  criticality: Criticality;
-  address: string;
-  sshPort: number;
-  hostKey: string | null;
-  lifecycleState: LifecycleState;
-  policy: DevicePolicy;
-  vendorIds: string[];
-  hasCredential: boolean;
-  retiredAt: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+export type User = Wire<Core.User>;
+export type Vendor = Wire<Core.Vendor>;
+export type MaintenanceWindow = Core.MaintenanceWindow;
+export type DevicePolicy = Core.DevicePolicy;
+export type Device = Wire<Core.Device>;
 
 /** Names the broker may attach to a request (the notifications' request context). */
 export interface RequestContext {
@@ -82,96 +41,27 @@ export interface RequestContext {
   approvalsSoFar?: number;
 }
 
-export interface AccessRequest {
-  id: string;
-  kind: 'access' | 'extension';
-  technicianId: string;
-  deviceId: string;
-  extendsGrantId: string | null;
-  reason: string;
-  ticketRef: string;
-  startsAt: string;
-  startsOnApproval: boolean;
-  durationMinutes: number;
-  approvalsRequired: number;
-  status: RequestStatus;
-  expiresAt: string;
-  closedAt: string | null;
-  createdAt: string;
-  context?: RequestContext;
-}
+export type AccessRequest = Wire<Core.AccessRequest> & { context?: RequestContext };
 
-export interface Decision {
-  id: string;
-  requestId: string;
-  approverId: string;
-  decision: 'approve' | 'deny';
-  comment: string | null;
-  channel: 'web' | 'slack-link';
-  createdAt: string;
-  approver?: { id: string; displayName: string; username?: string };
-}
+export type Decision = Wire<Core.Decision> & { approver?: { id: string; displayName: string; username?: string } };
 
-export interface Grant {
-  id: string;
-  requestId: string;
-  technicianId: string;
-  deviceId: string;
-  status: GrantStatus;
-  startsAt: string;
-  endsAt: string;
-  activatedAt: string | null;
-  endedAt: string | null;
-  revokedBy: string | null;
-  endReason: string | null;
-  createdAt: string;
-}
+export type Grant = Wire<Core.Grant>;
 
-export interface RequestView extends AccessRequest {
+export type RequestView = AccessRequest & {
   decisions: Decision[];
   grant: Grant | null;
-}
+};
 
-export interface Recording {
-  id: string;
-  sessionId: string;
-  sizeBytes: number | null;
-  durationMs: number | null;
-  sha256: string | null;
-  createdAt: string;
-  finalisedAt: string | null;
-}
+export type Recording = Wire<Core.Recording>;
 
-export interface Session {
-  id: string;
-  grantId: string;
-  technicianId: string;
-  deviceId: string;
-  channel: 'shell' | 'exec' | 'browser' | 'sftp' | 'forward';
-  command: string | null;
-  clientAddress: string | null;
-  startedAt: string;
-  endedAt: string | null;
-  endReason: EndReason | null;
-  bytesIn: number;
-  bytesOut: number;
+export type Session = Wire<Core.Session> & {
   recording?: Recording | null;
-  /** names the broker may embed (approvers and auditors cannot list users) */
+  /** names the broker embeds (approvers and auditors cannot list users) */
   technician?: { id: string; username: string; displayName: string; vendorId?: string | null };
-}
+  device?: { id: string; name: string };
+};
 
-export interface AuditEvent {
-  seq: number;
-  at: string;
-  actorType: string;
-  actorId: string | null;
-  action: string;
-  subjectType: string | null;
-  subjectId: string | null;
-  details: Record<string, unknown>;
-  prevHash: string;
-  hash: string;
-}
+export type AuditEvent = Wire<Core.AuditEvent>;
 
 export interface AuditVerify {
   ok: boolean;
