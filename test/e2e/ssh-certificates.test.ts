@@ -6,12 +6,12 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCertificate, parsePublicKey, signUserCertificate, type ParsedCertificate } from '../../server/crypto/ssh-cert.js';
 import { SshWriter } from '../../server/crypto/ssh-wire.js';
 import {
-  MODES, auditWhere, awaitAudit, certify, grantFor, killStrays, makeWorld, newKey, presentCertificate, runSsh, sessionsOf,
-  sshArgs, startE2E, uniq, type E2E, type KeyPair, type World,
+  MODES, auditWhere, awaitAudit, certify, grantFor, makeWorld, newKey, presentCertificate, runSsh, sessionsOf,
+  sshArgs, useE2E, uniq, type E2E, type KeyPair, type World,
 } from '../support/ssh-e2e.js';
 
 /** Re-serialises a parsed certificate with changed fields, keeping the old signature (as in test/unit/ssh-cert.test.ts). */
@@ -33,14 +33,11 @@ function rebuild(c: ParsedCertificate, o: Partial<ParsedCertificate> = {}): Buff
 const HOUR = 3_600_000;
 
 describe.each(MODES)('SSH certificates refused by the proxy (%s)', (mode) => {
+  const env = useE2E(mode);
   let e: E2E;
-  beforeAll(async () => {
-    e = await startE2E(mode);
-  }, 120_000);
-  afterAll(async () => {
-    await e?.stop();
+  beforeAll(() => {
+    e = env.e;
   });
-  afterEach(() => killStrays());
 
   /** ssh as the device with `key` and its current -cert.pub: refused, nothing relayed. */
   async function expectDenied(w: World, key: KeyPair, grantId: string, user = w.device.name, opts: { cert?: false } = {}) {

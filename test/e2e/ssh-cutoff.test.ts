@@ -3,9 +3,9 @@
  * across processes, over PostgreSQL LISTEN/NOTIFY or Redis), a grant ending mid-session is cut at
  * its end after a warning in the terminal, and one session can be terminated on its own.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  certify, endedSessions, grantFor, killStrays, liveSession, makeWorld, newKey, recordingOf, runSsh, spawnSsh, sshArgs, startE2E,
+  certify, endedSessions, grantFor, liveSession, makeWorld, newKey, recordingOf, runSsh, spawnSsh, sshArgs, useE2E,
   type E2E, type ModeName, type SessionJson,
 } from '../support/ssh-e2e.js';
 
@@ -13,14 +13,11 @@ const modes: ModeName[] = ['single', 'split', 'split-redis'];
 const wallClock = (perfAt: number) => performance.timeOrigin + perfAt;
 
 describe.each(modes)('SSH cut-off at revocation and expiry (%s)', (mode) => {
+  const env = useE2E(mode);
   let e: E2E;
-  beforeAll(async () => {
-    e = await startE2E(mode);
-  }, 120_000);
-  afterAll(async () => {
-    await e?.stop();
+  beforeAll(() => {
+    e = env.e;
   });
-  afterEach(() => killStrays());
 
   it('revoking the grant cuts its live session within a second, with a notice and a marker', async () => {
     const w = await makeWorld(e);

@@ -7,12 +7,12 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { sshFingerprint } from '../../server/crypto/ssh-cert.js';
 import { freePort } from '../support/device-sshd.js';
 import {
-  MODES, auditWhere, awaitAudit, certify, endedSessions, grantFor, killStrays, makeWorld, newKey, plain, runSsh, sessionsOf, spawnSsh,
-  sshArgs, startE2E, uniq, type E2E,
+  MODES, auditWhere, awaitAudit, certify, endedSessions, grantFor, makeWorld, newKey, plain, runSsh, sessionsOf, spawnSsh,
+  sshArgs, useE2E, uniq, type E2E,
 } from '../support/ssh-e2e.js';
 
 const blobOf = (line: string) => Buffer.from(line.trim().split(/\s+/)[1]!, 'base64');
@@ -47,14 +47,11 @@ async function probe(port: number, until?: RegExp, timeoutMs = 4000): Promise<{ 
 }
 
 describe.each(MODES)('SSH proxy: device trust and policy (%s)', (mode) => {
+  const env = useE2E(mode);
   let e: E2E;
-  beforeAll(async () => {
-    e = await startE2E(mode);
-  }, 120_000);
-  afterAll(async () => {
-    await e?.stop();
+  beforeAll(() => {
+    e = env.e;
   });
-  afterEach(() => killStrays());
 
   it('refuses a device whose host key is not the pinned one, reports it, relays nothing', async () => {
     const pinned = newKey(e).publicKey; // some other key is on the trust record

@@ -5,13 +5,13 @@
 import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCast } from '../../proxy/recording/asciicast.js';
 import { parsePublicKey, signUserCertificate } from '../../server/crypto/ssh-cert.js';
 import { addUser } from '../support/test-broker.js';
 import {
-  MODES, asciinemaCat, auditWhere, certify, downloadRecording, endedSessions, grantFor, killStrays, liveSession, makeWorld,
-  metricValue, newKey, plain, presentCertificate, runSsh, sha256, spawnSsh, sshArgs, startE2E, type E2E, type SessionJson,
+  MODES, asciinemaCat, auditWhere, certify, downloadRecording, endedSessions, grantFor, liveSession, makeWorld,
+  metricValue, newKey, plain, presentCertificate, runSsh, sha256, spawnSsh, sshArgs, useE2E, type E2E, type SessionJson,
 } from '../support/ssh-e2e.js';
 
 const api = (e: E2E) => e.broker.api;
@@ -28,14 +28,11 @@ async function presentRefused(e: E2E, principal: string): Promise<void> {
 }
 
 describe.each(MODES)('SSH recordings and the sessions API (%s)', (mode) => {
+  const env = useE2E(mode);
   let e: E2E;
-  beforeAll(async () => {
-    e = await startE2E(mode);
-  }, 120_000);
-  afterAll(async () => {
-    await e?.stop();
+  beforeAll(() => {
+    e = env.e;
   });
-  afterEach(() => killStrays());
 
   it('records a pty session as asciicast v2: download, audit chain, asciinema playback, access control', async () => {
     const w = await makeWorld(e);

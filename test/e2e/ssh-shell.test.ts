@@ -6,21 +6,18 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  MODES, certify, endedSessions, grantFor, killStrays, liveSession, makeWorld, newKey, plain, recordingOf, runSsh, sha256,
-  spawnSshOnTty, sshArgs, startE2E, uniq, type E2E,
+  MODES, certify, endedSessions, grantFor, liveSession, makeWorld, newKey, plain, recordingOf, runSsh, sha256,
+  spawnSshOnTty, sshArgs, useE2E, uniq, type E2E,
 } from '../support/ssh-e2e.js';
 
 describe.each(MODES)('SSH shell and exec through the proxy (%s)', (mode) => {
+  const env = useE2E(mode);
   let e: E2E;
-  beforeAll(async () => {
-    e = await startE2E(mode);
-  }, 120_000);
-  afterAll(async () => {
-    await e?.stop();
+  beforeAll(() => {
+    e = env.e;
   });
-  afterEach(() => killStrays());
 
   it('relays an interactive shell on a real pty: TERM, size, a window change, exit', async () => {
     const w = await makeWorld(e);

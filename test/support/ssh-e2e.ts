@@ -14,11 +14,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { expect, inject } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, inject } from 'vitest';
 import { parseCast, type ParsedCast } from '../../proxy/recording/asciicast.js';
 import { freePort, generateKey, startDeviceSshd, type DeviceSshd } from './device-sshd.js';
 export * from './ssh-client.js';
-import { shq } from './ssh-client.js';
+import { killStrays, shq } from './ssh-client.js';
 import { addUser, startTestBroker, type TestBroker } from './test-broker.js';
 
 const execFileP = promisify(execFile);
@@ -52,6 +52,22 @@ export interface E2E {
   /** false when the proxy (process) has died */
   proxyAlive(): boolean;
   stop(): Promise<void>;
+}
+
+/**
+ * Registers a describe block's hooks: one environment for its tests, stopped after them, and no
+ * ssh process left behind by any test. Read `.e` inside tests.
+ */
+export function useE2E(mode: ModeName): { readonly e: E2E } {
+  const ref = {} as { e: E2E };
+  beforeAll(async () => {
+    ref.e = await startE2E(mode);
+  }, 120_000);
+  afterAll(async () => {
+    await ref.e?.stop();
+  });
+  afterEach(() => killStrays());
+  return ref;
 }
 
 export async function startE2E(mode: ModeName, env: Record<string, string> = {}): Promise<E2E> {
