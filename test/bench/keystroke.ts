@@ -1,0 +1,86 @@
+/**
+ * Keystroke round trip: `ssh -tt host 'stty raw -echo; echo READY; exec cat'` — a pty on the device,
+ * raw mode so every byte reaches cat at once, no echo so each byte comes back exactly once. One byte is
+ * written to ssh's stdin and the clock (process.hrtime) stops when it is read back from ssh's stdout;
+ * the next byte goes at once. The same Node loop measures every path, so its overhead cancels in ratios.
+ */
+import { exited, spawnTracked } from './procs.js';
+import { HOST, PATHS, median, quantile, round, type PathName } from './measure.js';
+import type { Stack } from './stack.js';
+
+export interface EchoRun {
+  path: PathName;
+  medianUs: number;
+  p99Us: number;
+  maxUs: number;
+  samples: number;
+}
+
+export interface KeystrokeResult {
+  echoes: number;
+  runs: EchoRun[];
+  /** median over runs of the per-run median / p99 */
+  medianUs: Record<PathName, number>;
+  p99Us: Record<PathName, number>;
+}
+
+const WARMUP = 50;
+
+export async function echoRun(stack: Stack, p: PathName, echoes: number): Promise<EchoRun> {
+  const child = spawnTracked('ssh', ['-F', stack.sshConfig, '-tt', HOST[p], 'stty raw -echo; echo READY; exec cat'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const out = child.stdout!;
+  let waiting: ((b: Buffer) => void) | null = null;
+  let seen = '';
+  await new Promise<void>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      seen += d.toString('latin1');
+      if (seen.includes('READY')) {
+        out.off('data', onData);
+        resolve();
+      }
+    };
+    out.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`ssh via ${p} exited (${code}) before the echo loop: ${stderr}`)));
+  });
+  await new Promise((r) => setTimeout(r, 100)); // let "READY\r\n" and anything after it arrive
+  out.on('data', (d: Buffer) => waiting?.(d));
+  out.resume();
+
+  const samples: number[] = [];
+  const letters = 'abcdefghijklmnopqrstuvwxyz';
+  for (let i = 0; i < WARMUP + echoes; i++) {
+    const byte = letters[i % letters.length];
+    const t0 = process.hrtime.bigint();
+    const got = await new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no echo within 5 s via ${p}`)), 5000);
+      waiting = (b) => {
+        clearTimeout(timer);
+        waiting = null;
+        resolve(b);
+      };
+      child.stdin!.write(byte);
+    });
+    const us = Number(process.hrtime.bigint() - t0) / 1000;
+    if (got.toString('latin1') !== byte) throw new Error(`echo via ${p}: sent ${JSON.stringify(byte)}, got ${JSON.stringify(got.toString('latin1'))}`);
+    if (i >= WARMUP) samples.push(us);
+  }
+  // a raw-mode cat on a pty never sees EOF: end the client (the session ends as client_closed)
+  child.kill('SIGTERM');
+  await exited(child);
+  return { path: p, medianUs: round(median(samples), 1), p99Us: round(quantile(samples, 0.99), 1), maxUs: round(Math.max(...samples), 1), samples: samples.length };
+}
+
+export async function measureKeystrokes(stack: Stack, o: { echoes: number; runs: number; log: (s: string) => void }): Promise<KeystrokeResult> {
+  const runs: EchoRun[] = [];
+  for (let i = 0; i < o.runs; i++) {
+    for (const p of PATHS) {
+      const r = await echoRun(stack, p, o.echoes);
+      runs.push(r);
+      o.log(`  echo run ${i + 1}/${o.runs} ${p.padEnd(10)} median ${r.medianUs} µs  p99 ${r.p99Us} µs`);
+    }
+  }
+  const per = (f: (r: EchoRun) => number) => Object.fromEntries(PATHS.map((p) => [p, round(median(runs.filter((r) => r.path === p).map(f)), 1)])) as Record<PathName, number>;
+  return { echoes: o.echoes, runs, medianUs: per((r) => r.medianUs), p99Us: per((r) => r.p99Us) };
+}

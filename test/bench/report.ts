@@ -1,0 +1,110 @@
+/** The issue's targets, checked against the measured figures, and the Markdown report. */
+import type { CutoffResult } from './cutoff.js';
+import type { KeystrokeResult } from './keystroke.js';
+import type { MemoryResult } from './memory.js';
+import type { SetupResult } from './setup-time.js';
+import type { ThroughputResult } from './throughput.js';
+import { round } from './measure.js';
+
+export interface Results {
+  throughput?: ThroughputResult;
+  keystroke?: KeystrokeResult;
+  setup?: SetupResult;
+  cutoff?: CutoffResult;
+  memory?: MemoryResult;
+}
+
+export interface Check {
+  figure: string;
+  target: string;
+  measured: string;
+  pass: boolean;
+}
+
+const fmt = (v: number | undefined, unit = '') => (v === undefined || !Number.isFinite(v) ? '–' : `${v}${unit}`);
+const ratio = (a: number | undefined, b: number | undefined) => (a && b ? round(a / b, 2) : undefined);
+
+export function checkTargets(r: Results): Check[] {
+  const checks: Check[] = [];
+  const t = r.throughput?.medianMiBps;
+  if (t) {
+    for (const s of ['upload-binary', 'upload-text'] as const) {
+      const x = ratio(t[s].portcullis, t[s].direct)!;
+      checks.push({ figure: `${s} vs direct`, target: '≥ 0.95×', measured: `${x}×`, pass: x >= 0.95 });
+      const j = ratio(t[s].portcullis, t[s].jump)!;
+      checks.push({ figure: `${s} vs ssh -J`, target: '≥ 2×', measured: `${j}×`, pass: j >= 2 });
+    }
+    const txt = ratio(t['download-text'].portcullis, t['download-text'].direct)!;
+    checks.push({ figure: 'download-text vs direct', target: '≥ 0.95×', measured: `${txt}×`, pass: txt >= 0.95 });
+    const bin = ratio(t['download-binary'].portcullis, t['download-binary'].direct)!;
+    checks.push({ figure: 'download-binary vs direct', target: '≥ 0.6×', measured: `${bin}×`, pass: bin >= 0.6 });
+  }
+  if (r.keystroke) {
+    const k = r.keystroke;
+    checks.push({ figure: 'keystroke round trip median', target: `≤ ssh -J (${k.medianUs.jump} µs)`, measured: `${k.medianUs.portcullis} µs`, pass: k.medianUs.portcullis <= k.medianUs.jump });
+    checks.push({ figure: 'keystroke round trip p99', target: '≤ 1000 µs', measured: `${k.p99Us.portcullis} µs`, pass: k.p99Us.portcullis <= 1000 });
+  }
+  if (r.setup) {
+    const s = r.setup.medianMs;
+    checks.push({ figure: 'connection setup', target: `≤ direct + 50 ms (${round(s.direct + 50, 1)} ms)`, measured: `${s.portcullis} ms`, pass: s.portcullis <= s.direct + 50 });
+  }
+  if (r.cutoff) {
+    checks.push({ figure: 'revocation cut-off p99', target: '≤ 1000 ms', measured: `${r.cutoff.revocation.p99Ms} ms`, pass: r.cutoff.revocation.p99Ms <= 1000 });
+    checks.push({ figure: 'expiry cut-off p99', target: '≤ 1000 ms', measured: `${r.cutoff.expiry.p99Ms} ms`, pass: r.cutoff.expiry.p99Ms <= 1000 });
+  }
+  if (r.memory) {
+    const p = r.memory.points.find((x) => x.sessions === 1000);
+    if (p) checks.push({ figure: 'proxy RSS, 1,000 idle sessions', target: '≤ 300 MB', measured: `${p.rssMB} MB`, pass: p.rssMB <= 300 });
+    else checks.push({ figure: `proxy RSS, ${r.memory.points.at(-1)?.sessions} idle sessions (1,000 not measured)`, target: '≤ 300 MB at 1,000', measured: `${r.memory.points.at(-1)?.rssMB} MB`, pass: false });
+  }
+  return checks;
+}
+
+export function markdown(r: Results, meta: Record<string, unknown>, checks: Check[]): string {
+  const lines: string[] = [];
+  const row = (cells: (string | number | undefined)[]) => lines.push(`| ${cells.map((c) => (c === undefined ? '–' : String(c))).join(' | ')} |`);
+  lines.push(`# Portcullis benchmark — ${meta.startedAt}`, '');
+  lines.push(`${meta.note}`, '');
+  lines.push('| figure | direct OpenSSH | `ssh -J` | Portcullis (recording on) | vs direct | vs jump |', '|---|---|---|---|---|---|');
+  const t = r.throughput;
+  if (t) {
+    for (const s of ['upload-binary', 'upload-text', 'download-binary', 'download-text'] as const) {
+      const m = t.medianMiBps[s];
+      row([`${s} MiB/s (${t.mib} MiB)`, m.direct, m.jump, m.portcullis, fmt(ratio(m.portcullis, m.direct), '×'), fmt(ratio(m.portcullis, m.jump), '×')]);
+    }
+  }
+  const k = r.keystroke;
+  if (k) {
+    row([`keystroke round trip median µs (${k.echoes} echoes)`, k.medianUs.direct, k.medianUs.jump, k.medianUs.portcullis, fmt(ratio(k.medianUs.portcullis, k.medianUs.direct), '×'), fmt(ratio(k.medianUs.portcullis, k.medianUs.jump), '×')]);
+    row(['keystroke round trip p99 µs', k.p99Us.direct, k.p99Us.jump, k.p99Us.portcullis, fmt(ratio(k.p99Us.portcullis, k.p99Us.direct), '×'), fmt(ratio(k.p99Us.portcullis, k.p99Us.jump), '×')]);
+  }
+  const s = r.setup;
+  if (s) {
+    row([`\`ssh … true\` median ms (${s.runs} runs)`, s.medianMs.direct, s.medianMs.jump, s.medianMs.portcullis, `${fmt(ratio(s.medianMs.portcullis, s.medianMs.direct), '×')} (${round(s.medianMs.portcullis - s.medianMs.direct, 1)} ms)`, fmt(ratio(s.medianMs.portcullis, s.medianMs.jump), '×')]);
+  }
+  const c = r.cutoff;
+  if (c) {
+    row([`revocation → ssh closed, median / p99 ms (${c.revocation.runs.length} runs)`, '', '', `${c.revocation.medianMs} / ${c.revocation.p99Ms}`, '', '']);
+    row([`expiry (ends_at) → ssh closed, median / p99 ms (${c.expiry.runs.length} runs)`, '', '', `${c.expiry.medianMs} / ${c.expiry.p99Ms}`, '', '']);
+  }
+  const m = r.memory;
+  if (m) {
+    row(['proxy RSS, fresh process, MB', '', '', m.baselineRssMB, '', '']);
+    for (const p of m.points) row([`proxy RSS, ${p.sessions} idle sessions, MB`, '', '', `${p.rssMB} (${p.perSessionKB} KB/session)`, '', '']);
+  }
+  if (t) {
+    lines.push('', '| recording / CPU | output bytes | recording bytes | recording ÷ output | binary omitted | dropped (backlog) | proxy CPU-s/GiB | proxy full GCs/GiB |', '|---|---|---|---|---|---|---|---|');
+    for (const sc of ['download-binary', 'download-text'] as const) {
+      const rec = t.recording[sc];
+      row([sc, rec.outputBytes, rec.recordingBytes, rec.ratio, rec.binaryOmittedBytes, rec.backlogDroppedBytes, t.proxyCpuSPerGiB[sc], t.proxyMajorGCsPerGiB[sc]]);
+    }
+    for (const sc of ['upload-binary', 'upload-text'] as const) row([`${sc} (input, not recorded)`, '', '', '', '', '', t.proxyCpuSPerGiB[sc], t.proxyMajorGCsPerGiB[sc]]);
+  }
+  lines.push('', '| target (recording on) | required | measured | result |', '|---|---|---|---|');
+  for (const ch of checks) row([ch.figure, ch.target, ch.measured, ch.pass ? 'PASS' : '**FAIL**']);
+  lines.push('', `Machine: ${meta.machine}. Load average (1/5/15 min) at start ${JSON.stringify(meta.loadStart)}, at end ${JSON.stringify(meta.loadEnd)}.`);
+  const phases = meta.phaseLoad as Record<string, unknown> | undefined;
+  if (phases) lines.push(`Load by phase (1-min loadavg after each phase): ${Object.entries(phases).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
+  lines.push(`Versions: ${meta.versions}.`);
+  return lines.join('\n') + '\n';
+}
