@@ -1,26 +1,2 @@
-/** A small JSON client for the broker's HTTP API, as a technician or an approver would use it. */
-
-export class Api {
-  constructor(readonly baseUrl: string) {}
-
-  async call<T = any>(method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const res = await fetch(this.baseUrl + path, {
-      method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T };
-  }
-
-  /** like call, but throws unless the status is 2xx */
-  async ok<T = any>(method: string, path: string, token?: string, body?: unknown): Promise<T> {
-    const r = await this.call<T>(method, path, token, body);
-    if (r.status >= 300) throw new Error(`${method} ${path} → ${r.status} ${JSON.stringify(r.body)}`);
-    return r.body;
-  }
-
-  async login(username: string, password: string): Promise<string> {
-    return (await this.ok<{ token: string }>('POST', '/api/auth/login', undefined, { username, password })).token;
-  }
-}
+/** The benchmark drives the broker's API with the tests' JSON client. */
+export { ApiClient as Api } from '../support/api-client.js';

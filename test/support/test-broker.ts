@@ -10,6 +10,9 @@ import { inject } from 'vitest';
 import { pino } from 'pino';
 import { startBroker, type Broker } from '../../server/broker.js';
 import { loadConfig } from '../../server/config.js';
+import { ApiClient } from './api-client.js';
+
+export { ApiClient };
 
 export interface TestBroker extends Broker {
   dataDir: string;
@@ -37,30 +40,6 @@ export async function startTestBroker(env: Record<string, string> = {}): Promise
   });
 }
 
-export class ApiClient {
-  constructor(readonly baseUrl: string) {}
-
-  async call<T = any>(method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const res = await fetch(this.baseUrl + path, {
-      method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T };
-  }
-
-  /** like call, but throws unless the status is 2xx */
-  async ok<T = any>(method: string, path: string, token?: string, body?: unknown): Promise<T> {
-    const r = await this.call<T>(method, path, token, body);
-    if (r.status >= 300) throw new Error(`${method} ${path} → ${r.status} ${JSON.stringify(r.body)}`);
-    return r.body;
-  }
-
-  async login(username: string, password: string): Promise<string> {
-    return (await this.ok<{ token: string }>('POST', '/api/auth/login', undefined, { username, password })).token;
-  }
-}
 
 let counter = 0;
 
