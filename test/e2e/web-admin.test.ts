@@ -121,7 +121,7 @@ describe('web console: admin pages and phones', () => {
     await row.locator('[data-status=disabled]').waitFor();
     await admin.context.close();
     expect(reportErrors([admin, tech])).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 
   it('every main page fits a phone', async () => {
     const s = await createStory(broker, sshd);
@@ -199,5 +199,5 @@ describe('web console: admin pages and phones', () => {
 
     for (const p of [tech, approver, auditor]) await p.context.close();
     expect(reportErrors([tech, approver, auditor])).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 });

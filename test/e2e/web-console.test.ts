@@ -120,7 +120,7 @@ describe('web console', () => {
 
     for (const p of [tech, approver, auditor]) await p.context.close();
     expect(reportErrors([tech, approver, auditor])).toEqual([]);
-  }, 180_000);
+  }, 300_000);
 
   it('an approver watches a live session read-only and kills it; the technician\'s terminal says why', async () => {
     const s = await createStory(broker, sshd);
@@ -170,7 +170,7 @@ describe('web console', () => {
 
     for (const p of [tech, approver, auditor]) await p.context.close();
     expect(reportErrors([tech, approver, auditor])).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 
   it('a technician cannot reach approver, auditor or admin pages, nor their APIs', async () => {
     const s = await createStory(broker, sshd);
@@ -204,7 +204,7 @@ describe('web console', () => {
     expect(noHeader).toBe(403);
     await tech.context.close();
     expect(reportErrors([tech], { allowStatus: [403] })).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 
   it('a technician gets an SSH certificate in the console and connects with the exact command shown', async () => {
     const s = await createStory(broker, sshd);
@@ -240,7 +240,7 @@ describe('web console', () => {
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
-  }, 60_000);
+  }, 180_000);
 
   it('replays with asciinema-player (seek, speed, markers) where the page may compile WebAssembly', async () => {
     const s = await createStory(broker, sshd);
@@ -285,5 +285,5 @@ describe('web console', () => {
     await screenshot(auditor.page, 'auditor-replay-asciinema');
     await auditor.context.close();
     expect(reportErrors([tech, approver, auditor])).toEqual([]);
-  }, 90_000);
+  }, 240_000);
 });
