@@ -4,7 +4,7 @@
  * written to ssh's stdin and the clock (process.hrtime) stops when it is read back from ssh's stdout;
  * the next byte goes at once. The same Node loop measures every path, so its overhead cancels in ratios.
  */
-import { exited, spawnTracked } from './procs.js';
+import { cpuSeconds, exited, spawnTracked } from './procs.js';
 import { HOST, PATHS, median, quantile, round, type PathName } from './measure.js';
 import type { Stack } from './stack.js';
 
@@ -14,6 +14,10 @@ export interface EchoRun {
   p99Us: number;
   maxUs: number;
   samples: number;
+  /** every round trip in order (µs), for looking at the tail */
+  samplesUs: number[];
+  /** Portcullis only: the proxy's CPU time per echo (both directions), µs */
+  proxyCpuUsPerEcho?: number;
 }
 
 export interface KeystrokeResult {
@@ -24,7 +28,10 @@ export interface KeystrokeResult {
   p99Us: Record<PathName, number>;
 }
 
-const WARMUP = 50;
+// echoes not counted, and a pause after the session is live (its start is still being recorded:
+// session row, audit event, recording header), so the figure is the steady state of a live session
+const WARMUP = Number(process.env.BENCH_ECHO_WARMUP ?? 50);
+const SETTLE_MS = Number(process.env.BENCH_ECHO_SETTLE_MS ?? 100);
 
 export async function echoRun(stack: Stack, p: PathName, echoes: number): Promise<EchoRun> {
   const child = spawnTracked('ssh', ['-F', stack.sshConfig, '-tt', HOST[p], 'stty raw -echo; echo READY; exec cat'], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -44,11 +51,12 @@ export async function echoRun(stack: Stack, p: PathName, echoes: number): Promis
     out.on('data', onData);
     child.once('exit', (code) => reject(new Error(`ssh via ${p} exited (${code}) before the echo loop: ${stderr}`)));
   });
-  await new Promise((r) => setTimeout(r, 100)); // let "READY\r\n" and anything after it arrive
+  await new Promise((r) => setTimeout(r, SETTLE_MS)); // let "READY\n" and anything after it arrive
   out.on('data', (d: Buffer) => waiting?.(d));
   out.resume();
 
   const samples: number[] = [];
+  const cpu0 = p === 'portcullis' ? cpuSeconds(stack.proxy.pid) : 0;
   const letters = 'abcdefghijklmnopqrstuvwxyz';
   for (let i = 0; i < WARMUP + echoes; i++) {
     const byte = letters[i % letters.length];
@@ -66,10 +74,11 @@ export async function echoRun(stack: Stack, p: PathName, echoes: number): Promis
     if (got.toString('latin1') !== byte) throw new Error(`echo via ${p}: sent ${JSON.stringify(byte)}, got ${JSON.stringify(got.toString('latin1'))}`);
     if (i >= WARMUP) samples.push(us);
   }
+  const proxyCpuUsPerEcho = p === 'portcullis' ? round(((cpuSeconds(stack.proxy.pid) - cpu0) * 1e6) / (WARMUP + echoes), 1) : undefined;
   // a raw-mode cat on a pty never sees EOF: end the client (the session ends as client_closed)
   child.kill('SIGTERM');
   await exited(child);
-  return { path: p, medianUs: round(median(samples), 1), p99Us: round(quantile(samples, 0.99), 1), maxUs: round(Math.max(...samples), 1), samples: samples.length };
+  return { path: p, medianUs: round(median(samples), 1), p99Us: round(quantile(samples, 0.99), 1), maxUs: round(Math.max(...samples), 1), samples: samples.length, samplesUs: samples.map((v) => round(v, 1)), ...(proxyCpuUsPerEcho !== undefined ? { proxyCpuUsPerEcho } : {}) };
 }
 
 export async function measureKeystrokes(stack: Stack, o: { echoes: number; runs: number; log: (s: string) => void }): Promise<KeystrokeResult> {
@@ -78,7 +87,7 @@ export async function measureKeystrokes(stack: Stack, o: { echoes: number; runs:
     for (const p of PATHS) {
       const r = await echoRun(stack, p, o.echoes);
       runs.push(r);
-      o.log(`  echo run ${i + 1}/${o.runs} ${p.padEnd(10)} median ${r.medianUs} µs  p99 ${r.p99Us} µs`);
+      o.log(`  echo run ${i + 1}/${o.runs} ${p.padEnd(10)} median ${r.medianUs} µs  p99 ${r.p99Us} µs${r.proxyCpuUsPerEcho !== undefined ? `  (proxy CPU ${r.proxyCpuUsPerEcho} µs per echo)` : ''}`);
     }
   }
   const per = (f: (r: EchoRun) => number) => Object.fromEntries(PATHS.map((p) => [p, round(median(runs.filter((r) => r.path === p).map(f)), 1)])) as Record<PathName, number>;

@@ -4,7 +4,8 @@
  *
  * Settings (environment): BENCH_MIB (512), BENCH_RUNS (3), BENCH_ECHOES (1000), BENCH_SETUP_RUNS (10),
  * BENCH_CUT_RUNS (10), BENCH_SESSIONS ("200,1000"), BENCH_CONCURRENCY (16), BENCH_EXPIRY_LEAD_MS (3000),
- * BENCH_ONLY (comma list of setup,keystroke,throughput,cutoff,memory), BENCH_PROFILE=1 (proxy under
+ * BENCH_ONLY (comma list of setup,keystroke,throughput,cutoff,memory), BENCH_SCENARIOS (comma list of
+ * upload-binary,upload-text,download-binary,download-text), BENCH_PROFILE=1 (proxy under
  * `node --cpu-prof`, one profile per phase, summarised), BENCH_REDIS_URL (revocation bus and jobs on
  * Redis instead of PostgreSQL), BENCH_LOG_LEVEL (broker log level, default warn).
  * `--hold`: start everything, print how to reach it, and wait for Ctrl-C (for investigation by hand).
@@ -25,7 +26,7 @@ import { summariseFile, summaryMarkdown } from './profile.js';
 import { checkTargets, markdown, type Results } from './report.js';
 import { measureSetup } from './setup-time.js';
 import { repoRoot, startStack, type Stack } from './stack.js';
-import { measureThroughput } from './throughput.js';
+import { measureThroughput, SCENARIOS, type Scenario } from './throughput.js';
 
 const PHASES = ['setup', 'keystroke', 'throughput', 'cutoff', 'memory'] as const;
 type Phase = (typeof PHASES)[number];
@@ -50,7 +51,9 @@ const cfg = {
   expiryLeadMs: num('BENCH_EXPIRY_LEAD_MS', 3000),
   only: (process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',').map((s) => s.trim()) : [...PHASES]) as Phase[],
   profile: process.env.BENCH_PROFILE === '1',
+  scenarios: (process.env.BENCH_SCENARIOS ? process.env.BENCH_SCENARIOS.split(',').map((s) => s.trim()) : [...SCENARIOS]) as Scenario[],
 };
+for (const s of cfg.scenarios) if (!SCENARIOS.includes(s)) throw new Error(`BENCH_SCENARIOS: unknown scenario ${s} (${SCENARIOS.join(', ')})`);
 for (const p of cfg.only) if (!PHASES.includes(p)) throw new Error(`BENCH_ONLY: unknown phase ${p} (${PHASES.join(', ')})`);
 
 const log = (s: string) => process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
@@ -72,7 +75,7 @@ async function preflight(tmpRoot: string): Promise<void> {
   const st = await fs.statfs(tmpRoot);
   const freeMiB = (st.bavail * st.bsize) / 1048576;
   if (freeMiB < needMiB) throw new Error(`not enough disk under ${tmpRoot}: ${Math.round(freeMiB)} MiB free, ${Math.round(needMiB)} MiB needed; lower BENCH_MIB`);
-  const transfers = cfg.only.includes('throughput') ? 4 * 3 * cfg.runs : 0;
+  const transfers = cfg.only.includes('throughput') ? cfg.scenarios.length * 3 * cfg.runs : 0;
   const estimateS = 30 + transfers * (cfg.mib / 150 + 0.5) + (cfg.only.includes('keystroke') ? 3 * cfg.runs * (1 + cfg.echoes * 0.0006) : 0) +
     (cfg.only.includes('setup') ? 3 * (cfg.setupRuns + 1) * 0.4 : 0) + (cfg.only.includes('cutoff') ? cfg.cutRuns * (1.5 + cfg.expiryLeadMs / 1000) : 0) +
     (cfg.only.includes('memory') ? Math.max(...cfg.sessions, 0) * 0.06 + 20 : 0);
@@ -134,7 +137,7 @@ async function main(): Promise<number> {
       try {
         if (phase === 'setup') results.setup = await measureSetup(stack, { runs: cfg.setupRuns, log });
         if (phase === 'keystroke') results.keystroke = await measureKeystrokes(stack, { echoes: cfg.echoes, runs: cfg.runs, log });
-        if (phase === 'throughput') results.throughput = await measureThroughput(stack, { mib: cfg.mib, runs: cfg.runs, log });
+        if (phase === 'throughput') results.throughput = await measureThroughput(stack, { mib: cfg.mib, runs: cfg.runs, log, scenarios: cfg.scenarios });
         if (phase === 'cutoff') results.cutoff = await measureCutoff(stack, { runs: cfg.cutRuns, expiryLeadMs: cfg.expiryLeadMs, log });
         if (phase === 'memory') results.memory = await measureMemory(stack, { counts: cfg.sessions, concurrency: cfg.concurrency, log });
       } catch (err) {
