@@ -13,6 +13,9 @@ const cleanups: Cleanup[] = [];
 const live = new Set<ChildProcess>();
 let cleaning: Promise<void> | null = null;
 
+/** true once clean-up has begun (Ctrl-C or the end): nothing new is started after that */
+export const isStopping = () => cleaning !== null;
+
 /** Registers a clean-up step; steps run in reverse order of registration. */
 export function onCleanup(name: string, run: () => Promise<void>): void {
   cleanups.push({ name, run });
@@ -20,6 +23,7 @@ export function onCleanup(name: string, run: () => Promise<void>): void {
 
 /** Spawns a child that is tracked (killed with its descendants on clean-up if still running). */
 export function spawnTracked(cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
+  if (isStopping()) throw new Error('the benchmark is stopping');
   const child = spawn(cmd, args, { detached: true, ...opts });
   live.add(child);
   child.once('exit', () => live.delete(child));

@@ -21,7 +21,7 @@ import { measureCutoff } from './cutoff.js';
 import { measureKeystrokes } from './keystroke.js';
 import { loadavg, round } from './measure.js';
 import { measureMemory } from './memory.js';
-import { cleanupAll, installSignalHandlers, onCleanup } from './procs.js';
+import { cleanupAll, installSignalHandlers, isStopping, onCleanup } from './procs.js';
 import { summariseFile, summaryMarkdown } from './profile.js';
 import { checkTargets, markdown, type Results } from './report.js';
 import { measureSetup } from './setup-time.js';
@@ -126,7 +126,7 @@ async function main(): Promise<number> {
       await new Promise(() => undefined);
     }
     for (const phase of PHASES) {
-      if (!cfg.only.includes(phase)) continue;
+      if (!cfg.only.includes(phase) || isStopping()) continue;
       if (cfg.profile && phase !== 'memory') {
         const dir = path.join(runDir, 'profiles', phase);
         await stack.restartProxy({ profileDir: dir });
