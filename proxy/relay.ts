@@ -57,10 +57,27 @@ export interface Relay {
   signal(name: string): void;
 }
 
-function openDeviceChannel(device: ssh2.Client, spec: RelaySpec): Promise<ssh2.ClientChannel> {
+interface DeviceChannel {
+  channel: ssh2.ClientChannel;
+  /** the device's exit status or signal, once it has sent one */
+  exit(): ExitInfo | null;
+}
+
+/**
+ * Opens the shell or exec channel on the device. The exit listener is attached inside ssh2's
+ * callback, in the same turn: a short command's `exit-status` often arrives in the same TCP read as
+ * the request's CHANNEL_SUCCESS, and ssh2 emits 'exit' synchronously while parsing it — a listener
+ * attached after an `await` misses it and the client then gets no exit status at all (issue 19).
+ */
+function openDeviceChannel(device: ssh2.Client, spec: RelaySpec): Promise<DeviceChannel> {
   const pty = spec.pty ? { term: spec.pty.term, cols: spec.pty.cols, rows: spec.pty.rows, width: spec.pty.width, height: spec.pty.height } : undefined;
   return new Promise((resolve, reject) => {
-    const done = (err: Error | undefined, ch: ssh2.ClientChannel) => (err ? reject(err) : resolve(ch));
+    const done = (err: Error | undefined, channel: ssh2.ClientChannel) => {
+      if (err) return reject(err);
+      let exit: ExitInfo | null = null;
+      channel.on('exit', (code: number | null, signal?: string) => (exit = code !== null && code !== undefined ? { code } : { code: null, ...(signal ? { signal } : {}) }));
+      resolve({ channel, exit: () => exit });
+    };
     if (spec.command !== null) device.exec(spec.command, { pty, env: spec.env }, done);
     else device.shell(pty ?? false, { env: spec.env }, done);
   });
@@ -157,8 +174,10 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
   };
   registry.add(member, current.grant.endsAt);
 
+  let opened: DeviceChannel;
   try {
-    devChannel = await openDeviceChannel(device, spec);
+    opened = await openDeviceChannel(device, spec);
+    devChannel = opened.channel;
   } catch (err) {
     log.warn({ err: (err as Error).message, device: current.device.name }, 'device refused the channel');
     client.notice('the device refused to open the session');
@@ -174,8 +193,6 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
     return null;
   }
 
-  let exit: ExitInfo | null = null;
-  ch.on('exit', (code: number | null, signal?: string) => (exit = code !== null && code !== undefined ? { code } : { code: null, signal }));
   // Every byte the technician sees is recorded: when the recording falls behind (a bulk download can
   // outrun the disk for tens of ms), the device's output is paused until it has caught up — the SSH
   // window then holds the device back — instead of the recorder dropping output. pipe() may resume a
@@ -218,6 +235,7 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
     // an exit code means the session ended normally (the technician typed exit, the command
     // finished, stdin ended); a signal or no status at all means the device ended it (a killed
     // process, a reboot, a lost connection)
+    const exit = opened.exit();
     const reason = endReason ?? (clientGone || exit?.code != null ? 'client_closed' : 'device_closed');
     spec.onEnd?.(reason, exit?.code !== null && exit?.code !== undefined ? `the session ended (exit status ${exit.code})` : 'the session ended');
     client.close(exit);

@@ -65,6 +65,8 @@ export async function startDeviceSshd(): Promise<DeviceSshd> {
     `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`, 'PubkeyAuthentication yes', 'PasswordAuthentication no',
     'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', 'PidFile none', 'PermitRootLogin prohibit-password',
     'AllowTcpForwarding yes', 'Subsystem sftp internal-sftp', 'LogLevel ERROR',
+    // tests open tens of device connections at once; sshd's default (10:30:100) drops some at random
+    'MaxStartups 200', 'MaxSessions 50',
   ].join('\n');
   const configPath = path.join(dir, 'sshd_config');
   await fs.writeFile(configPath, config + '\n');

@@ -27,8 +27,12 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export type ModeName = 'single' | 'split' | 'split-redis';
 export const MODES: ModeName[] = ['single', 'split'];
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-/** every e2e broker/proxy warns 3 s before a grant's end (only the expiry test gets that close) */
-export const E2E_ENV = { SESSION_WARNING_MINUTES: '0.05' };
+/**
+ * every e2e broker/proxy warns 3 s before a grant's end (only the expiry test gets that close), and
+ * audits each refused SSH authentication on its own (tests look for single refusals by reason; the
+ * per-minute aggregation is tested in ssh-preauth.test.ts)
+ */
+export const E2E_ENV = { SESSION_WARNING_MINUTES: '0.05', SSH_AUTH_AUDIT_WINDOW_SECONDS: '0.01' };
 
 // ---------------------------------------------------------------------------------------------
 // environment: broker(s), proxy, device sshd
@@ -58,10 +62,10 @@ export interface E2E {
  * Registers a describe block's hooks: one environment for its tests, stopped after them, and no
  * ssh process left behind by any test. Read `.e` inside tests.
  */
-export function useE2E(mode: ModeName): { readonly e: E2E } {
+export function useE2E(mode: ModeName, env: Record<string, string> = {}): { readonly e: E2E } {
   const ref = {} as { e: E2E };
   beforeAll(async () => {
-    ref.e = await startE2E(mode);
+    ref.e = await startE2E(mode, env);
   }, 120_000);
   afterAll(async () => {
     await ref.e?.stop();
