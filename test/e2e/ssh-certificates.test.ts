@@ -69,20 +69,29 @@ describe.each(MODES)('SSH certificates refused by the proxy (%s)', (mode) => {
     expect(viaOpenSsh.stderr).toContain('Permission denied');
     expect(viaOpenSsh.stdout).toBe('');
 
-    // ... so it is presented on the wire directly: the proxy checks the CA signature over the bytes
+    // ... so certificates are presented on the wire directly (ssh2's client). The control: the genuine one
+    // is accepted on that path, and nothing is refused
+    expect(await presentCertificate(e.sshPort, w.device.name, issued.certificate, key.privateKey)).toBe('accepted');
+    expect(await auditWhere(e, { action: 'session.auth_failed', detail: ['principal', w.device.name] })).toEqual([]);
+
+    // the proxy checks the CA signature over the bytes. A forgery no later check would catch: the genuine
+    // certificate given ten more years (grant, principal and serial are all good; only the CA signature
+    // stands between it and a session)
+    const longer = rebuild(genuine, { validBefore: genuine.validBefore + 10n * 365n * 86_400n });
+    const extended = await presentCertificate(e.sshPort, w.device.name, `${genuine.certType} ${longer.toString('base64')}`, key.privateKey);
+    expect(extended).not.toBe('accepted');
+    expect(extended).toMatch(/authentication methods failed/);
+    expect((await auditWhere(e, { action: 'session.auth_failed', detail: ['principal', w.device.name] })).map((r) => r.details.reason))
+      .toEqual(['bad CA signature']);
+    expect(await sessionsOf(w, grant.id)).toEqual([]);
+
+    // and the forgery above: another device's name in place of ours
     const outcome = await presentCertificate(e.sshPort, target.device.name, forgedLine, key.privateKey);
-    expect(outcome).not.toBe('accepted');
     expect(outcome).toMatch(/authentication methods failed/);
     const [audited] = await failures(target.device.name, 'bad CA signature');
     expect(audited, JSON.stringify(await auditWhere(e, { action: 'session.auth_failed', detail: ['principal', target.device.name] }))).toBeDefined();
     expect(audited!.actorType).toBe('anonymous');
     expect(await sessionsOf(target, grant.id)).toEqual([]);
-
-    // control: the genuine certificate on the same path passes every certificate check; only the session
-    // signature fails, because ssh2's client labels it with the certificate type instead of "ssh-ed25519"
-    await presentCertificate(e.sshPort, w.device.name, issued.certificate, key.privateKey);
-    const control = await awaitAudit(e, { action: 'session.auth_failed', detail: ['principal', w.device.name] });
-    expect(control.map((r) => r.details.reason)).toEqual(['bad signature']);
   });
 
   it('an expired certificate from the broker CA is refused and audited; the same one in date works', async () => {

@@ -2,29 +2,32 @@
  * Issue 4, end to end: the asciicast recording of a real pty session (download, audit trail with the
  * file's hash, playback with the real `asciinema cat`, who may read it) and the sessions API.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCast } from '../../proxy/recording/asciicast.js';
-import { parsePublicKey, signUserCertificate } from '../../server/crypto/ssh-cert.js';
 import { addUser } from '../support/test-broker.js';
 import {
   MODES, asciinemaCat, auditWhere, certify, downloadRecording, endedSessions, grantFor, liveSession, makeWorld,
-  metricValue, newKey, plain, presentCertificate, runSsh, sha256, spawnSsh, sshArgs, useE2E, type E2E, type SessionJson,
+  metricValue, newKey, plain, presentCertificate, runSsh, sha256, spawnSsh, sshArgs, useE2E, type E2E, type KeyPair, type SessionJson,
 } from '../support/ssh-e2e.js';
 
 const api = (e: E2E) => e.broker.api;
 
-/** One certificate refusal the proxy audits and counts: a certificate from a CA that is not ours. */
-async function presentRefused(e: E2E, principal: string): Promise<void> {
-  const other = generateKeyPairSync('ed25519');
-  const user = newKey(e);
-  const line = signUserCertificate({
-    caKey: other.privateKey, publicKey: parsePublicKey(user.publicKey), serial: 1n, keyId: 'x', principals: [principal],
-    validAfter: new Date(Date.now() - 60_000), validBefore: new Date(Date.now() + 3_600_000), extensions: [],
-  }).line;
-  expect(await presentCertificate(e.sshPort, principal, line, user.privateKey)).not.toBe('accepted');
+/**
+ * One certificate refusal the proxy audits and counts: the technician's own certificate with one bit of
+ * its CA signature flipped (grant, principal, serial and key all good: only the signature check refuses
+ * it). The intact certificate on the same path is the control: accepted.
+ */
+async function presentRefused(e: E2E, principal: string, issued: { certificate: string }, key: KeyPair): Promise<void> {
+  const [type, b64] = issued.certificate.trim().split(/\s+/);
+  const blob = Buffer.from(b64!, 'base64');
+  const last = blob.length - 1; // the last byte of the CA's ed25519 signature
+  blob.writeUInt8(blob.readUInt8(last) ^ 1, last);
+  expect(await presentCertificate(e.sshPort, principal, issued.certificate, key.privateKey)).toBe('accepted');
+  const refused = await presentCertificate(e.sshPort, principal, `${type} ${blob.toString('base64')}`, key.privateKey);
+  expect(refused).not.toBe('accepted');
+  expect(refused).toMatch(/authentication methods failed/);
 }
 
 describe.each(MODES)('SSH recordings and the sessions API (%s)', (mode) => {
@@ -158,7 +161,7 @@ describe.each(MODES)('SSH recordings and the sessions API (%s)', (mode) => {
     const w = await makeWorld(e);
     const grant = await grantFor(w);
     const key = newKey(e);
-    await certify(w, grant, key);
+    const issued = await certify(w, grant, key);
     const url = e.proxyHttpUrl;
     const read = async () => ({
       failures: await metricValue(url, 'portcullis_proxy_auth_failures_total'),
@@ -170,7 +173,7 @@ describe.each(MODES)('SSH recordings and the sessions API (%s)', (mode) => {
     });
     const r = await runSsh([...sshArgs(e, key, w.device.name), 'echo metrics-out']);
     expect(r.stdout).toBe('metrics-out\n');
-    await presentRefused(e, w.device.name);
+    await presentRefused(e, w.device.name, issued, key);
     const s = spawnSsh([...sshArgs(e, key, w.device.name), 'echo READY; exec sleep 30']);
     try {
       await s.waitForOutput(/READY/, 10_000);

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCast } from '../../proxy/recording/asciicast.js';
 import { generateKey, startDeviceSshd, type DeviceSshd } from '../support/device-sshd.js';
 import { addUser, startTestBroker, type TestBroker } from '../support/test-broker.js';
 
@@ -50,5 +51,14 @@ describe('SSH proxy smoke', () => {
     expect(out.stderr).toContain('to-stderr');
     expect(out.code).toBe(3);
     await expect.poll(async () => (await api.ok('GET', `/api/sessions?grantId=${decided.grant.id}`, admin.token)).items[0]?.endReason).toBe('client_closed');
+
+    // ... and records it: the auditor's download holds what the device printed, on stdout and stderr
+    const [session] = (await api.ok('GET', `/api/sessions?grantId=${decided.grant.id}`, admin.token)).items;
+    const auditor = await addUser(broker, ['auditor']);
+    const rec = await api.call<string>('GET', `/api/sessions/${session.id}/recording`, auditor.token);
+    expect(rec.status, rec.body).toBe(200);
+    const printed = parseCast(rec.body).events.filter((ev) => ev.code === 'o').map((ev) => ev.data).join('');
+    expect(printed).toContain('hello-from-device');
+    expect(printed).toContain('to-stderr');
   });
 });

@@ -116,7 +116,9 @@ describe('a new request on Slack', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(slack.ok('chat.postMessage', about(requestId))).toHaveLength(3);
     // stored with the channel Slack answered with (a DM's D… id, not the user id) for later updates
-    expect((await messages(requestId)).map((m) => m.channel).sort()).toEqual([CHANNEL, ...slackApprovers.map((a) => `D${a.slack.slice(1)}`)].sort());
+    // (each row is written after Slack answered: wait for the rows)
+    await expect.poll(async () => (await messages(requestId)).map((m) => m.channel).sort())
+      .toEqual([CHANNEL, ...slackApprovers.map((a) => `D${a.slack.slice(1)}`)].sort());
   });
 });
 
@@ -206,7 +208,9 @@ describe('when Slack fails', () => {
     const attempts = slack.calls.filter((c) => c.method === 'chat.postMessage' && about(requestId)(c));
     expect(attempts.map((c) => c.answered.status)).toEqual([500, 500, 200]);
     expect(texts(post!)).toContain(w.device.name);
-    expect(await messages(requestId)).toHaveLength(1);
+    // the worker stores the message after Slack answers: wait for the row, not for the call
+    await expect.poll(async () => (await messages(requestId)).length).toBe(1);
+    expect(slack.ok('chat.postMessage', about(requestId))).toHaveLength(1);
   });
 
   it('an error no retry can fix (ok: false, channel_not_found) is not retried', async () => {

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import ssh2 from 'ssh2';
+import { certificateKey } from '../bench/ssh2-cert-client.js';
 
 export interface SshResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number; timedOut: boolean }
 
@@ -162,32 +163,24 @@ export function spawnSshOnTty(args: string[], tty: { cols: number; rows: number;
 }
 
 /**
- * Presents a certificate blob to the proxy with ssh2's client (the real OpenSSH client refuses to load a
- * certificate whose CA signature does not verify, so it cannot send a forged one). Resolves 'accepted'
- * or the client's error message.
+ * Presents a certificate line to the proxy with ssh2's client (the real OpenSSH client refuses to load a
+ * certificate whose CA signature does not verify, so it cannot send a forged one). The request is
+ * written the way OpenSSH writes it (test/bench/ssh2-cert-client.ts), so a genuine certificate for a
+ * usable grant is accepted: that is the control every refusal here is compared with. Resolves
+ * 'accepted' (authentication succeeded; no channel is opened) or the client's error message.
  */
 export function presentCertificate(port: number, username: string, certLine: string, privateKey: string): Promise<string> {
-  const parsed = ssh2.utils.parseKey(privateKey);
-  if (parsed instanceof Error || Array.isArray(parsed)) throw new Error('unreadable private key');
-  const [type, b64] = certLine.trim().split(/\s+/);
-  const blob = Buffer.from(b64!, 'base64');
-  // the parsed private key, but announcing the certificate as its public key
-  const key = Object.create(parsed, { type: { value: type }, getPublicSSH: { value: () => blob } });
+  const key = certificateKey(privateKey, certLine);
   return new Promise((resolve) => {
     const c = new ssh2.Client();
-    let tried = false;
     c.on('ready', () => {
       c.end();
       resolve('accepted');
     });
     c.on('error', (err) => resolve(err.message));
     c.connect({
-      host: '127.0.0.1', port, username, readyTimeout: 5000,
-      authHandler: (_methods: unknown, _partial: unknown, next: (a: unknown) => void) => {
-        if (tried) return next(false);
-        tried = true;
-        next({ type: 'publickey', username, key });
-      },
-    } as unknown as ssh2.ConnectConfig);
+      host: '127.0.0.1', port, username, readyTimeout: 5000, hostVerifier: () => true,
+      authHandler: [{ type: 'publickey', username, key } as ssh2.PublicKeyAuthMethod],
+    });
   });
 }
