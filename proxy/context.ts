@@ -9,7 +9,8 @@ import fs from 'node:fs/promises';
 import type { Registry } from 'prom-client';
 import type { CoreDeps } from '../server/core/ports.js';
 import type { Logger } from '../server/logger.js';
-import { LiveRegistry } from './live-registry.js';
+import { checkLiveGrant } from './grant-check.js';
+import { LiveRegistry, realTimers, type RegistryTimers } from './live-registry.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import { closeAbandonedSessions } from '../server/core/sessions.js';
 
@@ -37,6 +38,10 @@ export interface ProxyContext {
   recordInput: boolean;
   /** names this process in the sessions it relays, so it can close them after a crash */
   instanceId: string;
+  /** how long a cut client may keep its socket before it is destroyed */
+  cutGraceMs: number;
+  /** the data plane's timers (idle logoff); fake in unit tests */
+  timers: RegistryTimers;
   /** keeps a session's finalisation (recording hash, end row) so shutdown can wait for it */
   track(work: Promise<void>): void;
 }
@@ -47,6 +52,11 @@ export interface ProxyContextOptions {
   recordInput: boolean;
   /** minutes before the grant's end at which live terminals are warned */
   warningMinutes: number[];
+  /** how often every live grant is read again from the database (SESSION_RECHECK_SECONDS) */
+  recheckSeconds: number;
+  /** how long a cut client may keep its socket before it is destroyed (default 2 s) */
+  cutGraceMs?: number;
+  timers?: RegistryTimers;
 }
 
 export async function createProxyContext(
@@ -57,19 +67,32 @@ export async function createProxyContext(
 ): Promise<ProxyContext & { close(): Promise<void> }> {
   await fs.mkdir(opts.recordingsDir, { recursive: true, mode: 0o750 });
   const metrics = createProxyMetrics(metricsRegistry);
-  const registry = new LiveRegistry(deps.clock, (reason) => metrics.cutoffs.inc({ reason }), opts.warningMinutes);
-  const unsubscribe = await deps.bus.subscribe((e) => registry.apply(e));
+  const registry = new LiveRegistry({
+    clock: deps.clock,
+    ...(opts.timers ? { timers: opts.timers } : {}),
+    warningMinutes: opts.warningMinutes,
+    checkGrant: (grantId, deviceName) => checkLiveGrant(deps, grantId, deviceName),
+    onCut: (reason) => metrics.cutoffs.inc({ reason }),
+    onCheckError: (err, grantId) => {
+      metrics.recheckFailures.inc();
+      log.warn({ err, grantId }, 'could not re-check a live grant; its own end timer still holds');
+    },
+  });
+  // bus messages are hints: after the subscription was lost and is back, read every live grant again
+  const unsubscribe = await deps.bus.subscribe((e) => registry.apply(e), { onResubscribed: () => void registry.recheck() });
+  registry.startRechecks(opts.recheckSeconds * 1000);
   const closed = await closeAbandonedSessions(deps, opts.instanceId, measureFile);
   if (closed) log.warn({ sessions: closed, instanceId: opts.instanceId }, 'closed sessions left open by an earlier run of this proxy');
   const pending = new Set<Promise<void>>();
   return {
     deps, log: log.child({ component: 'proxy' }), registry, metrics,
-    recordingsDir: opts.recordingsDir, recordInput: opts.recordInput, instanceId: opts.instanceId,
+    recordingsDir: opts.recordingsDir, recordInput: opts.recordInput, instanceId: opts.instanceId, cutGraceMs: opts.cutGraceMs ?? 2000, timers: opts.timers ?? realTimers,
     track(work) {
       pending.add(work);
       void work.finally(() => pending.delete(work));
     },
     async close() {
+      registry.stopRechecks();
       await unsubscribe();
       registry.cutAll('the broker is shutting down');
       // let cut sessions write their end and recording hash before the database goes

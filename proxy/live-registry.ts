@@ -1,7 +1,13 @@
 /**
- * Every live session and connection of this proxy process, grouped by grant. Holds one timer set
- * per grant (warnings at T-5 and T-1 minutes, cut at the end) so the cut-off never depends on a
- * job running on time, and applies revocation events from the bus within the event loop turn.
+ * Every live session and connection of this proxy process, grouped by grant. Invariants:
+ * - the database is the source of truth; the revocation bus is a hint. An ending is applied at once
+ *   (it only ever takes access away); an extension is applied only after the grant is read again.
+ * - members are registered before their grant is checked, so a revocation that lands while a
+ *   connection is still opening reaches it (callers check the grant after `add`).
+ * - each grant holds its own timers (warnings, cut at the end), so a cut never depends on a job or a
+ *   bus message arriving; `recheck` re-reads every live grant (periodically and after a bus
+ *   reconnect), so a lost message delays a cut by at most one re-check interval.
+ * Timers and the clock are injected: the cut-off logic runs under a fake clock in unit tests.
  */
 import type { RevocationEvent } from '../server/core/workflow-ports.js';
 import { notice } from './notices.js';
@@ -10,36 +16,76 @@ export type CutReason = 'expired' | 'revoked';
 
 export interface LiveMember {
   grantId: string;
-  /** set for sessions (recorded channels); absent for the connection that carries them */
+  /** the device's name (the certificate principal): what a re-check authorises against */
+  deviceName: string;
+  /** set for sessions (recorded or forwarded channels); absent for the connection that carries them */
   sessionId?: string;
   notify(text: string, marker: string): void;
   cut(reason: CutReason, text: string): void;
+  /** who supervises the session may have changed (a hint: read it again) */
+  supervisionChanged?(): void;
 }
 
-interface GrantTimers {
-  endsAt: Date;
-  members: Set<LiveMember>;
-  handles: ReturnType<typeof setTimeout>[];
-}
+/** What the database says of a grant now. */
+export type GrantCheck = { ok: true; endsAt: Date } | { ok: false; reason: CutReason; message: string };
 
 export interface RegistryClock {
   now(): Date;
 }
 
+export interface RegistryTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realTimers: RegistryTimers = {
+  setTimeout: (fn, ms) => {
+    const h = setTimeout(fn, ms);
+    h.unref?.();
+    return h;
+  },
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+export interface LiveRegistryOptions {
+  clock: RegistryClock;
+  /** reads the grant from the database and says whether it may still be used, and until when */
+  checkGrant(grantId: string, deviceName: string): Promise<GrantCheck>;
+  timers?: RegistryTimers;
+  /** how long before the end live terminals are warned (default T-5 and T-1 minutes) */
+  warningMinutes?: number[];
+  /** told of every cut session (metrics) */
+  onCut?: (reason: CutReason) => void;
+  /** a re-check that could not read the database (the grant's own timers still hold) */
+  onCheckError?: (err: unknown, grantId: string) => void;
+}
+
+interface GrantEntry {
+  endsAt: Date;
+  deviceName: string;
+  members: Set<LiveMember>;
+  handles: unknown[];
+}
+
+// ms between the end of one periodic re-check and the start of the next is the interval itself
+const RECHECK_PARALLELISM = 8;
+
 export class LiveRegistry {
-  private grants = new Map<string, GrantTimers>();
+  private grants = new Map<string, GrantEntry>();
+  private readonly timers: RegistryTimers;
+  private readonly warningMinutes: number[];
+  private loop: { handle: unknown; stopped: boolean } | null = null;
 
-  /** `warningMinutes`: how long before the end live terminals are warned (default T-5 and T-1) */
-  constructor(
-    private clock: RegistryClock,
-    private onCut?: (reason: CutReason) => void,
-    private warningMinutes: number[] = [5, 1],
-  ) {}
+  constructor(private opts: LiveRegistryOptions) {
+    this.timers = opts.timers ?? realTimers;
+    this.warningMinutes = opts.warningMinutes ?? [5, 1];
+  }
 
+  /** Registers a member; `endsAt` arms the grant's timers when it is the grant's first member. */
   add(member: LiveMember, endsAt: Date): void {
     let g = this.grants.get(member.grantId);
     if (!g) {
-      g = { endsAt, members: new Set(), handles: [] };
+      g = { endsAt, deviceName: member.deviceName, members: new Set(), handles: [] };
       this.grants.set(member.grantId, g);
       this.arm(member.grantId, g);
     }
@@ -53,6 +99,18 @@ export class LiveRegistry {
     if (g.members.size === 0) this.drop(member.grantId);
   }
 
+  /** The grant's end as just read from the database: re-arms the timers when it moved. */
+  observe(grantId: string, endsAt: Date): void {
+    const g = this.grants.get(grantId);
+    if (!g || g.endsAt.getTime() === endsAt.getTime()) return;
+    g.endsAt = endsAt;
+    this.arm(grantId, g);
+  }
+
+  has(grantId: string): boolean {
+    return this.grants.has(grantId);
+  }
+
   get sessionCount(): number {
     let n = 0;
     for (const g of this.grants.values()) for (const m of g.members) if (m.sessionId) n++;
@@ -63,16 +121,67 @@ export class LiveRegistry {
     if (e.type === 'grant.ended') {
       for (const id of e.grantIds) this.cutGrant(id, e.reason, e.reason === 'expired' ? notice.expired : notice.revoked(e.message));
     } else if (e.type === 'grant.extended') {
-      const g = this.grants.get(e.grantId);
-      if (!g) return;
-      g.endsAt = new Date(e.endsAt);
-      this.arm(e.grantId, g);
-      for (const m of g.members) m.notify(notice.extended(g.endsAt), `extended until ${g.endsAt.toISOString()}`);
+      // a hint only: anyone who can publish could forge it, so the grant is read before anything moves
+      if (this.grants.has(e.grantId)) void this.recheck([e.grantId]);
+    } else if (e.type === 'session.supervision') {
+      for (const g of this.grants.values()) for (const m of g.members) if (m.sessionId === e.sessionId) m.supervisionChanged?.();
     } else {
       for (const g of this.grants.values()) {
         for (const m of g.members) if (m.sessionId === e.sessionId) this.cutMember(m, 'revoked', notice.terminated(e.message));
       }
     }
+  }
+
+  /**
+   * Reads each live grant (all of them by default) from the database: ended or no longer usable →
+   * cut; a new end → timers re-armed (an extension is told to the technician). A grant that cannot
+   * be read keeps its timers and is tried again on the next re-check.
+   */
+  async recheck(grantIds: string[] = [...this.grants.keys()]): Promise<void> {
+    const queue = [...new Set(grantIds)];
+    const worker = async () => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+        const g = this.grants.get(id);
+        if (!g) continue;
+        let check: GrantCheck;
+        try {
+          check = await this.opts.checkGrant(id, g.deviceName);
+        } catch (err) {
+          this.opts.onCheckError?.(err, id);
+          continue;
+        }
+        if (this.grants.get(id) !== g) continue; // cut or dropped meanwhile
+        if (!check.ok) {
+          this.cutGrant(id, check.reason, check.reason === 'expired' ? notice.expired : notice.revoked(check.message));
+        } else if (check.endsAt.getTime() !== g.endsAt.getTime()) {
+          const later = check.endsAt > g.endsAt;
+          g.endsAt = check.endsAt;
+          this.arm(id, g);
+          if (later) for (const m of g.members) m.notify(notice.extended(g.endsAt), `extended until ${g.endsAt.toISOString()}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(RECHECK_PARALLELISM, queue.length) }, worker));
+  }
+
+  /** Re-checks every live grant every `intervalMs` (one pass at a time) until `stopRechecks`. */
+  startRechecks(intervalMs: number): void {
+    if (this.loop) return;
+    const loop = { handle: null as unknown, stopped: false };
+    const tick = () => {
+      void this.recheck().finally(() => {
+        if (!loop.stopped) loop.handle = this.timers.setTimeout(tick, intervalMs);
+      });
+    };
+    loop.handle = this.timers.setTimeout(tick, intervalMs);
+    this.loop = loop;
+  }
+
+  stopRechecks(): void {
+    if (!this.loop) return;
+    this.loop.stopped = true;
+    this.timers.clearTimeout(this.loop.handle);
+    this.loop = null;
   }
 
   /** cuts everything (proxy shutdown) */
@@ -88,26 +197,26 @@ export class LiveRegistry {
   }
 
   private cutMember(m: LiveMember, reason: CutReason, text: string): void {
-    if (m.sessionId) this.onCut?.(reason);
+    if (m.sessionId) this.opts.onCut?.(reason);
     m.cut(reason, text);
   }
 
   private drop(grantId: string): void {
     const g = this.grants.get(grantId);
     if (!g) return;
-    for (const h of g.handles) clearTimeout(h);
+    for (const h of g.handles) this.timers.clearTimeout(h);
     this.grants.delete(grantId);
   }
 
-  private arm(grantId: string, g: GrantTimers): void {
-    for (const h of g.handles) clearTimeout(h);
-    const now = this.clock.now().getTime();
+  private arm(grantId: string, g: GrantEntry): void {
+    for (const h of g.handles) this.timers.clearTimeout(h);
+    const now = this.opts.clock.now().getTime();
     const end = g.endsAt.getTime();
     g.handles = this.warningMinutes.filter((m) => end - m * 60_000 > now).map((m) =>
-      setTimeout(() => {
+      this.timers.setTimeout(() => {
         for (const member of g.members) member.notify(notice.warning(m, g.endsAt), `warning: ${m} min left`);
       }, end - m * 60_000 - now),
     );
-    g.handles.push(setTimeout(() => this.cutGrant(grantId, 'expired', notice.expired), Math.max(0, end - now)));
+    g.handles.push(this.timers.setTimeout(() => this.cutGrant(grantId, 'expired', notice.expired), Math.max(0, end - now)));
   }
 }

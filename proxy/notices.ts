@@ -11,6 +11,15 @@ export const notice = {
   terminated: (message: string) => `session ${message}; disconnecting`,
   deviceUnverified: 'the device could not be verified (host key mismatch); connection refused and reported',
   deviceUnreachable: 'the device could not be reached; try again later',
+  idleWarning: (msLeft: number) =>
+    `no input for a while: this session will be closed in ${msLeft >= 60_000 ? `${Math.round(msLeft / 60_000)} minute${msLeft >= 90_000 ? 's' : ''}` : `${Math.round(msLeft / 1000)} seconds`} unless you type something`,
+  idle: (minutes: number) => `no input for ${minutes >= 1 ? `${+minutes.toFixed(2)} minute${minutes === 1 ? '' : 's'}` : `${Math.round(minutes * 60)} seconds`}: session closed (the access grant stays; you can reconnect)`,
+  supervisionHeld: (department: string, command: boolean) =>
+    `waiting for a supervisor from ${department}: ${command ? 'the command runs' : 'your input is passed on'} once one watches this session`,
+  inputDiscarded: (department: string) => `input held until a supervisor from ${department} watches: what you type now is discarded`,
+  supervisorJoined: (name: string) => `${name} is now supervising this session`,
+  supervisorLeft: (name: string) => `${name} stopped supervising this session`,
+  supervised: (names: string[]) => `supervised by ${names.join(', ')}: your input is passed on`,
   notAllowed: (what: string) => `${what} is not allowed on this device by policy`,
 };
 

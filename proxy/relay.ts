@@ -7,12 +7,15 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type ssh2 from 'ssh2';
 import { isAppError } from '../server/core/errors.js';
-import { authorizeConnection, recordSessionEnd, recordSessionStart, type ConnectionGrant } from '../server/core/sessions.js';
-import type { SessionEndReason } from '../server/core/types.js';
+import { auditRefusedChannel, authorizeConnection, recordSessionEnd, recordSessionStart, type ConnectionGrant } from '../server/core/sessions.js';
+import type { DevicePolicy, SessionEndReason } from '../server/core/types.js';
 import type { NotifyEvent, SessionContext } from '../server/core/workflow-ports.js';
 import type { ProxyContext } from './context.js';
 import { DeviceUnavailable, type DeviceLink } from './device-link.js';
-import type { LiveMember } from './live-registry.js';
+import type { CutReason, LiveMember } from './live-registry.js';
+import { IdleWatch } from './idle-watch.js';
+import { superviseInput } from './supervised-input.js';
+import { notice } from './notices.js';
 import { createRecorder, type Recorder } from './recording/recorder.js';
 
 export interface PtyInfo {
@@ -83,35 +86,85 @@ function openDeviceChannel(device: ssh2.Client, spec: RelaySpec): Promise<Device
   });
 }
 
+/** What the device's policy, read now, refuses of this channel: the audited kind and the words for people. */
+function refusedByPolicy(policy: DevicePolicy, spec: RelaySpec): { what: string; phrase: string } | null {
+  if (spec.channel === 'exec' && !policy.allowExec) return { what: 'exec', phrase: 'running commands (exec)' };
+  // a shell without a pty is a command runner fed from stdin (`ssh dev < script.sh`): exec by another name
+  if (spec.channel === 'shell' && !spec.pty && !policy.allowExec) {
+    return { what: 'shell without a pty', phrase: 'a shell without a terminal (commands from stdin)' };
+  }
+  return null;
+}
+
 export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link: DeviceLink, client: ClientChannel, spec: RelaySpec): Promise<Relay | null> {
   const { deps, log, registry, metrics } = ctx;
   let clientGone = false;
   client.onClosed(() => (clientGone = true));
+
+  // Registered for cut-off before the grant is checked (§8.2): a revocation that lands while the grant
+  // is read, the device connection opens or the session is written still reaches this session.
+  let cutWhileOpening: { reason: CutReason; text: string } | null = null;
+  // once relaying: the registry's cuts, and the session's own idle logoff
+  let live: { notify: LiveMember['notify']; cut(reason: CutReason | 'idle', text: string): void } | null = null;
+  const member: LiveMember = {
+    grantId: conn.grant.id,
+    deviceName: conn.device.name,
+    notify: (text, marker) => live?.notify(text, marker),
+    cut(reason, text) {
+      if (live) return live.cut(reason, text);
+      if (cutWhileOpening) return;
+      cutWhileOpening = { reason, text };
+      client.notice(text);
+      spec.onEnd?.(reason, text);
+      client.close({ code: 255 });
+    },
+  };
+  registry.add(member, conn.grant.endsAt);
+  const abandon = () => {
+    registry.remove(member);
+    return null;
+  };
+
   let current: ConnectionGrant;
   let device: ssh2.Client;
   try {
-    // the grant is checked again for every channel: it may have ended since the connection was made
+    // the grant is checked again for every channel: it may have ended since the connection was made,
+    // and the device's policy is read now, not at login
     current = await authorizeConnection(deps, { grantId: conn.grant.id, principal: conn.device.name });
+    registry.observe(current.grant.id, current.grant.endsAt);
+    const refused = refusedByPolicy(current.device.policy, spec);
+    if (refused) {
+      const text = notice.notAllowed(refused.phrase);
+      client.notice(text);
+      spec.onEnd?.('error', text);
+      client.close({ code: 126 });
+      await auditRefusedChannel(deps, current, refused.what).catch((err) => log.warn({ err }, 'audit failed'));
+      return abandon();
+    }
+    if (cutWhileOpening || clientGone) return abandon();
     device = await link.get();
   } catch (err) {
     const text = err instanceof DeviceUnavailable ? err.message : isAppError(err) ? `access refused: ${err.message}` : 'internal error';
     if (!isAppError(err) && !(err instanceof DeviceUnavailable)) log.error({ err }, 'relay start failed');
-    client.notice(text);
-    spec.onEnd?.('error', text);
-    client.close({ code: 255 });
-    return null;
+    if (!cutWhileOpening) {
+      client.notice(text);
+      spec.onEnd?.('error', text);
+      client.close({ code: 255 });
+    }
+    return abandon();
   }
-  if (clientGone) return null;
+  if (cutWhileOpening || clientGone) return abandon();
 
   const { session, recording } = await recordSessionStart(deps, current, {
     channel: spec.channel, command: spec.command, clientAddress: spec.clientAddress, proxyInstance: ctx.instanceId,
     recordingPath: (id) => path.join(ctx.recordingsDir, `${id}.cast`),
   });
+  member.sessionId = session.id;
   const recorder: Recorder = await createRecorder({
     path: recording!.path,
     width: spec.pty?.cols ?? 80,
     height: spec.pty?.rows ?? 24,
-    title: `${current.device.name} — ${current.technician.displayName} (${current.technician.username}) — grant ${current.grant.id}`,
+    title: `${current.grant.emergency ? 'EMERGENCY (break-glass) — ' : ''}${current.device.name} — ${current.technician.displayName} (${current.technician.username}) — grant ${current.grant.id}`,
     ...(spec.command !== null ? { command: spec.command } : {}),
     recordInput: ctx.recordInput,
     // The recorder drops output beyond this backlog rather than slow the session. At 1 MiB (its default)
@@ -151,34 +204,64 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
     }
     tell({ type: 'session.ended', session: sessionContext, at: deps.clock.now().toISOString(), endReason: reason });
   };
+  const cutMarker = (reason: CutReason | 'idle', text: string) => {
+    recorder.marker(reason === 'expired' ? 'expired' : reason === 'idle' ? `idle: ${text}` : `revoked: ${text}`);
+    recorder.output(Buffer.from(`\r\n[portcullis] ${text}\r\n`));
+  };
+  let idle: IdleWatch | null = null;
+  let supervisionStop: (() => void) | null = null;
 
-  const member: LiveMember = {
-    grantId: current.grant.id,
-    sessionId: session.id,
+  live = {
     notify(text, marker) {
       recorder.marker(marker);
       client.notice(text);
       recorder.output(Buffer.from(`\r\n[portcullis] ${text}\r\n`));
     },
-    cut(reason, text) {
+    cut(reason: CutReason | 'idle', text) {
       if (finished) return;
+      idle?.stop();
+      supervisionStop?.();
       endReason ??= reason;
-      recorder.marker(reason === 'expired' ? 'expired' : `revoked: ${text}`);
-      recorder.output(Buffer.from(`\r\n[portcullis] ${text}\r\n`));
+      cutMarker(reason, text);
       client.notice(text);
       spec.onEnd?.(endReason, text);
       client.close({ code: 255 });
+      // the device side goes at once, whatever the client does
       devChannel?.close();
       ctx.track(finish(endReason));
     },
   };
-  registry.add(member, current.grant.endsAt);
+  const earlyCut = cutWhileOpening as { reason: CutReason; text: string } | null;
+  if (earlyCut) {
+    // cut while the session was being written: the technician was already told, nothing was relayed
+    cutMarker(earlyCut.reason, earlyCut.text);
+    await finish(earlyCut.reason);
+    return null;
+  }
+
+  // supervised device: input is held until an approver of its department watches; a command (exec)
+  // waits for one before it is sent at all
+  const supervision = current.device.policy.supervision === 'required' ? superviseInput(ctx, session.id, current.device, live) : null;
+  if (supervision) {
+    member.supervisionChanged = () => void supervision.refresh();
+    supervisionStop = () => supervision.stop();
+    client.onClosed(() => supervision.stop());
+    await supervision.start();
+    if (supervision.held) live.notify(notice.supervisionHeld(current.device.policy.approverDepartment, spec.channel === 'exec'), 'input held: no supervisor');
+    if (spec.channel === 'exec') await supervision.whenSupervised();
+    if (finished || clientGone) {
+      supervision.stop();
+      await finish(endReason ?? 'client_closed');
+      return null;
+    }
+  }
 
   let opened: DeviceChannel;
   try {
     opened = await openDeviceChannel(device, spec);
     devChannel = opened.channel;
   } catch (err) {
+    if (finished) return null;
     log.warn({ err: (err as Error).message, device: current.device.name }, 'device refused the channel');
     client.notice('the device refused to open the session');
     spec.onEnd?.('error', 'the device refused to open the session');
@@ -191,6 +274,15 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
     ch.close();
     await finish(endReason ?? 'client_closed');
     return null;
+  }
+  // automatic logoff: no technician input for the device's idle timeout cuts the session (the grant stays)
+  const idleMinutes = current.device.policy.idleTimeoutMinutes;
+  if (idleMinutes > 0) {
+    idle = new IdleWatch({
+      timeoutMs: idleMinutes * 60_000, clock: deps.clock, timers: ctx.timers,
+      onWarn: (msLeft) => live?.notify(notice.idleWarning(msLeft), `idle warning: ${Math.round(msLeft / 1000)} s left`),
+      onIdle: () => live?.cut('idle', notice.idle(idleMinutes)),
+    });
   }
 
   // Every byte the technician sees is recorded: when the recording falls behind (a bulk download can
@@ -225,12 +317,20 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
   });
   ch.pipe(client.stdout, { end: false });
   ch.stderr.pipe(errSink, { end: false });
-  client.input.on('data', (chunk: Buffer) => {
+  // what the technician types counts as activity even while held; only what reaches the device is
+  // counted and recorded. Input is recorded too (RECORD_INPUT): a fast upload through stdin waits for
+  // the recording as output does.
+  client.input.on('data', () => idle?.touch());
+  const toDevice: Readable = supervision ? client.input.pipe(supervision.filter()) : client.input;
+  const gateIn = gate(toDevice, ch);
+  toDevice.on('data', (chunk: Buffer) => {
     bytesIn += chunk.length;
     recorder.input(chunk);
+    gateIn();
   });
-  client.input.pipe(ch);
+  toDevice.pipe(ch);
   ch.on('close', () => {
+    supervision?.stop();
     if (finished) return;
     // an exit code means the session ended normally (the technician typed exit, the command
     // finished, stdin ended); a signal or no status at all means the device ended it (a killed

@@ -1,24 +1,42 @@
 /**
  * The SSH proxy: technicians connect with plain OpenSSH and a broker-signed certificate; each
  * connection is bound to one grant, relayed to the device with its vaulted credential, recorded,
- * and cut at the grant's end or on revocation.
+ * and cut at the grant's end or on revocation. Before authentication a connection is held to the
+ * limits in ssh-preauth.ts, and refusals are audited aggregated (refusal-audit.ts).
  */
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
 import { publicKeyToSshBlob } from '../server/crypto/ssh-cert.js';
 import type { KeyObject } from 'node:crypto';
 import type { ProxyContext } from './context.js';
 import { DeviceLink } from './device-link.js';
 import type { LiveMember } from './live-registry.js';
+import { RefusalAudit } from './refusal-audit.js';
 import { authenticateTechnician } from './ssh-auth.js';
-import { handleSessionChannel, handleTcpip } from './ssh-session.js';
-import type { ConnectionGrant } from '../server/core/sessions.js';
+import { DEFAULT_PREAUTH_LIMITS, PreauthGate, type PreauthLimits, type PreauthTicket } from './ssh-preauth.js';
+import { handleForward } from './forward.js';
+import { handleSessionChannel } from './ssh-session.js';
+import { auditAuthFailure, type ConnectionGrant } from '../server/core/sessions.js';
+import { hostCertificatePrincipals, mintHostCertificate } from './host-certificate.js';
+import { certifiedHostKeys, presentHostCertificate, sendUserauthBanner } from './ssh2-internals.js';
 
 export interface SshProxyOptions {
   host: string;
   port: number;
   hostKey: string;
   caKey: KeyObject;
+  /** the broker's host CA and the public SSH host names: the proxy presents a host certificate for its key */
+  hostCertificate?: { caKey: KeyObject; publicHosts: string[] };
+  /** pre-authentication limits (SSH_AUTH_TIMEOUT_SECONDS, SSH_MAX_UNAUTHENTICATED_PER_IP); defaults DEFAULT_PREAUTH_LIMITS */
+  limits?: Partial<PreauthLimits>;
+  /** refused authentications from one source address are audited at most once per window; default 60 s */
+  auditWindowMs?: number;
+}
+
+/** What a connection's authentication needs from the server around it. */
+interface AuthGuards {
+  ticket: PreauthTicket;
+  refusals: RefusalAudit;
 }
 
 export interface SshProxy {
@@ -26,7 +44,7 @@ export interface SshProxy {
   close(): Promise<void>;
 }
 
-function handleClient(ctx: ProxyContext, caBlob: Buffer, client: ssh2.Connection, info: ssh2.ClientInfo, clients: Set<ssh2.Connection>): void {
+function handleClient(ctx: ProxyContext, caBlob: Buffer, client: ssh2.Connection, info: ssh2.ClientInfo, clients: Set<ssh2.Connection>, guards: AuthGuards): void {
   clients.add(client);
   // ssh2 never sets TCP_NODELAY: without it the handshake stalls ~40 ms twice (FIELD-NOTES)
   (client as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
@@ -35,12 +53,28 @@ function handleClient(ctx: ProxyContext, caBlob: Buffer, client: ssh2.Connection
   let link: DeviceLink | null = null;
   let member: LiveMember | null = null;
   let cutOff = false;
+  // the signed request that follows an accepted query for the same key is the same attempt
+  let queried: Buffer | null = null;
+  const recordRefusal = guards.refusals.record.bind(guards.refusals);
 
   client.on('authentication', (authCtx) => {
-    authenticateTechnician(ctx.deps, caBlob, authCtx, { clientAddress }).then(
+    const followUp = authCtx.method === 'publickey' && !!authCtx.signature && !!queried?.equals(authCtx.key.data);
+    queried = null;
+    // 'none' only asks which methods there are (OpenSSH starts with it): not an attempt
+    if (authCtx.method !== 'none' && !followUp && !guards.ticket.attempt()) {
+      ctx.log.info({ clientAddress }, 'too many authentication attempts: disconnecting');
+      client.end();
+      return;
+    }
+    authenticateTechnician(ctx.deps, caBlob, authCtx, { clientAddress, recordRefusal }).then(
       (outcome) => {
-        if (outcome.kind === 'continue') return authCtx.accept();
+        if (outcome.kind === 'continue') {
+          if (authCtx.method === 'publickey') queried = authCtx.key.data;
+          return authCtx.accept();
+        }
         if (outcome.kind === 'refused') {
+          // why, before the refusal, to a holder of a genuine certificate only (ssh-auth.ts decides)
+          if (outcome.banner && !sendUserauthBanner(client, outcome.banner)) ctx.log.warn('could not send an SSH banner (ssh2 internals changed?)');
           if (outcome.audited) ctx.metrics.authFailures.inc({ reason: outcome.reason.split(':')[0]!.slice(0, 40) });
           return authCtx.reject(['publickey']);
         }
@@ -55,23 +89,34 @@ function handleClient(ctx: ProxyContext, caBlob: Buffer, client: ssh2.Connection
   });
 
   client.on('ready', () => {
+    guards.ticket.authenticated();
     const c = conn!;
-    link = new DeviceLink(ctx, c);
+    const deviceLink = new DeviceLink(ctx, c);
+    link = deviceLink;
     member = {
       grantId: c.grant.id,
+      deviceName: c.device.name,
       notify: () => undefined,
-      // The sessions print the reason and close their channels (OpenSSH then exits by itself).
-      // Disconnecting in the same turn would make the client drop that last output unread, so the
-      // connection is ended only a little later, as a backstop; no new channel opens meanwhile.
+      // The device side is closed at once. The sessions print the reason and close their channels
+      // (OpenSSH then exits by itself); disconnecting in the same turn would make the client drop that
+      // last output unread, so the connection is ended a little later, and a client that ignores the
+      // disconnect loses its socket after the grace period. No new channel opens meanwhile.
       cut: () => {
+        if (cutOff) return;
         cutOff = true;
+        void deviceLink.close();
         setTimeout(() => client.end(), 400).unref();
+        const socket = (client as unknown as { _sock?: { destroy(): void } })._sock;
+        setTimeout(() => socket?.destroy(), ctx.cutGraceMs).unref();
       },
     };
     ctx.registry.add(member, c.grant.endsAt);
+    // registered, then checked again: a revocation published between the authentication's check and
+    // the registration above found nothing to cut (forward-only connections open no session to re-check)
+    void ctx.registry.recheck([c.grant.id]);
     ctx.log.info({ grantId: c.grant.id, device: c.device.name, technician: c.technician.username, clientAddress }, 'technician connected');
     client.on('session', (accept, reject) => (cutOff ? reject() : handleSessionChannel(ctx, c, link!, clientAddress, accept())));
-    client.on('tcpip', (accept, reject, tinfo) => (cutOff ? reject() : handleTcpip(ctx, c, link!, accept, reject, tinfo)));
+    client.on('tcpip', (accept, reject, tinfo) => (cutOff ? reject() : handleForward(ctx, c, deviceLink, clientAddress, accept, reject, tinfo)));
     client.on('request', (_accept, reject) => reject?.());
   });
   client.on('error', (err) => ctx.log.debug({ err: err.message, clientAddress }, 'client connection error'));
@@ -85,19 +130,63 @@ function handleClient(ctx: ProxyContext, caBlob: Buffer, client: ssh2.Connection
 export async function startSshProxy(ctx: ProxyContext, opts: SshProxyOptions): Promise<SshProxy> {
   const caBlob = publicKeyToSshBlob(opts.caKey);
   const clients = new Set<ssh2.Connection>();
-  const server = new ssh2.Server({ hostKeys: [opts.hostKey], ident: 'Portcullis' }, (client, info) => handleClient(ctx, caBlob, client, info, clients));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
+  const limits: PreauthLimits = { ...DEFAULT_PREAUTH_LIMITS, ...opts.limits };
+  const gate = new PreauthGate({
+    limits,
+    onRefused: (reason, source) => {
+      ctx.metrics.preauthRefused.inc({ reason });
+      ctx.log.debug({ reason, clientAddress: source }, 'connection closed by a pre-authentication limit');
+    },
   });
-  const port = (server.address() as AddressInfo).port;
-  ctx.log.info({ port }, 'SSH proxy listening');
+  const refusals = new RefusalAudit({
+    windowMs: opts.auditWindowMs ?? 60_000,
+    write: (f) => auditAuthFailure(ctx.deps, f),
+    onError: (err) => ctx.log.error({ err }, 'could not audit refused SSH authentications'),
+  });
+  // ssh2 reports a connection only once the client's version line has arrived: the socket's ticket
+  // is found again by the client's address and port
+  const tickets = new Map<string, PreauthTicket>();
+  const certificate = opts.hostCertificate
+    ? mintHostCertificate({
+        hostKey: opts.hostKey, caKey: opts.hostCertificate.caKey, principals: hostCertificatePrincipals(opts.hostCertificate.publicHosts), now: new Date(),
+      })
+    : null;
+  const { hostKeys, certType } = certifiedHostKeys(opts.hostKey, certificate?.blob ?? null);
+  if (certificate && !certType) ctx.log.warn('RSA host key: no host certificate is presented (use an ed25519 or ECDSA SSH_HOST_KEY)');
+  const server = new ssh2.Server({ hostKeys, ident: 'Portcullis' }, (client, info) => {
+    if (certType && !presentHostCertificate(client, certType)) {
+      ctx.log.error('cannot present the host certificate (ssh2 internals changed?): connection closed');
+      return client.end();
+    }
+    const ticket = tickets.get(`${info.ip}|${info.port}`);
+    if (!ticket) return client.end();
+    handleClient(ctx, caBlob, client, info, clients, { ticket, refusals });
+  });
+  // our own listener: the per-address limit and the deadline apply before ssh2 sees a byte
+  const listener = net.createServer((socket) => {
+    socket.on('error', () => undefined); // ssh2 reports socket errors on the connection once it has it
+    const ticket = gate.admit(socket);
+    if (!ticket) return;
+    const key = `${socket.remoteAddress}|${socket.remotePort}`;
+    tickets.set(key, ticket);
+    socket.once('close', () => tickets.delete(key));
+    server.injectSocket(socket);
+  });
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(opts.port, opts.host, () => resolve());
+  });
+  listener.on('error', (err) => ctx.log.error({ err }, 'SSH listener error'));
+  const port = (listener.address() as AddressInfo).port;
+  ctx.log.info({ port, limits, hostCertificatePrincipals: certType ? certificate!.principals : null }, 'SSH proxy listening');
   return {
     port,
     async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
+      gate.close();
       for (const c of clients) c.end();
-      await closed;
+      // the refusals still held are written while the connections close (the pool closes after us)
+      await Promise.all([closed, refusals.close()]);
     },
   };
 }

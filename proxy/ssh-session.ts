@@ -1,13 +1,15 @@
 /**
  * The SSH side of a technician's connection: session channels (pty, shell, exec, window changes,
- * signals), forwarding, and what the device's policy refuses. Shell and exec are accepted at once
- * (a client that sends EOF early would hang otherwise) and relayed once the device side is ready.
+ * signals) and the channel kinds that are refused. Shell and exec are accepted at once (a client that
+ * sends EOF early would hang otherwise); the relay then checks the grant and the device's current
+ * policy and relays once the device side is ready. Port forwarding is in forward.ts.
  */
 import type ssh2 from 'ssh2';
 import { auditRefusedChannel, type ConnectionGrant } from '../server/core/sessions.js';
 import type { ProxyContext } from './context.js';
 import type { DeviceLink } from './device-link.js';
-import { notice, terminalLine } from './notices.js';
+import { terminalLine } from './notices.js';
+import { handleSftpChannel } from './sftp/sftp-relay.js';
 import { startRelay, type ClientChannel, type ExitInfo, type PtyInfo, type Relay, type RelaySpec } from './relay.js';
 
 // the environment a technician may pass on to the device: locale only
@@ -54,7 +56,6 @@ function sshClientChannel(stream: ssh2.ServerChannel, pty: boolean): ClientChann
 }
 
 export function handleSessionChannel(ctx: ProxyContext, conn: ConnectionGrant, link: DeviceLink, clientAddress: string | null, session: ssh2.Session): void {
-  const policy = conn.device.policy;
   let pty: PtyInfo | null = null;
   const env: Record<string, string> = {};
   let relay: Relay | null = null;
@@ -103,34 +104,16 @@ export function handleSessionChannel(ctx: ProxyContext, conn: ConnectionGrant, l
   });
   session.on('exec', (accept, reject, info) => {
     if (started) return reject?.();
-    if (!policy.allowExec) {
-      const stream = accept();
-      stream.stderr.write(`[portcullis] ${notice.notAllowed('running commands (exec)')}\n`);
-      stream.exit(126);
-      stream.end();
-      return refuse('exec', undefined);
-    }
+    // the device's policy is read when the relay starts (exec may have been turned off since login)
     start(accept(), { channel: 'exec', command: info.command });
   });
-  session.on('sftp', (_accept, reject) => refuse('SFTP', reject));
+  session.on('sftp', (accept, reject) => {
+    if (started) return reject?.();
+    started = true;
+    // accepted at once (OpenSSH sends INIT without waiting for the reply); terminated here and relayed
+    // operation by operation (§8.3), after the grant and the device's current policy are checked
+    const sftp = accept();
+    if (sftp) handleSftpChannel(ctx, conn, link, clientAddress, sftp);
+  });
   session.on('subsystem', (_accept, reject, info) => refuse(`subsystem ${info.name}`, reject));
-}
-
-/** Port forwarding: refused unless the device policy allows it, then relayed (and counted, not recorded). */
-export function handleTcpip(ctx: ProxyContext, conn: ConnectionGrant, link: DeviceLink, accept: () => ssh2.ServerChannel, reject: () => void, info: ssh2.TcpipRequestInfo): void {
-  const target = { destIP: info.destIP, destPort: info.destPort };
-  if (!conn.device.policy.allowPortForwarding) {
-    reject();
-    void auditRefusedChannel(ctx.deps, conn, 'port forwarding', target).catch(() => undefined);
-    return;
-  }
-  void link.get().then(
-    (device) =>
-      device.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (err, remote) => {
-        if (err) return reject();
-        const local = accept();
-        local.pipe(remote).pipe(local);
-      }),
-    () => reject(),
-  );
 }

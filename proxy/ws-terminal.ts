@@ -2,6 +2,12 @@
  * The browser terminal: a WebSocket authenticated by a single-use terminal token, relayed to the
  * device exactly like an SSH shell (same recording, warnings and cut-off). Output goes to the
  * browser as binary frames; control messages (ready, notice, end) as JSON text frames.
+ *
+ * Backpressure both ways: output waits for each frame to reach the socket, and input the device is
+ * not taking (a stalled device, a flood of keystrokes) pauses reading from the browser's socket, so
+ * TCP holds the browser back instead of the API buffering without bound. What was already read when
+ * the pause began is kept up to MAX_PENDING_INPUT; beyond that the socket is closed with
+ * WS_CLOSE.inputOverflow.
  */
 import { PassThrough, Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
@@ -24,10 +30,26 @@ const dimension = (v: string | null, fallback: number) => {
   return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : fallback;
 };
 
-export const WS_CLOSE = { normal: 1000, unauthenticated: 4401, forbidden: 4403, error: 1011 } as const;
+export const WS_CLOSE = { normal: 1000, unauthenticated: 4401, forbidden: 4403, inputOverflow: 4413, error: 1011 } as const;
 
-function browserChannel(ws: WebSocket): ClientChannel & { input: PassThrough } {
+/** input read from the browser but not yet taken by the device, beyond which the socket is closed */
+export const MAX_PENDING_INPUT = 1024 * 1024;
+/** after the session's end, the browser has this long to complete the close handshake */
+const CLOSE_GRACE_MS = 2000;
+
+interface BrowserChannel extends ClientChannel {
+  /** passes keystrokes on towards the device, pausing the socket while the device is not taking them */
+  type(text: string): void;
+}
+
+function browserChannel(ws: WebSocket): BrowserChannel {
   const input = new PassThrough();
+  let ending = false;
+  let paused = false;
+  const resume = () => {
+    paused = false;
+    ws.resume();
+  };
   const stdout = new Writable({
     write(chunk: Buffer, _enc, done) {
       if (ws.readyState !== ws.OPEN) return done();
@@ -45,6 +67,21 @@ function browserChannel(ws: WebSocket): ClientChannel & { input: PassThrough } {
     input,
     stdout,
     stderr: null,
+    type(text) {
+      if (ending || closed) return;
+      const more = input.write(text);
+      if (input.writableLength > MAX_PENDING_INPUT) {
+        ending = true;
+        if (paused) resume(); // the close handshake needs the browser's close frame read
+        ws.close(WS_CLOSE.inputOverflow, 'input is not being taken by the device');
+        return;
+      }
+      if (!more && !paused) {
+        paused = true;
+        ws.pause();
+        input.once('drain', resume);
+      }
+    },
     notice(text) {
       if (closed) return;
       ws.send(Buffer.from(terminalLine(text)), { binary: true });
@@ -52,6 +89,11 @@ function browserChannel(ws: WebSocket): ClientChannel & { input: PassThrough } {
     },
     close(exit: ExitInfo | null) {
       if (closed) return;
+      // input is no longer wanted; reading resumes so that the browser's close frame is seen, and a
+      // browser that never completes the handshake is cut off after the grace period
+      ending = true;
+      if (paused) resume();
+      setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
       stdout.end(() => ws.close(WS_CLOSE.normal, exit?.code !== null && exit?.code !== undefined ? `exit ${exit.code}` : 'closed'));
     },
     onClosed(listener) {
@@ -80,7 +122,7 @@ export async function handleTerminalSocket(ctx: ProxyContext, ws: WebSocket, url
     if (isBinary) return;
     const parsed = clientMessage.safeParse(safeJson(data.toString()));
     if (!parsed.success) return;
-    if (parsed.data.type === 'input') channel.input.write(parsed.data.data);
+    if (parsed.data.type === 'input') channel.type(parsed.data.data);
     else relay?.resize(parsed.data.cols, parsed.data.rows);
   });
   const cols = dimension(url.searchParams.get('cols'), 80);

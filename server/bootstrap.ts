@@ -1,4 +1,7 @@
-/** First start: when no user exists, create `admin` with ADMIN_PASSWORD or a generated one-time password. */
+/**
+ * First start: when no user exists, create `admin` with ADMIN_PASSWORD or a generated one-time password.
+ * A generated password must be changed at first login; ADMIN_PASSWORD was the operator's own choice.
+ */
 import { randomBytes } from 'node:crypto';
 import type { CoreDeps } from './core/ports.js';
 
@@ -14,7 +17,7 @@ export async function ensureFirstAdmin(deps: CoreDeps, adminPassword?: string): 
     if ((await tx.users.list({ includeDisabled: true })).length > 0) return null;
     const admin = await tx.users.insert({
       username: 'admin', displayName: 'Administrator', roles: ['admin'], vendorId: null, department: null,
-      slackUserId: null, passwordHash,
+      slackUserId: null, passwordHash, passwordChangeRequired: !adminPassword,
     });
     await tx.audit.append(
       { actorType: 'system', actorId: 'bootstrap', action: 'user.created', subjectType: 'user', subjectId: admin.id,

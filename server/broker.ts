@@ -12,12 +12,16 @@ import { systemClock, type Clock } from './core/clock.js';
 import type { CoreDeps } from './core/ports.js';
 import type { Config } from './config.js';
 import { createCertificateAuthority } from './crypto/certificate-authority.js';
+import { publicKeyToSshLine } from './crypto/ssh-cert.js';
 import { hostKeyLine, loadKeys, type KeyMaterial } from './crypto/keys.js';
 import { scryptHasher } from './crypto/passwords.js';
 import { createTokenIssuer } from './crypto/tokens.js';
 import { createVault } from './crypto/vault.js';
+import { createCheckpointKey } from './crypto/checkpoint-key.js';
+import { startAuditCheckpoints } from './jobs/audit-checkpoints.js';
 import { startEmbeddedPostgres } from './db/embedded.js';
 import { runMigrations } from './db/migrate.js';
+import { assertMigrated } from './db/migration-check.js';
 import { createPool, type Pool } from './db/pool.js';
 import { createStore } from './db/store.js';
 import { createRevocationBus } from './bus/create-bus.js';
@@ -32,6 +36,7 @@ import { createSlackIntegration } from './notify/slack-setup.js';
 import { slackRoutes } from './http/routes/slack.js';
 import { createProxyContext } from '../proxy/context.js';
 import { startSshProxy } from '../proxy/ssh-server.js';
+import { createDeviceTester } from '../proxy/device-tester.js';
 import { handleTerminalSocket } from '../proxy/ws-terminal.js';
 import { attachWebSockets } from './http/websockets.js';
 import { createOpsApp } from './http/ops.js';
@@ -67,7 +72,9 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
       stops.push(() => embedded.stop());
       databaseUrl = embedded.url;
     }
-    await runMigrations(databaseUrl, log);
+    // a broker running as the non-owner role (MIGRATE_ON_START=false) leaves migrations to the owner
+    if (config.migrateOnStart || !config.databaseUrl) await runMigrations(databaseUrl, log);
+    else await assertMigrated(databaseUrl);
     const pool = createPool(databaseUrl);
     stops.push(() => pool.end());
 
@@ -94,6 +101,8 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
       policy: {
         loginMaxFailures: config.loginMaxFailures,
         loginLockoutMinutes: config.loginLockoutMinutes,
+        loginMaxFailuresPerAddress: config.loginMaxFailuresPerAddress,
+        loginAccountLockSources: config.loginAccountLockSources,
         requestTtlHours: config.requestTtlHours,
       },
       scheduler,
@@ -101,7 +110,9 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
       notifier: slack ? composeNotifiers(createLogNotifier(log), slack.notifier) : createLogNotifier(log),
       problems: { warn: (ctx, msg) => log.warn(ctx, msg) },
       ca: createCertificateAuthority(keys.sshUserCa),
-      sshEndpoint: { host: config.sshPublicHost, port: config.sshPort, hostKeyLine: hostKeyLine(keys.sshHostKey) },
+      sshEndpoint: { host: config.sshPublicHost, port: config.sshPort, hostKeyLine: hostKeyLine(keys.sshHostKey), hostCaLine: publicKeyToSshLine(keys.sshHostCa) },
+      checkpointKey: createCheckpointKey(keys.auditCheckpoint),
+      deviceTester: createDeviceTester(),
     };
     const broker: Broker = { config, deps, pool, keys, stop };
 
@@ -110,20 +121,21 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
       // printed once, to the operator's terminal only: never into the structured log
       process.stdout.write(
         `\n  First start: log in at ${config.publicUrl} as "${admin.username}" with password ${admin.password}\n` +
-          `  (shown once; set a new one with PATCH /api/users/:id)\n\n`,
+          `  (shown once, and valid for that first login only: you will choose your own password then)\n\n`,
       );
     } else if (admin) {
       log.info('first start: created user "admin" with ADMIN_PASSWORD');
     }
 
     if (!sshCryptoBindingAvailable()) log.warn('ssh2 native crypto binding missing: the proxy will be slow');
-    const metrics = createMetrics();
+    const metrics = createMetrics({ busPublish: bus.publishStats });
     // the data plane (SSH proxy, browser terminal) shares one live-session registry per process
     const dataPlane =
       config.roles.includes('api') || config.roles.includes('proxy')
         ? await createProxyContext(deps, log, metrics, {
             instanceId: config.proxyInstance,
             recordingsDir: config.recordingsDir, recordInput: config.recordInput, warningMinutes: config.sessionWarningMinutes,
+            recheckSeconds: config.sessionRecheckSeconds,
           })
         : undefined;
 
@@ -138,8 +150,9 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
           web: { cookieSecure: config.cookieSecure, publicUrl: config.publicUrl, staticDir: path.join(root, 'web', 'dist') },
           healthy,
           version,
+          metricsToken: config.metricsToken,
         }, slack ? slackRoutes({ core: deps, pool, publicUrl: config.publicUrl, links: slack.links, signingSecret: slack.signingSecret }) : [])
-      : createOpsApp(metrics, healthy);
+      : createOpsApp(metrics, healthy, { metricsToken: config.metricsToken });
     const server = http.createServer(app);
     if (config.roles.includes('api')) {
       const detachSockets = attachWebSockets(server, deps, log, {
@@ -160,7 +173,12 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
     }));
     log.info({ url: broker.httpUrl, api: config.roles.includes('api') }, 'http listening');
     if (config.roles.includes('proxy')) {
-      const proxy = await startSshProxy(dataPlane!, { host: config.host, port: config.sshPort, hostKey: keys.sshHostKey, caKey: keys.sshUserCa });
+      const proxy = await startSshProxy(dataPlane!, {
+        host: config.host, port: config.sshPort, hostKey: keys.sshHostKey, caKey: keys.sshUserCa,
+        hostCertificate: { caKey: keys.sshHostCa, publicHosts: [config.sshPublicHost] },
+        limits: { authTimeoutMs: config.sshPreauth.authTimeoutSeconds * 1000, maxUnauthenticatedPerIp: config.sshPreauth.maxUnauthenticatedPerIp },
+        auditWindowMs: config.sshPreauth.auditWindowSeconds * 1000,
+      });
       broker.sshPort = proxy.port;
       // SSH_PORT=0 picks a free port: certificates must then advertise the one actually bound
       if (config.sshPort === 0) deps.sshEndpoint.port = proxy.port;
@@ -172,6 +190,11 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
       log.info(report, 'reconciled grants and requests');
       const worker = await startJobWorker(queues, { queueName: JOB_QUEUE, handler: (job) => handleJob(deps, job), logger: log });
       stops.push(() => worker.close());
+      // a signed checkpoint of the audit log now and every AUDIT_CHECKPOINT_MINUTES, kept in the log and in DATA_DIR
+      const checkpoints = startAuditCheckpoints(deps, {
+        file: config.auditCheckpointsFile, intervalMs: config.auditCheckpointMinutes * 60_000, logger: log.child({ component: 'audit-checkpoints' }),
+      });
+      stops.push(() => checkpoints.close());
       if (slack) {
         const slackWorker = await slack.startWorker(deps, pool);
         stops.push(() => slackWorker.close());

@@ -23,6 +23,12 @@ const schema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: optionalUrl,
+  DATABASE_APP_ROLE: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a role name: lowercase letters, digits and _').optional(),
+  DATABASE_APP_PASSWORD: z.string().min(1).optional(),
+  MIGRATE_ON_START: z
+    .enum(['true', 'false', '1', '0'])
+    .default('true')
+    .transform((v) => v === 'true' || v === '1'),
   REDIS_URL: optionalUrl,
   EMBEDDED_PG_PORT: port.default(54329),
   PUBLIC_URL: optionalUrl,
@@ -37,22 +43,37 @@ const schema = z.object({
   TOKEN_TTL_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(60),
   LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
   LOGIN_LOCKOUT_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
+  LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).max(10_000).default(20),
+  LOGIN_ACCOUNT_LOCK_SOURCES: z.coerce.number().int().min(1).max(1000).default(3),
+  METRICS_TOKEN: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v ? v : undefined))
+    .pipe(z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional()),
   REQUEST_TTL_HOURS: z.coerce.number().positive().max(24 * 30).default(24),
   RECORDINGS_DIR: z.string().min(1).optional(),
   KEYS_DIR: z.string().min(1).optional(),
   VAULT_KEY: z.string().min(1).optional(),
   SSH_CA_KEY: z.string().min(1).optional(),
   SSH_HOST_KEY: z.string().min(1).optional(),
+  SSH_HOST_CA_KEY: z.string().min(1).optional(),
   TOKEN_SIGNING_KEY: z.string().min(1).optional(),
+  AUDIT_CHECKPOINT_KEY: z.string().min(1).optional(),
+  AUDIT_CHECKPOINT_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).default(60),
   PROXY_INSTANCE: z.string().min(1).max(200).optional(),
   SESSION_WARNING_MINUTES: z
     .string()
     .default('5,1')
     .transform((s) => s.split(',').map((v) => Number(v.trim())))
     .pipe(z.array(z.number().positive().max(60)).min(1).max(5)),
+  SSH_AUTH_TIMEOUT_SECONDS: z.coerce.number().positive().max(600).default(20),
+  SSH_MAX_UNAUTHENTICATED_PER_IP: z.coerce.number().int().min(1).max(10_000).default(10),
+  SSH_AUTH_AUDIT_WINDOW_SECONDS: z.coerce.number().positive().max(3600).default(60),
+  SESSION_RECHECK_SECONDS: z.coerce.number().positive().max(3600).default(5),
   RECORD_INPUT: z
     .enum(['true', 'false', '1', '0'])
-    .default('false')
+    .default('true')
     .transform((v) => v === 'true' || v === '1'),
   COOKIE_SECURE: z
     .enum(['true', 'false', 'auto'])
@@ -61,6 +82,7 @@ const schema = z.object({
   SLACK_SIGNING_SECRET: z.string().min(1).optional(),
   SLACK_CHANNEL: z.string().min(1).optional(),
   SLACK_API_URL: optionalUrl,
+
 });
 
 export type Config = ReturnType<typeof shapeConfig>;
@@ -74,6 +96,10 @@ function shapeConfig(env: z.infer<typeof schema>) {
     host: env.HOST,
     dataDir,
     databaseUrl: env.DATABASE_URL,
+    /** `npm run migrate` (as the owner) then creates/updates this non-owner role the broker runs as */
+    databaseAppRole: env.DATABASE_APP_ROLE ? { role: env.DATABASE_APP_ROLE, password: env.DATABASE_APP_PASSWORD } : undefined,
+    /** false: the broker only checks that the owner has migrated the database (it runs as a role that owns nothing) */
+    migrateOnStart: env.MIGRATE_ON_START,
     redisUrl: env.REDIS_URL,
     embeddedPgPort: env.EMBEDDED_PG_PORT,
     publicUrl,
@@ -84,17 +110,33 @@ function shapeConfig(env: z.infer<typeof schema>) {
     tokenTtlMinutes: env.TOKEN_TTL_MINUTES,
     loginMaxFailures: env.LOGIN_MAX_FAILURES,
     loginLockoutMinutes: env.LOGIN_LOCKOUT_MINUTES,
+    loginMaxFailuresPerAddress: env.LOGIN_MAX_FAILURES_PER_ADDRESS,
+    loginAccountLockSources: env.LOGIN_ACCOUNT_LOCK_SOURCES,
+    /** unset: /metrics answers loopback callers only */
+    metricsToken: env.METRICS_TOKEN,
     requestTtlHours: env.REQUEST_TTL_HOURS,
     keysDir: path.resolve(env.KEYS_DIR ?? path.join(dataDir, 'keys')),
     keyOverrides: {
       vaultKey: env.VAULT_KEY,
       sshUserCa: env.SSH_CA_KEY,
       sshHostKey: env.SSH_HOST_KEY,
+      sshHostCa: env.SSH_HOST_CA_KEY,
       tokenSigning: env.TOKEN_SIGNING_KEY,
+      auditCheckpoint: env.AUDIT_CHECKPOINT_KEY,
     },
+    /** the worker signs a checkpoint of the audit log this often (and at start) */
+    auditCheckpointMinutes: env.AUDIT_CHECKPOINT_MINUTES,
+    /** every periodic checkpoint, one JSON line each: a copy of the signed heads outside the database */
+    auditCheckpointsFile: path.join(dataDir, 'audit-checkpoints.jsonl'),
     recordingsDir: path.resolve(env.RECORDINGS_DIR ?? path.join(dataDir, 'recordings')),
     recordInput: env.RECORD_INPUT,
     sessionWarningMinutes: env.SESSION_WARNING_MINUTES,
+    sessionRecheckSeconds: env.SESSION_RECHECK_SECONDS,
+    sshPreauth: {
+      authTimeoutSeconds: env.SSH_AUTH_TIMEOUT_SECONDS,
+      maxUnauthenticatedPerIp: env.SSH_MAX_UNAUTHENTICATED_PER_IP,
+      auditWindowSeconds: env.SSH_AUTH_AUDIT_WINDOW_SECONDS,
+    },
     // stable across restarts of the same deployment: the host, the data directory and the roles
     proxyInstance: env.PROXY_INSTANCE ?? `${os.hostname()}:${dataDir}:${env.ROLES.join('+')}`,
     cookieSecure: env.COOKIE_SECURE === 'auto' ? publicUrl.startsWith('https:') : env.COOKIE_SECURE === 'true',
@@ -104,6 +146,7 @@ function shapeConfig(env: z.infer<typeof schema>) {
       channel: env.SLACK_CHANNEL,
       apiUrl: env.SLACK_API_URL,
     },
+
   };
 }
 

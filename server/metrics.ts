@@ -1,5 +1,6 @@
 /** The Prometheus registry shared by every role of this process. */
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PublishStats } from './bus/publish-retry.js';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -13,7 +14,7 @@ export function sshCryptoBindingAvailable(): boolean {
   }
 }
 
-export function createMetrics(): Registry {
+export function createMetrics(sources: { busPublish?: PublishStats } = {}): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'portcullis_' });
   new Gauge({
@@ -21,5 +22,18 @@ export function createMetrics(): Registry {
     help: '1 when ssh2 uses its native crypto binding',
     registers: [registry],
   }).set(sshCryptoBindingAvailable() ? 1 : 0);
+  const busPublish = sources.busPublish;
+  if (busPublish) {
+    // read from the bus's own counts at scrape time
+    new Counter({
+      name: 'portcullis_revocation_publish_failures_total', help: 'revocation publishes that failed, by outcome (retried, given_up)',
+      labelNames: ['outcome'], registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ outcome: 'retried' }, busPublish.failedAttempts - busPublish.givenUp);
+        this.inc({ outcome: 'given_up' }, busPublish.givenUp);
+      },
+    });
+  }
   return registry;
 }

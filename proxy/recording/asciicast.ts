@@ -3,22 +3,35 @@
  *
  * - encodeHeader / encodeEvent return ONE line of JSON *without* the trailing "\n".
  *   Event times are seconds since the start with 6 decimals, e.g. `[1.250000, "o", "hi"]`.
- * - parseCast validates a whole (or partially written) file and throws CastParseError on malformed input.
- * - OutputSanitizer turns raw terminal output bytes into text for "o" events:
- *   * UTF-8 is decoded with a streaming StringDecoder, so characters split across chunks survive.
- *   * "Bad" characters: C0 controls other than BEL BS HT LF VT FF CR SO SI ESC, and U+FFFD (invalid
- *     UTF-8). JSON escapes a control byte as `\u0000` (6 bytes): binary output would grow ~6x. A binary
- *     region starts when ENTER_BAD (16) bad characters follow each other with at most GAP (8) good ones
- *     in between, and ends after RESUME (64) good characters in a row or on flush() (the recorder calls
- *     it every interval). It is replaced by `[portcullis: N bytes of binary output not recorded]`; N counts
- *     raw bytes (an invalid UTF-8 sequence counts as one, so garbage may be slightly undercounted). The
- *     first <16 bad characters before detection, and sparse controls in normal text, are kept (escaped).
- *   * Fast path: one native regex test per chunk; only chunks with bad characters are scanned per char.
+ * - parseCast validates a whole (or partially written) file and throws CastParseError on malformed input;
+ *   CastReader does the same one line at a time (for files too large for one string).
+ *
+ * Recording completeness (SPEC §8.2: nothing is replaced by a placeholder). Valid UTF-8 is kept verbatim in
+ * "o"/"i" events (control characters are merely JSON-escaped). Bytes that are not valid UTF-8 are kept
+ * exactly in a Portcullis event type, `[t, "b", "<stream>:<base64>"]` (stream "o" or "i"), which is ALWAYS
+ * followed by one event of that stream with the same time: the *display form* of the same bytes (decoded
+ * with U+FFFD for invalid sequences, as a terminal shows them). Players render the display form; an
+ * auditor's extraction (extract.ts) takes the "b" bytes instead of it. The v2 spec tells tools to ignore
+ * event types they do not know: asciinema 2.2 `cat`/`play` print only "o" events, asciinema-player 3.x
+ * ignores unknown types (and only "m" events become timeline markers, so binary output does not flood them).
+ * Everything stays in the one file, so the recording's SHA-256 covers it.
+ * Why in the cast and not in a sidecar file: the one file keeps the hash chained into the audit log, the
+ * download, crash recovery (a torn tail loses at most the last lines) and the live watch unchanged, and
+ * base64 is native and costs 4/3. Where cost matters later, the writer may shrink the display form (it is
+ * only what a player shows) or move "b" payloads elsewhere; readers go through extract.ts either way.
  */
-import { StringDecoder } from 'node:string_decoder';
 
-export type CastEventCode = 'o' | 'i' | 'r' | 'm';
-const CODES: ReadonlySet<string> = new Set(['o', 'i', 'r', 'm']);
+export type CastEventCode = 'o' | 'i' | 'r' | 'm' | 'b';
+/** the streams whose bytes a "b" event can carry */
+export type CastStream = 'o' | 'i';
+const CODES: ReadonlySet<string> = new Set(['o', 'i', 'r', 'm', 'b']);
+const NOT_BASE64 = /[^A-Za-z0-9+/=]/;
+/** `"o:"` or `"i:"` and canonical padded base64 (checked without a backtracking regex: data may be MiBs) */
+function isBinaryData(data: string): boolean {
+  if (data.length < 2 || (data[0] !== 'o' && data[0] !== 'i') || data[1] !== ':' || (data.length - 2) % 4 !== 0) return false;
+  const pad = data.indexOf('=', 2);
+  return !NOT_BASE64.test(data.slice(2)) && (pad === -1 || (pad >= data.length - 2 && data.endsWith('=')));
+}
 
 /** timestamp: unix seconds (fractions are dropped). */
 export interface CastHeaderInput { width: number; height: number; timestamp: number; title: string; command?: string; env?: Record<string, string> }
@@ -36,7 +49,10 @@ export interface CastHeader {
 
 export interface CastEvent { time: number /* seconds since the start */; code: CastEventCode; data: string }
 export interface ParsedCast { header: CastHeader; events: CastEvent[] }
-/** allowTruncatedTail: ignore an unparsable last line without "\n" (a writer killed mid-line). */
+/**
+ * allowTruncatedTail: ignore an unparsable last line without "\n", and a "b" event whose display event is
+ * missing at the very end (a writer killed mid-write).
+ */
 export interface ParseCastOptions { allowTruncatedTail?: boolean }
 
 const isDim = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
@@ -67,7 +83,8 @@ export function encodeEvent(t: number, code: CastEventCode, data: string): strin
 
 /**
  * One event line, "\n" included, as a Buffer. `escaped`: JSON-escaped pieces of the data (`JSON.stringify(piece)
- * .slice(1, -1)`), `escapedBytes` their UTF-8 size. Coalesces chunks without building large strings.
+ * .slice(1, -1)`; base64 needs no escaping), `escapedBytes` their UTF-8 size. Coalesces chunks without
+ * building large strings.
  */
 export function encodeEventBuffer(t: number, code: CastEventCode, escaped: readonly string[], escapedBytes: number): Buffer {
   const head = eventHead(t, code) + '"';
@@ -79,6 +96,11 @@ export function encodeEventBuffer(t: number, code: CastEventCode, escaped: reado
   return buf;
 }
 
+/** The bytes a "b" event carries (its data must have passed parseCast / CastReader). */
+export function binaryEventBytes(data: string): { stream: CastStream; bytes: Buffer } {
+  return { stream: data[0] as CastStream, bytes: Buffer.from(data.slice(2), 'base64') };
+}
+
 export class CastParseError extends Error {
   constructor(message: string, readonly line: number) {
     super(`invalid asciicast v2 (line ${line}): ${message}`);
@@ -86,25 +108,68 @@ export class CastParseError extends Error {
   }
 }
 
-export function parseCast(text: string, options: ParseCastOptions = {}): ParsedCast {
-  const lines = text.split('\n');
-  let header: CastHeader | undefined;
-  const events: CastEvent[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
-    if (line.trim() === '') continue;
+/** Validates a cast one line at a time: the header first, then events in time order. */
+export class CastReader {
+  header: CastHeader | undefined;
+  private lineNo = 0;
+  private previousTime = 0;
+  private awaiting: { stream: CastStream; time: number; line: number } | null = null; // a "b" wants its display event
+
+  /** One line without its "\n" (a trailing "\r" is ignored). Returns the event; null for the header or a blank line. */
+  read(raw: string): CastEvent | null {
+    const lineNo = ++this.lineNo;
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.trim() === '') return null;
     let value: unknown;
     try {
       value = JSON.parse(line);
     } catch (e) {
-      if (options.allowTruncatedTail && header && i === lines.length - 1) break;
-      throw new CastParseError(`not valid JSON (${(e as Error).message})`, i + 1);
+      throw new CastParseError(`not valid JSON (${(e as Error).message})`, lineNo);
     }
-    if (!header) header = checkHeader(value, i + 1);
-    else events.push(checkEvent(value, i + 1, events.length ? events[events.length - 1].time : 0));
+    if (!this.header) {
+      this.header = checkHeader(value, lineNo);
+      return null;
+    }
+    const event = checkEvent(value, lineNo, this.previousTime);
+    this.previousTime = event.time;
+    const wanted = this.awaiting;
+    if (wanted && (event.code !== wanted.stream || event.time !== wanted.time)) {
+      throw new CastParseError(`the "b" event on line ${wanted.line} must be followed by its "${wanted.stream}" display event at the same time`, lineNo);
+    }
+    this.awaiting = event.code === 'b' ? { stream: event.data[0] as CastStream, time: event.time, line: lineNo } : null;
+    return event;
   }
-  if (!header) throw new CastParseError('empty input, expected a header line', 1);
-  return { header, events };
+
+  /** The end of the input: throws when there was no header, or a "b" event lacks its display event. */
+  end(options: ParseCastOptions = {}): CastHeader {
+    if (!this.header) throw new CastParseError('empty input, expected a header line', 1);
+    if (this.awaiting && !options.allowTruncatedTail) {
+      throw new CastParseError(`the "b" event on line ${this.awaiting.line} has no display event after it`, this.awaiting.line);
+    }
+    return this.header;
+  }
+
+  get linesRead(): number {
+    return this.lineNo;
+  }
+}
+
+export function parseCast(text: string, options: ParseCastOptions = {}): ParsedCast {
+  const lines = text.split('\n');
+  const reader = new CastReader();
+  const events: CastEvent[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    let event: CastEvent | null;
+    try {
+      event = reader.read(lines[i]);
+    } catch (e) {
+      const tornTail = options.allowTruncatedTail && reader.header && i === lines.length - 1 && /not valid JSON/.test((e as Error).message);
+      if (tornTail) break;
+      throw e;
+    }
+    if (event) events.push(event);
+  }
+  return { header: reader.end(options), events };
 }
 
 function checkHeader(value: unknown, line: number): CastHeader {
@@ -133,140 +198,6 @@ function checkEvent(value: unknown, line: number, previousTime: number): CastEve
   if (typeof code !== 'string' || !CODES.has(code)) throw new CastParseError(`unknown event type ${JSON.stringify(code)}`, line);
   if (typeof data !== 'string') throw new CastParseError('event data must be a string', line);
   if (code === 'r' && !/^\d+x\d+$/.test(data)) throw new CastParseError(`resize data must be "COLSxROWS", got ${JSON.stringify(data)}`, line);
+  if (code === 'b' && !isBinaryData(data)) throw new CastParseError('binary data must be "o:" or "i:" followed by base64', line);
   return { time, code: code as CastEventCode, data };
-}
-
-// Output sanitizer (see the file header).
-const SUSPECT = /[\x00-\x06\x10-\x1a\x1c-\x1f\ufffd]/;
-const [ENTER_BAD, GAP, RESUME] = [16, 8, 64];
-const isBad = (c: number): boolean => c === 0xfffd || (c < 0x20 && (c < 0x07 || c > 0x0f) && c !== 0x1b);
-
-/** Raw byte length of s[a, b) as received (a U+FFFD stands for one invalid byte). */
-function rawLength(s: string, a: number, b: number): number {
-  let n = 0;
-  for (let i = a; i < b; i++) {
-    const c = s.charCodeAt(i);
-    n += c < 0x80 || c === 0xfffd ? 1 : c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 2 : 3;
-  }
-  return n;
-}
-
-const ZEROS = new Uint8Array(64 * 1024);
-/** true when every byte is 0 (memcmp against a zero page, 64 KiB at a time) */
-function isAllZero(chunk: Uint8Array): boolean {
-  if (chunk.length === 0) return false;
-  for (let off = 0; off < chunk.length; off += ZEROS.length) {
-    const n = Math.min(ZEROS.length, chunk.length - off);
-    if (Buffer.compare(chunk.subarray(off, off + n), ZEROS.subarray(0, n)) !== 0) return false;
-  }
-  return true;
-}
-
-export const binaryPlaceholder = (bytes: number): string => `\r\n[portcullis: ${bytes} bytes of binary output not recorded]\r\n`;
-
-export class OutputSanitizer {
-  /** Raw bytes replaced by placeholders so far (including an open region). */
-  omittedBytes = 0;
-  private readonly decoder = new StringDecoder('utf8');
-  private binary = false;
-  private region = 0; // bytes omitted in the open binary region
-  private held = ''; // good characters seen since the last bad one while in a binary region (< RESUME)
-  private candidate = 0; // bad characters in the current candidate region (text mode)
-  private sinceBad = Infinity; // good characters since the last bad one (text mode)
-
-  /** Text to record for this chunk (may be empty; may contain a placeholder). */
-  write(chunk: Uint8Array): string {
-    // Fast path (benchmark: binary download fell to ~28 MiB/s with the proxy's CPU in filter/rawLength):
-    // inside a binary region a chunk of NUL bytes — /dev/zero, zero-filled images, sparse files — cannot
-    // end the region, so it is counted with one native compare instead of a per-character scan. Same
-    // result as filter(): any held characters join the region, every NUL is one omitted byte. Not taken
-    // while the decoder holds part of a character (the next byte would turn it into U+FFFD).
-    if (this.binary && isAllZero(chunk) && (this.decoder as unknown as { lastNeed: number }).lastNeed === 0) {
-      if (this.held) {
-        this.omit(rawLength(this.held, 0, this.held.length));
-        this.held = '';
-      }
-      this.omit(chunk.length);
-      return '';
-    }
-    return this.filter(this.decoder.write(chunk as Buffer));
-  }
-
-  /** Ends an open binary region: returns its placeholder plus text held back after it. */
-  flush(): string {
-    return this.binary ? this.leaveBinary() : '';
-  }
-
-  /** End of stream: decodes an incomplete trailing sequence (as U+FFFD) and flushes. */
-  end(): string {
-    return this.filter(this.decoder.end()) + this.flush();
-  }
-
-  private filter(s: string): string {
-    if (!this.binary && !SUSPECT.test(s)) {
-      this.sinceBad += s.length;
-      return s;
-    }
-    let out = '';
-    let from = 0; // text mode: first character not yet returned; binary mode: first one not yet counted
-    let candStart = this.candidate > 0 ? 0 : -1;
-    let lastBad = -1 - this.sinceBad;
-    let good = this.held.length; // binary mode: good characters in a row, including held ones
-    for (let i = 0; i < s.length; i++) {
-      const bad = isBad(s.charCodeAt(i));
-      if (this.binary) {
-        if (bad) {
-          good = 0;
-          if (this.held) {
-            this.omit(rawLength(this.held, 0, this.held.length));
-            this.held = '';
-          }
-        } else if (++good >= RESUME) {
-          const runStart = i + 1 - good + this.held.length; // s[runStart, ...) continues as ordinary text
-          this.omit(rawLength(s, from, runStart));
-          out += this.leaveBinary();
-          from = runStart;
-          candStart = -1;
-          lastBad = -Infinity;
-        }
-      } else if (bad) {
-        if (candStart < 0 || i - lastBad > GAP + 1) {
-          candStart = i;
-          this.candidate = 0;
-        }
-        lastBad = i;
-        if (++this.candidate >= ENTER_BAD) {
-          out += s.slice(from, candStart);
-          this.binary = true;
-          from = candStart;
-          good = 0;
-        }
-      }
-    }
-    if (this.binary) {
-      const runStart = s.length - good + this.held.length;
-      this.omit(rawLength(s, from, runStart));
-      this.held += s.slice(runStart);
-    } else {
-      out += s.slice(from);
-      this.sinceBad = s.length - 1 - lastBad;
-      if (this.sinceBad > GAP) this.candidate = 0;
-    }
-    return out;
-  }
-
-  private leaveBinary(): string {
-    const out = binaryPlaceholder(this.region) + this.held;
-    this.binary = false;
-    this.region = 0;
-    this.held = '';
-    this.candidate = 0;
-    this.sinceBad = Infinity;
-    return out;
-  }
-
-  private omit(bytes: number): void {
-    this.region += bytes;
-    this.omittedBytes += bytes;
-  }
 }

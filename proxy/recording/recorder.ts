@@ -3,25 +3,31 @@
  * - The file is created exclusively (0600) and the header is on disk when createRecorder() resolves. One
  *   async append is in flight at a time; lines queued meanwhile go out together. Writes hold whole lines,
  *   so the file is a valid cast after every flush (the timer flushes every flushIntervalMs <= 1000 ms).
- * - Coalescing: output chunks arriving within one interval become ONE "o" event with the first chunk's
- *   time. A run ends on the timer tick, when the clock shows an interval has passed since it started, at
- *   runLimit bytes, or before a resize/marker/input event (keeps the order exact).
- * - OutputSanitizer (asciicast.ts) decodes UTF-8 with a streaming decoder and replaces dense binary
- *   regions by "[portcullis: N bytes of binary output not recorded]" (stats().binaryBytesOmitted).
- * - Bounded: pendingBytes (queued + in flight + open run, JSON-escaped on arrival so sizes are exact)
- *   never exceeds maxBufferedBytes; part of it is reserved for resize/marker events. If the disk cannot
- *   keep up, output is DROPPED, never buffered (the session is not slowed down), counted in
- *   backlogBytesDropped and noted as "[portcullis: N bytes of output not recorded (recording backlog)]".
- *   A caller that can slow its source does so with `congested` / `drained()` (the SSH relay does: then
- *   nothing is dropped unless a single burst outruns the whole buffer).
+ * - Complete (SPEC §8.2): every byte given to output() — and to input() when recordInput — is in the file,
+ *   none is replaced by a placeholder. Valid UTF-8 is kept verbatim; a run holding bytes that are not
+ *   valid UTF-8 is written as a "b" event with the exact bytes (base64) followed by its display form
+ *   (asciicast.ts, event-run.ts). Characters split across chunks are joined first (utf8-pieces.ts).
+ *   extract.ts gets the exact output and input byte streams back from the file.
+ * - Coalescing: output chunks arriving within one interval become ONE "o" event (or one "b" + "o" pair)
+ *   with the first chunk's time. A run ends on the timer tick, when the clock shows an interval has passed
+ *   since it started, at runLimit bytes, when output switches between text and binary, or before a
+ *   resize/marker/input event (keeps the order exact). Each input chunk is its own "i" event (or pair).
+ * - Bounded: pendingBytes (queued + in flight + open run, encoded on arrival so sizes are exact) never
+ *   exceeds maxBufferedBytes; part of it is reserved for resize/marker events. A caller that can slow its
+ *   source does so with `congested` / `drained()` (the SSH relay does for output: then nothing is dropped
+ *   unless a single burst outruns the whole buffer). Otherwise, if the disk cannot keep up, bytes are
+ *   DROPPED rather than buffered without bound, counted in backlogBytesDropped and noted in a marker
+ *   "recording backlog: N bytes not recorded" (a marker, so the output stream holds only what
+ *   the device sent).
  * - close(): flush, fdatasync, close, streaming SHA-256. Idempotent; later calls are ignored. After a
  *   failed write nothing more is written and flush()/close() reject with that error.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { StringDecoder } from 'node:string_decoder';
-import { encodeEvent, encodeEventBuffer, encodeHeader, OutputSanitizer, type CastEventCode } from './asciicast.js';
+import { encodeEvent, encodeHeader, type CastEventCode } from './asciicast.js';
+import { EventRun, runSize } from './event-run.js';
+import { slicePiece, Utf8Pieces, type Utf8Piece } from './utf8-pieces.js';
 
 export interface RecorderClock { now(): number } // wall-clock ms (Date.now semantics)
 export interface RecorderTimers { setInterval(fn: () => void, ms: number): unknown; clearInterval(handle: unknown): void }
@@ -37,15 +43,15 @@ export interface RecorderOptions {
   timers?: RecorderTimers; // default global setInterval/clearInterval (the interval is unref'ed)
   flushIntervalMs?: number; // default 250, must be in (0, 1000]
   maxBufferedBytes?: number; // default 1 MiB, at least 16 KiB
-  recordInput?: boolean; // record client keystrokes as "i" events; default false
+  recordInput?: boolean; // record client keystrokes as "i" events; default false (the broker's RECORD_INPUT defaults to true)
 }
 
 export interface RecorderStats {
   bytesIn: number; // raw bytes given to output() (and input() when recordInput)
-  bytesRecorded: number; // bytesIn - binaryBytesOmitted - backlogBytesDropped
+  bytesRecorded: number; // bytesIn - backlogBytesDropped
   bytesWritten: number; // file bytes written so far, header included
   events: number; // events queued, header excluded
-  binaryBytesOmitted: number;
+  binaryBytes: number; // bytes kept exactly in "b" events (runs with bytes that are not valid UTF-8)
   backlogBytesDropped: number; // output/input dropped as the write backlog was full (or writing failed)
   pendingBytes: number; // encoded bytes in memory, not yet written; never above maxBufferedBytes
   backpressure: boolean; // pendingBytes above half of maxBufferedBytes: the disk is not keeping up
@@ -53,8 +59,7 @@ export interface RecorderStats {
 
 export interface RecordingResult { path: string; bytes: number; durationMs: number; sha256: string; events: number }
 
-interface Config { clock: RecorderClock; timers: RecorderTimers; interval: number; max: number; dataCap: number; runLimit: number; recordInput: boolean; startMs: number }
-const LINE_OVERHEAD = 32; // `[1234567.123456, "o", ""]\n` is 26 bytes
+interface Config { clock: RecorderClock; timers: RecorderTimers; interval: number; max: number; dataCap: number; runLimit: number; sliceBytes: number; recordInput: boolean; startMs: number }
 const isDim = (v: number): boolean => Number.isInteger(v) && v > 0;
 
 /** Creates the file (exclusively) and writes the header before resolving. Same as Recorder.create(). */
@@ -77,17 +82,19 @@ export class Recorder {
     const timers: RecorderTimers = o.timers ?? { setInterval, clearInterval };
     const dataCap = max - Math.min(64 * 1024, Math.floor(max / 8)); // output/input may use this, r/m events all of max
     const runLimit = Math.max(4096, Math.floor(dataCap / 8));
-    const rec = new Recorder(o.path, fh, { clock, timers, interval, max, dataCap, runLimit, recordInput: !!o.recordInput, startMs });
+    // a slice encodes to at most ~7.4x its size (6 for "\u0000" + 4/3 for base64): one always fits in a run
+    const sliceBytes = Math.floor(runLimit / 8);
+    const rec = new Recorder(o.path, fh, { clock, timers, interval, max, dataCap, runLimit, sliceBytes, recordInput: !!o.recordInput, startMs });
     rec.counts.bytesWritten = header.length;
     return rec;
   }
 
-  private readonly sanitizer = new OutputSanitizer();
-  private readonly inputDecoder = new StringDecoder('utf8');
+  private readonly outputPieces = new Utf8Pieces();
+  private readonly inputPieces = new Utf8Pieces();
   private readonly listeners = new Set<(line: string) => void>();
   private readonly timer: unknown;
-  private readonly counts = { bytesIn: 0, bytesWritten: 0, events: 0, backlogBytesDropped: 0 };
-  private run: { t: number; ms: number; parts: string[]; bytes: number } | null = null;
+  private readonly counts = { bytesIn: 0, bytesWritten: 0, events: 0, binaryBytes: 0, backlogBytesDropped: 0 };
+  private run: EventRun | null = null; // open output run
   private queue: Buffer[] = [];
   private queuedBytes = 0;
   private inflightBytes = 0;
@@ -108,15 +115,16 @@ export class Recorder {
     if (this.closing) return;
     this.counts.bytesIn += chunk.length;
     if (this.run && this.cfg.clock.now() - this.run.ms >= this.cfg.interval) this.endRun();
-    this.append(this.sanitizer.write(chunk));
+    const piece = this.outputPieces.write(chunk);
+    if (piece) for (const slice of slicePiece(piece, this.cfg.sliceBytes)) this.append(slice);
   }
 
-  /** Client keystrokes; ignored unless recordInput. */
+  /** Client keystrokes (and stdin of exec sessions); ignored unless recordInput. */
   input(chunk: Uint8Array): void {
     if (this.closing || !this.cfg.recordInput) return;
     this.counts.bytesIn += chunk.length;
-    const text = this.inputDecoder.write(chunk as Buffer);
-    if (text) this.control('i', text, this.cfg.dataCap);
+    const piece = this.inputPieces.write(chunk);
+    if (piece) for (const slice of slicePiece(piece, this.cfg.sliceBytes)) this.recordInput(slice);
   }
 
   /** Terminal size change ("r" event "COLSxROWS"); invalid sizes are ignored. */
@@ -151,10 +159,9 @@ export class Recorder {
   }
 
   stats(): RecorderStats {
-    const { counts, sanitizer } = this;
+    const { counts } = this;
     const pendingBytes = this.pendingBytes();
-    const bytesRecorded = counts.bytesIn - sanitizer.omittedBytes - counts.backlogBytesDropped;
-    return { ...counts, bytesRecorded, binaryBytesOmitted: sanitizer.omittedBytes, pendingBytes, backpressure: pendingBytes > this.cfg.max / 2 };
+    return { ...counts, bytesRecorded: counts.bytesIn - counts.backlogBytesDropped, pendingBytes, backpressure: pendingBytes > this.cfg.max / 2 };
   }
 
   /** Ends the current run and waits until everything queued is on disk. */
@@ -186,7 +193,7 @@ export class Recorder {
   }
 
   private pendingBytes(): number {
-    return this.queuedBytes + this.inflightBytes + (this.run?.bytes ?? 0);
+    return this.queuedBytes + this.inflightBytes + (this.run?.size ?? 0);
   }
 
   /** Seconds since start, never going backwards. */
@@ -194,24 +201,37 @@ export class Recorder {
     return (this.lastT = Math.max(this.lastT, (this.cfg.clock.now() - this.cfg.startMs) / 1000));
   }
 
-  /** Adds output text to the open run (if it fits under the data cap; otherwise it is dropped). */
-  private append(text: string): void {
-    if (!text) return;
-    const json = JSON.stringify(text).slice(1, -1); // escaped now, so the encoded size is known
-    const bytes = Buffer.byteLength(json);
-    if (this.writeError || this.pendingBytes() + (this.run ? 0 : LINE_OVERHEAD) + bytes > this.cfg.dataCap) {
-      return this.drop(Buffer.byteLength(text));
-    }
-    this.run ??= { t: this.time(), ms: this.cfg.clock.now(), parts: [], bytes: LINE_OVERHEAD };
-    this.run.parts.push(json);
-    this.run.bytes += bytes;
-    if (this.run.bytes >= this.cfg.runLimit) this.endRun();
+  /** Adds output to the open run (if it fits under the data cap; otherwise it is dropped). */
+  private append(piece: Utf8Piece): void {
+    const { bytes, valid } = piece;
+    if (this.run && this.run.binary === valid) this.endRun(); // text and binary runs do not mix
+    const escaped = JSON.stringify(bytes.toString('utf8')).slice(1, -1); // escaped now, so the encoded size is known
+    const escapedBytes = Buffer.byteLength(escaped);
+    const growth = this.run ? this.run.growth(bytes.length, escapedBytes) : runSize(!valid, bytes.length, escapedBytes);
+    if (this.writeError || this.pendingBytes() + growth > this.cfg.dataCap) return this.drop(bytes.length);
+    this.run ??= new EventRun('o', !valid, this.time(), this.cfg.clock.now());
+    this.run.add(bytes, escaped, escapedBytes);
+    if (!valid) this.counts.binaryBytes += bytes.length;
+    if (this.run.size >= this.cfg.runLimit) this.endRun();
   }
 
   private endRun(): void {
     const run = this.run;
     this.run = null;
-    if (run) this.push(encodeEventBuffer(run.t, 'o', run.parts, run.bytes - LINE_OVERHEAD)); // <= run.bytes
+    for (const line of run?.lines() ?? []) this.push(line); // its size was counted in pendingBytes
+  }
+
+  /** One input piece: its own "i" event (or "b" + "i" pair), after the open output run. */
+  private recordInput(piece: Utf8Piece): void {
+    this.endRun();
+    const run = new EventRun('i', !piece.valid, this.time(), this.cfg.clock.now());
+    const escaped = JSON.stringify(piece.bytes.toString('utf8')).slice(1, -1);
+    run.add(piece.bytes, escaped, Buffer.byteLength(escaped));
+    const lines = run.lines();
+    const size = lines.reduce((n, l) => n + l.length, 0);
+    if (this.writeError || this.pendingBytes() + size > this.cfg.dataCap) return this.drop(piece.bytes.length);
+    if (!piece.valid) this.counts.binaryBytes += piece.bytes.length;
+    for (const line of lines) this.push(line);
   }
 
   /** Ends the open run (keeps the order exact) and queues a non-output event. */
@@ -239,14 +259,22 @@ export class Recorder {
     return true;
   }
 
-  /** Timer tick, flush() and close(): ends a binary region and the open run, reports dropped output. */
+  /**
+   * Timer tick, flush() and close(): ends the open run, reports dropped bytes. Only close() writes out a
+   * character still incomplete at the end of a stream (a tick must not split one the next chunk completes).
+   */
   private flushPending(final: boolean): void {
     if (this.closing && !final) return;
-    this.append(final ? this.sanitizer.end() : this.sanitizer.flush());
+    if (final) {
+      const output = this.outputPieces.end();
+      if (output) this.append(output);
+      const input = this.inputPieces.end();
+      if (input) this.recordInput(input);
+    }
     this.endRun();
     const n = this.unreportedDrops;
-    const notice = `\r\n[portcullis: ${n} bytes of output not recorded (recording backlog)]\r\n`;
-    if (n > 0 && this.push(Buffer.from(encodeEvent(this.time(), 'o', notice) + '\n'), this.cfg.max)) this.unreportedDrops = 0;
+    const marker = `recording backlog: ${n} bytes not recorded`;
+    if (n > 0 && this.push(Buffer.from(encodeEvent(this.time(), 'm', marker) + '\n'), this.cfg.max)) this.unreportedDrops = 0;
   }
 
   private kick(): void {

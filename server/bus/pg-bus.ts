@@ -102,6 +102,7 @@ export function createPgBus(opts: PgBusOptions): ClosableBus {
       try {
         await listen();
         log.info({ attempt }, 'revocation listener reconnected');
+        subscribers.resubscribed();
         return;
       } catch (err) {
         log.warn({ err, attempt }, 'revocation listener reconnect failed');
@@ -124,8 +125,8 @@ export function createPgBus(opts: PgBusOptions): ClosableBus {
       const payloads = splitForNotify(event).map((e) => JSON.stringify(e));
       await pool.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [channel, payloads]);
     },
-    async subscribe(handler) {
-      const remove = subscribers.add(handler);
+    async subscribe(handler, subscribeOpts) {
+      const remove = subscribers.add(handler, subscribeOpts);
       try {
         await ensureListening();
       } catch (err) {

@@ -2,8 +2,9 @@
  * The revocation bus on Redis pub/sub, plus the event validation both transports share.
  * Publishing uses one connection; subscribing uses a second one (a Redis connection in subscriber
  * mode can do nothing else), opened on the first subscribe. ioredis re-subscribes after a reconnect.
- * Events published while a subscriber is disconnected are lost: proxies also hold their own timer
- * to each grant's end, so a missed event never extends access.
+ * Events published while a subscriber is disconnected are lost: subscribers are told when the
+ * subscription is back (proxies then re-read their live grants), and proxies also hold their own
+ * timer to each grant's end and re-check live grants periodically, so a missed event never extends access.
  */
 import { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -17,6 +18,7 @@ export const revocationEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('grant.ended'), grantIds: z.array(id), reason: z.enum(['expired', 'revoked']), message: z.string() }),
   z.object({ type: z.literal('grant.extended'), grantId: id, endsAt: z.string().refine((s) => !Number.isNaN(Date.parse(s))) }),
   z.object({ type: z.literal('session.terminate'), sessionId: id, message: z.string() }),
+  z.object({ type: z.literal('session.supervision'), sessionId: id }),
 ]) satisfies z.ZodType<RevocationEvent>;
 
 export type Handler = (event: RevocationEvent) => void;
@@ -24,12 +26,28 @@ export type Handler = (event: RevocationEvent) => void;
 /** The in-process handler list of one bus: decodes and validates a raw payload, then fans it out. */
 export function createSubscribers(log: Logger) {
   const handlers = new Set<Handler>();
+  const resubscribedHooks = new Set<() => void>();
   return {
-    add(handler: Handler): () => void {
+    add(handler: Handler, opts: { onResubscribed?: () => void } = {}): () => void {
       // wrap so the same function subscribed twice gets two independent subscriptions
       const entry: Handler = (e) => handler(e);
+      const hook = opts.onResubscribed ? () => opts.onResubscribed!() : null;
       handlers.add(entry);
-      return () => void handlers.delete(entry);
+      if (hook) resubscribedHooks.add(hook);
+      return () => {
+        handlers.delete(entry);
+        if (hook) resubscribedHooks.delete(hook);
+      };
+    },
+    /** the transport has its subscription back after losing it */
+    resubscribed(): void {
+      for (const hook of resubscribedHooks) {
+        try {
+          hook();
+        } catch (err) {
+          log.error({ err }, 'resubscription hook failed');
+        }
+      }
     },
     deliver(raw: string): void {
       let decoded: unknown;
@@ -74,6 +92,15 @@ export function createRedisBus(opts: { redisUrl: string; logger: Logger; channel
     conn.on('message', (ch: string, message: string) => {
       if (ch === channel) subscribers.deliver(message);
     });
+    // ioredis subscribes again on every reconnect; what was published in between is lost
+    let connectedOnce = false;
+    conn.on('ready', () => {
+      if (connectedOnce) {
+        log.info('revocation subscriber reconnected');
+        subscribers.resubscribed();
+      }
+      connectedOnce = true;
+    });
     sub = conn;
     // SUBSCRIBE resolves on the server's confirmation: from then on every publish reaches us
     subscribed = conn.subscribe(channel).then(
@@ -92,8 +119,8 @@ export function createRedisBus(opts: { redisUrl: string; logger: Logger; channel
     async publish(event) {
       await pub.publish(channel, JSON.stringify(event));
     },
-    async subscribe(handler) {
-      const remove = subscribers.add(handler);
+    async subscribe(handler, subscribeOpts) {
+      const remove = subscribers.add(handler, subscribeOpts);
       try {
         await ensureSubscribed();
       } catch (err) {

@@ -27,6 +27,15 @@ export function canSeeDevice(user: User, device: Pick<Device, 'department' | 'po
   return false;
 }
 
+/**
+ * An eligible approver of a device: holds the approver role, is enabled, belongs to the device's
+ * approver department and is not the technician concerned (nobody approves or reviews their own access).
+ */
+export function isEligibleApprover(user: User, device: Pick<Device, 'policy'>, technicianId: string | null): boolean {
+  return hasRole(user, 'approver') && user.disabledAt === null && user.department !== null &&
+    user.department === device.policy.approverDepartment && user.id !== technicianId;
+}
+
 /** The audit actor columns for an actor. */
 export function auditActor(actor: Actor): Pick<AuditEventInput, 'actorType' | 'actorId'> {
   switch (actor.type) {

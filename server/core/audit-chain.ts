@@ -56,10 +56,13 @@ export interface ChainVerifier {
   readonly firstBadSeq: number | undefined;
 }
 
-/** Incremental verifier: feed events in seq order; it remembers the first broken link. */
-export function createChainVerifier(): ChainVerifier {
-  let expectedSeq = 1;
-  let prevHash = GENESIS_HASH;
+/**
+ * Incremental verifier: feed events in seq order; it remembers the first broken link. `from` starts
+ * it after an event already verified (the next one must link to it); `count` counts what was fed.
+ */
+export function createChainVerifier(from?: { seq: number; hash: string }): ChainVerifier {
+  let expectedSeq = from ? from.seq + 1 : 1;
+  let prevHash = from ? from.hash : GENESIS_HASH;
   let count = 0;
   let firstBadSeq: number | undefined;
   return {

@@ -1,15 +1,17 @@
 /**
- * Operator identity: password login with lock-out, and bearer-token authentication.
- * Invariants: disabled or locked users never get a token; every failure is audited; the reply to a
- * caller never says whether a username exists, except that the account is locked.
+ * Operator identity: password login under the login throttle (login-guard.ts), bearer-token
+ * authentication with revocation, logout, and users changing their own password.
+ * Invariants: disabled users never get a token; every failure is audited; the reply to a caller never
+ * says whether a username exists, except that an account locked for everyone says so (429). A login
+ * token carries the user's token generation and is refused once the generation has moved on (logout,
+ * password change or reset, disabling, a role/vendor/department change). A user whose password someone
+ * else chose can do nothing but change it (and read themselves, log out) until they have.
  */
-import { unauthenticated } from './errors.js';
+import { requireUser } from './access.js';
+import { AppError, invalid, unauthenticated } from './errors.js';
+import { guardedPasswordCheck } from './login-guard.js';
 import type { CoreDeps } from './ports.js';
 import type { Actor, User } from './types.js';
-
-// a real hash of a random password, so unknown usernames cost the same time as wrong passwords
-const DUMMY_HASH =
-  'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 
 export interface LoginInput {
   username: string;
@@ -21,65 +23,106 @@ export interface LoginResult {
   token: string;
   expiresAt: Date;
   user: User;
+  /** the token only allows changing the password until it is changed */
+  passwordChangeRequired: boolean;
 }
 
-type Outcome = { ok: true; user: User } | { ok: false; message: string };
+const normalise = (username: string) => username.trim().toLowerCase();
 
 export async function login(deps: CoreDeps, input: LoginInput): Promise<LoginResult> {
-  const now = deps.clock.now();
-  const username = input.username.trim().toLowerCase();
-  const found = await deps.store.read.users.byUsername(username);
-  const passwordOk = await deps.passwords.verify(input.password, found?.passwordHash ?? DUMMY_HASH);
+  const username = normalise(input.username);
   const details = { username, clientAddress: input.clientAddress ?? null };
-
-  const outcome = await deps.store.transaction<Outcome>(async (tx) => {
-    const fail = async (reason: string, message = 'invalid username or password'): Promise<Outcome> => {
-      await tx.audit.append(
-        { actorType: found ? 'user' : 'anonymous', actorId: found?.id ?? null, action: 'auth.login_failed',
-          subjectType: 'user', subjectId: found?.id ?? null, details: { ...details, reason } },
-        now,
-      );
-      return { ok: false, message };
-    };
-    if (!found) return fail('unknown user');
-    if (found.disabledAt) return fail('user disabled');
-    if (found.lockedUntil && found.lockedUntil > now) {
-      return fail('account locked', 'account temporarily locked after repeated failed logins; try again later');
-    }
-    if (!passwordOk) {
-      const lockUntil = new Date(now.getTime() + deps.policy.loginLockoutMinutes * 60_000);
-      const r = await tx.users.recordLoginFailure(found.id, deps.policy.loginMaxFailures, lockUntil, now);
-      if (r.lockedUntil && r.lockedUntil > now) {
+  const { user, generation } = await guardedPasswordCheck(
+    deps,
+    { username, password: input.password, clientAddress: input.clientAddress, actor: { type: 'anonymous' },
+      failureAction: 'auth.login_failed', wrongPassword: () => unauthenticated('invalid username or password') },
+    async (tx, account) => {
+      const now = deps.clock.now();
+      if (account.disabledAt) {
         await tx.audit.append(
-          { actorType: 'system', actorId: 'auth', action: 'auth.account_locked', subjectType: 'user',
-            subjectId: found.id, details: { username, failedLogins: r.failedLogins, lockedUntil: r.lockedUntil.toISOString() } },
+          { actorType: 'user', actorId: account.id, action: 'auth.login_failed', subjectType: 'user', subjectId: account.id,
+            details: { ...details, reason: 'user disabled' } },
           now,
         );
+        return { ok: false, error: unauthenticated('invalid username or password') };
       }
-      return fail('wrong password');
-    }
-    await tx.users.recordLoginSuccess(found.id);
-    await tx.audit.append(
-      { actorType: 'user', actorId: found.id, action: 'auth.login', subjectType: 'user', subjectId: found.id, details },
-      now,
-    );
-    const { passwordHash: _h, failedLogins: _f, lockedUntil: _l, ...user } = found;
-    return { ok: true, user };
-  });
-  if (!outcome.ok) throw unauthenticated(outcome.message);
-  const { token, expiresAt } = await deps.tokens.issueSessionToken(outcome.user.id);
-  return { token, expiresAt, user: outcome.user };
+      await tx.users.recordLoginSuccess(account.id);
+      await tx.audit.append(
+        { actorType: 'user', actorId: account.id, action: 'auth.login', subjectType: 'user', subjectId: account.id,
+          details: { ...details, passwordChangeRequired: account.passwordChangeRequired } },
+        now,
+      );
+      const { passwordHash: _h, failedLogins: _f, lockedUntil: _l, tokenGeneration, ...user } = account;
+      return { ok: true, value: { user, generation: tokenGeneration } };
+    },
+  );
+  const { token, expiresAt } = await deps.tokens.issueSessionToken(user.id, generation);
+  return { token, expiresAt, user, passwordChangeRequired: user.passwordChangeRequired };
 }
 
-/** Resolves a bearer/cookie token to an actor; disabled or deleted users are refused. */
-export async function authenticate(deps: CoreDeps, token: string): Promise<Actor> {
-  let userId: string;
+export interface AuthenticateOptions {
+  /** accept a user who must change their password first (only for changing it, reading /api/me, logging out) */
+  allowPendingPasswordChange?: boolean;
+}
+
+/** Resolves a bearer/cookie token to an actor; disabled or deleted users and revoked tokens are refused. */
+export async function authenticate(deps: CoreDeps, token: string, opts: AuthenticateOptions = {}): Promise<Actor> {
+  let claims: { userId: string; generation: number };
   try {
-    ({ userId } = await deps.tokens.verifySessionToken(token));
+    claims = await deps.tokens.verifySessionToken(token);
   } catch {
     throw unauthenticated('invalid or expired token');
   }
-  const user = await deps.store.read.users.byId(userId);
-  if (!user || user.disabledAt) throw unauthenticated('invalid or expired token');
-  return { type: 'user', user };
+  const state = await deps.store.read.users.authState(claims.userId);
+  if (!state || state.user.disabledAt || state.tokenGeneration !== claims.generation) {
+    throw unauthenticated('invalid or expired token');
+  }
+  if (state.user.passwordChangeRequired && !opts.allowPendingPasswordChange) {
+    throw new AppError('forbidden', 'change your password first: POST /api/me/password', { passwordChangeRequired: true });
+  }
+  return { type: 'user', user: state.user };
+}
+
+/** Ends every login token of the caller, on every device they are logged in from. */
+export async function logout(deps: CoreDeps, actor: Actor): Promise<void> {
+  const user = requireUser(actor);
+  await deps.store.transaction(async (tx) => {
+    await tx.users.endTokens(user.id);
+    await tx.audit.append(
+      { actorType: 'user', actorId: user.id, action: 'auth.logout', subjectType: 'user', subjectId: user.id, details: { username: user.username } },
+      deps.clock.now(),
+    );
+  });
+}
+
+export interface ChangePasswordInput {
+  currentPassword: string;
+  newPassword: string;
+  clientAddress?: string;
+}
+
+/**
+ * A user changes their own password, proving the current one (under the login throttle: a stolen
+ * token cannot be used to guess it). Every other token of the user ends; the caller gets a new one.
+ */
+export async function changeOwnPassword(deps: CoreDeps, actor: Actor, input: ChangePasswordInput): Promise<LoginResult> {
+  const me = requireUser(actor);
+  if (input.newPassword === input.currentPassword) throw invalid('the new password must differ from the current one');
+  const passwordHash = await deps.passwords.hash(input.newPassword);
+  const { user, generation } = await guardedPasswordCheck(
+    deps,
+    { username: me.username, password: input.currentPassword, clientAddress: input.clientAddress, actor,
+      failureAction: 'user.password_change_failed', wrongPassword: () => invalid('the current password is not right') },
+    async (tx, account) => {
+      const updated = await tx.users.update(account.id, { passwordHash, passwordChangeRequired: false, endTokens: true });
+      await tx.audit.append(
+        { actorType: 'user', actorId: account.id, action: 'user.password_changed', subjectType: 'user', subjectId: account.id,
+          details: { username: account.username, by: 'self', wasRequired: account.passwordChangeRequired, clientAddress: input.clientAddress ?? null } },
+        deps.clock.now(),
+      );
+      return { ok: true, value: { user: updated!, generation: account.tokenGeneration + 1 } };
+    },
+  );
+  const { token, expiresAt } = await deps.tokens.issueSessionToken(user.id, generation);
+  return { token, expiresAt, user, passwordChangeRequired: false };
 }

@@ -7,7 +7,9 @@
 import { auditActor, canSeeDevice, requireRole } from './access.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { inTransaction } from './effects.js';
+import { runDeviceTest } from './device-test.js';
 import { assertTransition } from './lifecycle.js';
+import { expandPolicyAliases, withSftpAlias } from './transfer-policy.js';
 import { cancelPendingRequests, endGrants } from './revocation.js';
 import type { CoreDeps, DeviceFilter, DevicePatch, NewDevice, Tx } from './ports.js';
 import type { Actor, Criticality, Device, DeviceCredentialInput, DevicePolicy, LifecycleState } from './types.js';
@@ -35,6 +37,15 @@ export function defaultPolicy(criticality: Criticality, department: string): Dev
     maintenanceWindow: null,
     allowExec: true,
     allowPortForwarding: false,
+    forwardPorts: [],
+    idleTimeoutMinutes: 15,
+    supervision: criticality === 'critical' ? 'required' : 'none',
+    allowUpload: false,
+    allowDownload: false,
+    transferPaths: [],
+    maxTransferMiB: 4096,
+    breakGlass: false,
+    breakGlassMaxMinutes: 30,
     allowSftp: false,
   };
 }
@@ -64,7 +75,7 @@ async function checkVendors(tx: Tx, vendorIds: string[]): Promise<void> {
 export async function createDevice(deps: CoreDeps, actor: Actor, input: CreateDeviceInput): Promise<Device> {
   requireRole(actor, 'admin');
   const { credential, vendorIds = [], policy: policyInput, ...record } = input;
-  const policy = { ...defaultPolicy(record.criticality, record.department), ...policyInput };
+  const policy = withSftpAlias({ ...defaultPolicy(record.criticality, record.department), ...expandPolicyAliases(policyInput) });
   return deps.store.transaction(async (tx) => {
     await checkVendors(tx, vendorIds);
     const created = await tx.devices.insert({
@@ -124,6 +135,8 @@ export async function updateDevice(deps: CoreDeps, actor: Actor, id: string, inp
 /**
  * Moves a device through its lifecycle. Leaving `deployed` ends every grant on it at once (live
  * sessions are cut by the proxies); retiring also cancels pending requests and destroys the credential.
+ * `staged → deployed` first tests the device (device-test.ts): a failure is a 409 with the reason, and
+ * the device stays staged.
  */
 export async function transitionDevice(
   deps: CoreDeps,
@@ -132,10 +145,14 @@ export async function transitionDevice(
   input: { state: LifecycleState; reason: string },
 ): Promise<Device> {
   requireRole(actor, 'admin');
+  const tested = input.state === 'deployed' ? await testBeforeDeploying(deps, actor, id) : null;
   return inTransaction(deps, async (tx, fx) => {
     const device = await tx.devices.byId(id, { forUpdate: true });
     if (!device) throw notFound('device');
     assertTransition(device, input.state);
+    if (tested && (device.address !== tested.address || device.sshPort !== tested.sshPort || device.hostKey !== tested.hostKey)) {
+      throw conflict('the device record changed while it was being tested; try again');
+    }
     const now = deps.clock.now();
     const moved = await tx.devices.transition(id, device.lifecycleState, input.state, now);
     if (!moved) throw notFound('device');
@@ -159,6 +176,16 @@ export async function transitionDevice(
     }
     return (await tx.devices.byId(id))!;
   });
+}
+
+/** A staged device about to be deployed is tested first (outside the transaction: it waits on the network). */
+async function testBeforeDeploying(deps: CoreDeps, actor: Actor, id: string): Promise<Device | null> {
+  const device = await deps.store.read.devices.byId(id);
+  if (!device || device.lifecycleState !== 'staged') return null;
+  assertTransition(device, 'deployed'); // no pin or no credential: refused without a test
+  const result = await runDeviceTest(deps, actor, device);
+  if (!result.ok) throw conflict(`the device failed its connection test: ${result.reason}`, { test: result });
+  return device;
 }
 
 export async function listDevices(deps: CoreDeps, actor: Actor, filter: DeviceFilter): Promise<Device[]> {

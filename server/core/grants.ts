@@ -104,7 +104,7 @@ export async function revokeGrant(deps: CoreDeps, actor: Actor, grantId: string,
   });
 }
 
-export async function listGrants(deps: CoreDeps, actor: Actor, q: { status?: GrantStatus; deviceId?: string; limit: number }): Promise<Grant[]> {
+export async function listGrants(deps: CoreDeps, actor: Actor, q: { status?: GrantStatus; deviceId?: string; emergency?: GrantFilter['emergency']; limit: number }): Promise<Grant[]> {
   const user = requireUser(actor);
   const read = deps.store.read.grants;
   if (hasRole(user, 'admin') || hasRole(user, 'auditor')) return read.list(q);

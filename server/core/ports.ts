@@ -7,11 +7,15 @@ import type { Notifier, RevocationBus, Scheduler } from './workflow-ports.js';
 import type {
   AccessRequest,
   CredentialIssue,
+  DeviceTestResult,
+  DeclaredArtifact,
   Decision,
   Recording,
   Session,
   SessionEndReason,
+  Transfer,
   Grant,
+  GrantReviewOutcome,
   GrantStatus,
   RequestStatus,
   AuditEvent,
@@ -37,8 +41,43 @@ export interface UserRepo {
   byId(id: string): Promise<User | null>;
   byUsername(username: string): Promise<(User & UserSecret) | null>;
   list(filter: { role?: RoleName; vendorId?: string; includeDisabled: boolean }): Promise<User[]>;
-  recordLoginFailure(id: string, maxFailures: number, lockUntil: Date, now: Date): Promise<{ failedLogins: number; lockedUntil: Date | null }>;
+  /** the account row for a login attempt, locked (SELECT … FOR UPDATE) until the transaction ends */
+  lockForLogin(username: string): Promise<(User & UserSecret) | null>;
+  /** what authenticating a token needs: the user and their current token generation */
+  authState(id: string): Promise<{ user: User; tokenGeneration: number } | null>;
+  /** ends every login token of the user (raises the token generation) */
+  endTokens(id: string): Promise<void>;
+  /** counts a failed login against the account (informational; the locks are in the throttle rows) */
+  recordLoginFailure(id: string): Promise<void>;
   recordLoginSuccess(id: string): Promise<void>;
+  /** locks the account itself for everyone until `until` */
+  lockAccount(id: string, until: Date): Promise<void>;
+  /** lock-free read of the throttle state for a quick refusal before any password hashing */
+  peekLoginThrottle(username: string, address: string): Promise<{ address: LoginCounter | null; pair: LoginCounter | null; accountLockedUntil: Date | null }>;
+  /** the per-address row, created if missing and locked (SELECT … FOR UPDATE) */
+  lockLoginAddress(address: string, now: Date): Promise<AddressLoginCounter>;
+  saveLoginAddress(address: string, c: AddressLoginCounter): Promise<void>;
+  /** the per-(username, address) row, locked; null when there is none */
+  lockLoginPair(username: string, address: string): Promise<LoginCounter | null>;
+  saveLoginPair(username: string, address: string, c: LoginCounter): Promise<void>;
+  clearLoginPair(username: string, address: string): Promise<void>;
+  /** distinct source addresses currently locked out of `username` */
+  lockedLoginSources(username: string, now: Date): Promise<number>;
+  /** drops throttle rows whose window and lock ended before `before` (rows locked by others are skipped) */
+  purgeLoginCounters(before: Date): Promise<void>;
+}
+
+/** Failed logins counted in a window that opened at the first failure. */
+export interface LoginCounter {
+  failures: number;
+  windowStartedAt: Date;
+  lockedUntil: Date | null;
+}
+
+/** The per-address counter, plus refusals not yet reported in an audit event. */
+export interface AddressLoginCounter extends LoginCounter {
+  refused: number;
+  refusedAuditedAt: Date | null;
 }
 
 export interface NewUser {
@@ -49,6 +88,8 @@ export interface NewUser {
   department: string | null;
   slackUserId: string | null;
   passwordHash: string;
+  /** default false */
+  passwordChangeRequired?: boolean;
 }
 
 export interface UserPatch {
@@ -59,6 +100,9 @@ export interface UserPatch {
   slackUserId?: string | null;
   passwordHash?: string;
   disabled?: boolean;
+  passwordChangeRequired?: boolean;
+  /** raise the token generation: every login token of the user stops working */
+  endTokens?: boolean;
 }
 
 export interface VendorRepo {
@@ -70,7 +114,7 @@ export interface VendorRepo {
 
 export type NewDevice = Omit<
   Device,
-  'id' | 'lifecycleState' | 'vendorIds' | 'hasCredential' | 'retiredAt' | 'createdAt' | 'updatedAt'
+  'id' | 'lifecycleState' | 'vendorIds' | 'hasCredential' | 'lastTest' | 'retiredAt' | 'createdAt' | 'updatedAt'
 >;
 export type DevicePatch = Partial<Omit<NewDevice, 'policy'>> & { policy?: Partial<DevicePolicy> };
 
@@ -89,6 +133,8 @@ export interface DeviceRepo {
   byName(name: string): Promise<Device | null>;
   list(filter: DeviceFilter): Promise<Device[]>;
   setVendors(id: string, vendorIds: string[]): Promise<void>;
+  /** keeps the last connection test's result on the device */
+  recordTest(id: string, result: DeviceTestResult): Promise<void>;
 }
 
 export interface SealedSecret {
@@ -118,9 +164,15 @@ export interface AuditRepo {
   list(q: AuditQuery): Promise<AuditEvent[]>;
   /** streams the whole chain in seq order, in batches */
   forEach(fn: (e: AuditEvent) => void, batchSize?: number): Promise<void>;
+  /** the last event's seq and hash (null for an empty log); `lock` holds appends off until the transaction ends */
+  head(opts?: { lock?: boolean }): Promise<{ seq: number; hash: string } | null>;
 }
 
-export type NewAccessRequest = Omit<AccessRequest, 'id' | 'status' | 'closedAt' | 'createdAt'> & { createdAt: Date };
+export type NewAccessRequest = Omit<AccessRequest, 'id' | 'status' | 'closedAt' | 'createdAt' | 'artifacts'> & {
+  createdAt: Date;
+  /** declared artifacts (§8.3); default none */
+  artifacts?: DeclaredArtifact[];
+};
 
 export interface RequestFilter {
   status?: RequestStatus;
@@ -152,7 +204,7 @@ export interface GrantScope {
   grantId?: string;
   deviceId?: string;
   technicianId?: string;
-  /** grants held by technicians of this vendor */
+  /** grants given through this vendor, or held by its technicians */
   vendorId?: string;
   /** only grants ending after this instant */
   endingAfter?: Date;
@@ -160,6 +212,8 @@ export interface GrantScope {
 
 export interface GrantFilter {
   status?: GrantStatus;
+  /** `emergency`: break-glass grants only; `unreviewed`: those not yet reviewed */
+  emergency?: 'emergency' | 'unreviewed';
   technicianId?: string;
   deviceId?: string;
   approverDepartment?: string;
@@ -167,7 +221,14 @@ export interface GrantFilter {
 }
 
 export interface GrantRepo {
-  insert(g: Pick<Grant, 'requestId' | 'technicianId' | 'deviceId' | 'status' | 'startsAt' | 'endsAt' | 'activatedAt'>): Promise<Grant>;
+  insert(g: Pick<Grant, 'requestId' | 'technicianId' | 'deviceId' | 'status' | 'startsAt' | 'endsAt' | 'activatedAt'> &
+    Partial<Pick<Grant, 'emergency' | 'reviewDueAt'>>): Promise<Grant>;
+  /** conditional write: records the review of an emergency grant, only once */
+  review(id: string, r: { outcome: GrantReviewOutcome; comment: string | null; by: string; at: Date }): Promise<Grant | null>;
+  /** conditional write: marks an unreviewed emergency grant's review as escalated, only once */
+  markReviewEscalated(id: string, at: Date): Promise<Grant | null>;
+  /** the technician's emergency grant still waiting for its review, if any */
+  unreviewedEmergencyOf(technicianId: string): Promise<Grant | null>;
   byId(id: string, opts?: { forUpdate?: boolean }): Promise<Grant | null>;
   /** the grant an access request created */
   byRequest(requestId: string): Promise<Grant | null>;
@@ -224,6 +285,36 @@ export interface CredentialIssueRepo {
   forGrant(grantId: string): Promise<CredentialIssue[]>;
 }
 
+export interface TransferFilter {
+  deviceId?: string;
+  sessionId?: string;
+  sha256?: string;
+  /** transfers on devices whose approver department is this */
+  approverDepartment?: string;
+  technicianId?: string;
+  limit: number;
+}
+
+export interface TransferRepo {
+  insert(t: Omit<Transfer, 'id'>): Promise<Transfer>;
+  /** a session's transfers in the order they started */
+  forSession(sessionId: string): Promise<Transfer[]>;
+  /** newest first */
+  list(f: TransferFilter): Promise<Transfer[]>;
+}
+
+/** Who supervises a live session: watches by eligible approvers, kept fresh while open. */
+export interface SupervisorRepo {
+  /** a new supervising watch; its id */
+  join(sessionId: string, userId: string, at: Date): Promise<string>;
+  /** the watch is still open */
+  seen(id: string, at: Date): Promise<void>;
+  /** the watch ended (once): whose it was */
+  leave(id: string, at: Date): Promise<{ sessionId: string; userId: string } | null>;
+  /** distinct users with an open watch seen since `seenSince` */
+  active(sessionId: string, seenSince: Date): Promise<{ userId: string; displayName: string; username: string }[]>;
+}
+
 /** Repositories bound to one transaction (or to the pool, for reads). */
 export interface Tx {
   users: UserRepo;
@@ -237,6 +328,8 @@ export interface Tx {
   sessions: SessionRepo;
   recordings: RecordingRepo;
   credentialIssues: CredentialIssueRepo;
+  transfers: TransferRepo;
+  supervisors: SupervisorRepo;
 }
 
 export interface Store {
@@ -258,10 +351,12 @@ export interface PasswordHasher {
 
 export interface SessionTokenClaims {
   userId: string;
+  /** the user's token generation when the token was issued (0 for tokens that carry none) */
+  generation: number;
 }
 
 export interface TokenIssuer {
-  issueSessionToken(userId: string): Promise<{ token: string; expiresAt: Date }>;
+  issueSessionToken(userId: string, generation?: number): Promise<{ token: string; expiresAt: Date }>;
   verifySessionToken(token: string): Promise<SessionTokenClaims>;
   /** a short-lived browser-terminal token bound to one grant; `tokenId` makes it single-use */
   issueTerminalToken(grantId: string, tokenId: string, expiresAt: Date): Promise<string>;
@@ -269,7 +364,13 @@ export interface TokenIssuer {
 }
 
 export interface CorePolicy {
+  /** failures from one address against one account that lock that pair (LOGIN_MAX_FAILURES) */
   loginMaxFailures: number;
+  /** failures from one address across all accounts that throttle the address (LOGIN_MAX_FAILURES_PER_ADDRESS) */
+  loginMaxFailuresPerAddress: number;
+  /** locked addresses that lock the account itself for everyone (LOGIN_ACCOUNT_LOCK_SOURCES) */
+  loginAccountLockSources: number;
+  /** the counting window and the length of every lock */
   loginLockoutMinutes: number;
   /** pending requests lapse after this many hours */
   requestTtlHours: number;
@@ -295,12 +396,35 @@ export interface CertificateAuthority {
   }): string;
 }
 
+/** The broker's audit checkpoint key (Ed25519): signs what the log's head was, so a rewrite shows. */
+export interface CheckpointKey {
+  /** the public key: base64 of its 32 raw bytes */
+  publicKey: string;
+  /** base64 of the 64-byte Ed25519 signature over `message` */
+  sign(message: Uint8Array): string;
+  /** false for a malformed or non-canonical base64 signature, too */
+  verify(message: Uint8Array, signature: string): boolean;
+}
+
 /** Where technicians reach the SSH proxy, and how they recognise it. */
 export interface SshEndpoint {
   host: string;
   port: number;
   /** the proxy's public host key line, for known_hosts */
   hostKeyLine: string;
+  /** the host CA's public key line: the proxy presents a host certificate it signed */
+  hostCaLine: string;
+}
+
+/** How a device connection test came out: ok, or the reason in words for people. */
+export type DeviceTestOutcome = { ok: true } | { ok: false; reason: string };
+
+/**
+ * Tries a device the way the proxy reaches it: connect, check the host key against the pin, log in
+ * with the credential, run a no-op command. Never throws: every failure is an outcome with a reason.
+ */
+export interface DeviceTester {
+  test(device: Device, credential: DeviceCredential): Promise<DeviceTestOutcome>;
 }
 
 /** Everything core entry points need, built once by the entry point. */
@@ -317,4 +441,8 @@ export interface CoreDeps {
   problems: ProblemReporter;
   ca: CertificateAuthority;
   sshEndpoint: SshEndpoint;
+  /** the device connection test (before deployment and on demand) */
+  deviceTester: DeviceTester;
+  /** signs audit checkpoints; without it no checkpoint can be issued or verified */
+  checkpointKey?: CheckpointKey;
 }

@@ -4,6 +4,7 @@
  * activated, lapsed requests expire, and every open grant and pending request has its jobs again.
  */
 import { warningsDue } from './access-rules.js';
+import { escalateOverdueReview } from './break-glass.js';
 import { activateGrant, expireGrant, warnGrant } from './grants.js';
 import type { CoreDeps } from './ports.js';
 import { expireRequest } from './requests.js';
@@ -19,6 +20,8 @@ export async function handleJob(deps: CoreDeps, job: JobSpec): Promise<void> {
       return expireGrant(deps, job.grantId);
     case 'request.expire':
       return expireRequest(deps, job.requestId);
+    case 'grant.review_overdue':
+      return escalateOverdueReview(deps, job.grantId);
   }
 }
 
@@ -54,6 +57,12 @@ export async function reconcile(deps: CoreDeps): Promise<ReconcileReport> {
   for (const r of await read.requests.lapsed(now)) {
     await expireRequest(deps, r.id);
     report.expiredRequests++;
+  }
+  // an emergency grant's review stays due after the grant itself has ended
+  for (const g of await read.grants.list({ emergency: 'unreviewed', limit: 10_000 })) {
+    if (g.reviewEscalatedAt || !g.reviewDueAt) continue;
+    await deps.scheduler.ensure({ kind: 'grant.review_overdue', grantId: g.id, dueAt: g.reviewDueAt.toISOString() });
+    report.ensuredJobs++;
   }
   for (const r of await read.requests.pendingFor({})) {
     await deps.scheduler.ensure({ kind: 'request.expire', requestId: r.id, dueAt: r.expiresAt.toISOString() });

@@ -32,5 +32,6 @@ export async function requestContext(tx: Tx, req: AccessRequest): Promise<Reques
     durationMinutes: req.durationMinutes,
     approvalsRequired: req.approvalsRequired,
     approvalsSoFar: decisions.filter((d) => d.decision === 'approve').length,
+    artifacts: req.artifacts,
   };
 }

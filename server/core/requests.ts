@@ -10,7 +10,7 @@ import { inTransaction, type Effects } from './effects.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
 import type { CoreDeps, Tx } from './ports.js';
 import { requestContext } from './request-context.js';
-import type { AccessRequest, Actor, Decision, Device, Grant, RequestStatus, User } from './types.js';
+import type { AccessRequest, Actor, DeclaredArtifact, Decision, Device, Grant, RequestStatus, User } from './types.js';
 import { jobId, type RequestContext } from './workflow-ports.js';
 
 export interface CreateRequestInput {
@@ -20,6 +20,8 @@ export interface CreateRequestInput {
   /** absent: the window starts when the last approval lands */
   startsAt?: Date;
   durationMinutes: number;
+  /** files the vendor will deliver, with their published SHA-256 (§8.3) */
+  artifacts?: DeclaredArtifact[];
 }
 
 /** Checks the policy rules shared by new requests and extensions; throws a 4xx naming the rule. */
@@ -61,7 +63,7 @@ export async function createAccessRequest(deps: CoreDeps, actor: Actor, input: C
     const timing = { startsAt, startsOnApproval, durationMinutes: input.durationMinutes };
     const req = await tx.requests.insert({
       kind: 'access', technicianId: tech.id, deviceId: device.id, extendsGrantId: null,
-      reason: input.reason, ticketRef: input.ticketRef, ...timing,
+      reason: input.reason, ticketRef: input.ticketRef, ...timing, artifacts: input.artifacts ?? [],
       approvalsRequired: device.policy.approvalsRequired,
       expiresAt: requestExpiry(timing, now, deps.policy.requestTtlHours),
       createdAt: now,
@@ -70,7 +72,7 @@ export async function createAccessRequest(deps: CoreDeps, actor: Actor, input: C
       { ...auditActor(actor), action: 'request.created', subjectType: 'access_request', subjectId: req.id,
         details: { deviceId: device.id, deviceName: device.name, reason: req.reason, ticketRef: req.ticketRef,
           startsAt: startsOnApproval ? null : startsAt.toISOString(), durationMinutes: req.durationMinutes,
-          approvalsRequired: req.approvalsRequired } },
+          approvalsRequired: req.approvalsRequired, artifacts: req.artifacts } },
       now,
     );
     fx.schedule({ kind: 'request.expire', requestId: req.id, dueAt: req.expiresAt.toISOString() });
@@ -98,7 +100,7 @@ export async function requestExtension(deps: CoreDeps, actor: Actor, grantId: st
     const timing = { startsAt: grant.endsAt, startsOnApproval: false, durationMinutes: input.minutes };
     const req = await tx.requests.insert({
       kind: 'extension', technicianId: tech.id, deviceId: device.id, extendsGrantId: grant.id,
-      reason: input.reason, ticketRef: input.ticketRef ?? original.ticketRef, ...timing,
+      reason: input.reason, ticketRef: input.ticketRef ?? original.ticketRef, ...timing, artifacts: [],
       approvalsRequired: device.policy.approvalsRequired,
       // an extension not approved before the grant ends is moot
       expiresAt: grant.endsAt < addMinutes(now, deps.policy.requestTtlHours * 60) ? grant.endsAt : addMinutes(now, deps.policy.requestTtlHours * 60),

@@ -1,14 +1,15 @@
 /**
  * Sessions through the proxy, as the control plane sees them. Invariants: a connection is allowed
  * only for an active grant inside its window, on a deployed device whose name is the principal,
- * for an enabled technician; the decrypted device credential exists only in the caller's memory;
- * every start, end, refusal and recording access is audited.
+ * for an enabled user who still holds the technician role and belongs to the grant's vendor, which
+ * still services the device under a running contract; the decrypted device credential exists only
+ * in the caller's memory; every start, end, refusal and recording access is audited.
  */
 import { auditActor, hasRole, requireRole, requireUser } from './access.js';
 import { credentialAad } from './devices.js';
 import { forbidden, notFound, unauthenticated, conflict } from './errors.js';
 import type { CoreDeps, SessionFilter } from './ports.js';
-import type { Actor, Device, DeviceCredential, Grant, Recording, Session, SessionChannel, SessionEndReason, User } from './types.js';
+import type { Actor, Device, DeviceCredential, Grant, Recording, Session, SessionChannel, SessionEndReason, Transfer, User } from './types.js';
 import { contractCovers } from './access-rules.js';
 
 export interface ConnectionGrant {
@@ -30,13 +31,46 @@ export async function authorizeConnection(deps: CoreDeps, input: { grantId: stri
   if (device.lifecycleState !== 'deployed') throw unauthenticated(`device is ${device.lifecycleState}`);
   const technician = await read.users.byId(grant.technicianId);
   if (!technician || technician.disabledAt) throw unauthenticated('technician disabled');
-  const vendor = technician.vendorId ? await read.vendors.byId(technician.vendorId) : null;
+  // the grant is the vendor's permission, given to one of its technicians for a device it services:
+  // it holds only while all of that is still true, whatever path changed it
+  if (!hasRole(technician, 'technician')) throw unauthenticated('user no longer holds the technician role');
+  if (!technician.vendorId || technician.vendorId !== grant.vendorId) throw unauthenticated('technician no longer belongs to the grant\'s vendor');
+  if (!device.vendorIds.includes(technician.vendorId)) throw unauthenticated('vendor no longer services the device');
+  const vendor = await read.vendors.byId(technician.vendorId);
   if (!vendor || !contractCovers(vendor.contractEnd, { startsAt: now, endsAt: now })) throw unauthenticated('vendor contract ended');
   if (input.serial !== undefined) {
     const issue = await read.credentialIssues.bySerial(input.serial);
     if (!issue || issue.grantId !== grant.id) throw unauthenticated('certificate serial was not issued for this grant');
   }
   return { grant, device, technician };
+}
+
+const utcMinute = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+/**
+ * Why a grant lets nobody in now — revoked (when, by whom, why), ended or not started yet — in words
+ * for its technician; null when none of these holds, or the grant, principal or serial do not match.
+ * Call it only for a caller who proved they hold a certificate our CA issued for this grant: it names
+ * the person who revoked and their reason.
+ */
+export async function grantRefusalNotice(deps: CoreDeps, input: { grantId: string; principal: string; serial: number }): Promise<string | null> {
+  const read = deps.store.read;
+  const grant = /^[0-9a-f-]{36}$/.test(input.grantId) ? await read.grants.byId(input.grantId) : null;
+  const device = grant ? await read.devices.byId(grant.deviceId) : null;
+  if (!grant || !device || device.name !== input.principal) return null;
+  const issue = await read.credentialIssues.bySerial(input.serial);
+  if (!issue || issue.grantId !== grant.id) return null;
+  const now = deps.clock.now();
+  if (grant.status === 'revoked') {
+    const by = grant.revokedBy ? await read.users.byId(grant.revokedBy) : null;
+    return `Access to ${device.name} was revoked at ${utcMinute(grant.endedAt ?? now)}${by ? ` by ${by.displayName}` : ''}` +
+      `${grant.endReason ? `: ${grant.endReason}` : '.'}`;
+  }
+  if (grant.status === 'expired' || now >= grant.endsAt) {
+    return `Access to ${device.name} ended at ${utcMinute(grant.endsAt)}. Ask for a new grant to connect again.`;
+  }
+  if (grant.status === 'scheduled' || now < grant.startsAt) return `Access to ${device.name} starts at ${utcMinute(grant.startsAt)}.`;
+  return null;
 }
 
 /** Decrypts the device's vaulted credential for one onward connection. */
@@ -54,13 +88,22 @@ export interface AuthFailure {
   keyId?: string;
   serial?: string;
   keyFingerprint?: string;
+  /** refusals this event stands for (the proxy aggregates them per source address and minute); default 1 */
+  count?: number;
+  /** aggregated events: refusals by reason, and samples of the principals and (overflow) source addresses */
+  reasons?: Record<string, number>;
+  principals?: string[];
+  sources?: string[];
+  firstAt?: string;
+  lastAt?: string;
 }
 
+/** One `session.auth_failed` event; the reason, principal and key fields are those of the first refusal it counts. */
 export async function auditAuthFailure(deps: CoreDeps, f: AuthFailure): Promise<void> {
   await deps.store.transaction((tx) =>
     tx.audit.append(
       { actorType: 'anonymous', actorId: null, action: 'session.auth_failed', subjectType: 'grant',
-        subjectId: f.keyId && /^[0-9a-f-]{36}$/.test(f.keyId) ? f.keyId : null, details: { ...f } },
+        subjectId: f.keyId && /^[0-9a-f-]{36}$/.test(f.keyId) ? f.keyId : null, details: { ...f, count: f.count ?? 1 } },
       deps.clock.now(),
     ),
   );
@@ -198,7 +241,7 @@ export async function listSessions(deps: CoreDeps, actor: Actor, f: SessionFilte
   return withNames(deps, await deps.store.read.sessions.list({ ...f, ...scope }));
 }
 
-export async function getSession(deps: CoreDeps, actor: Actor, id: string): Promise<SessionView & { recording: Recording | null }> {
+export async function getSession(deps: CoreDeps, actor: Actor, id: string): Promise<SessionView & { recording: Recording | null; transfers: Transfer[] }> {
   const user = requireUser(actor);
   const s = await deps.store.read.sessions.byId(id);
   if (!s) throw notFound('session');
@@ -207,7 +250,7 @@ export async function getSession(deps: CoreDeps, actor: Actor, id: string): Prom
     (hasRole(user, 'approver') && device?.policy.approverDepartment === user.department);
   if (!visible) throw notFound('session');
   const [named] = await withNames(deps, [s]);
-  return { ...named!, recording: await deps.store.read.recordings.bySession(id) };
+  return { ...named!, recording: await deps.store.read.recordings.bySession(id), transfers: await deps.store.read.transfers.forSession(id) };
 }
 
 /** Kill switch for one session: approvers of the device's department and admins. */

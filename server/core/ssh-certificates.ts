@@ -4,9 +4,9 @@
  * the grant is active; each issue is recorded (serial, fingerprint, validity) and audited. The
  * certificate itself is never stored.
  */
-import { auditActor, requireRole } from './access.js';
+import { auditActor, requireRole, requireUser } from './access.js';
 import { conflict, notFound } from './errors.js';
-import type { CoreDeps } from './ports.js';
+import type { CoreDeps, SshEndpoint } from './ports.js';
 import type { Actor } from './types.js';
 
 export interface IssuedCertificate {
@@ -18,6 +18,25 @@ export interface IssuedCertificate {
   validBefore: Date;
   sshCommand: string;
   knownHostsLine: string;
+}
+
+/** The certificate extension that marks a break-glass grant's certificate. */
+export const EMERGENCY_EXTENSION = 'break-glass@portcullis';
+
+/**
+ * The one known_hosts line that makes OpenSSH trust every proxy host key our host CA certifies:
+ * `@cert-authority [host]:port <ca key>` (plain `host` on port 22, as OpenSSH writes it).
+ */
+export function knownHostsLine(endpoint: SshEndpoint): string {
+  const pattern = endpoint.port === 22 ? endpoint.host : `[${endpoint.host}]:${endpoint.port}`;
+  return `@cert-authority ${pattern} ${endpoint.hostCaLine}`;
+}
+
+/** How technicians trust the proxy once: for the console and scripts (any signed-in user). */
+export function sshKnownHosts(deps: CoreDeps, actor: Actor): { host: string; port: number; knownHostsLine: string } {
+  requireUser(actor);
+  const { host, port } = deps.sshEndpoint;
+  return { host, port, knownHostsLine: knownHostsLine(deps.sshEndpoint) };
 }
 
 /** OpenSSH loads `<key>-cert.pub` beside the key; we name the default key file of the key type. */
@@ -41,7 +60,9 @@ export async function issueSshCertificate(deps: CoreDeps, actor: Actor, grantId:
       grantId, kind: 'ssh_certificate', keyFingerprint: key.fingerprint, tokenId: null,
       validAfter, validBefore: grant.endsAt, issuedAt: now,
     });
-    const extensions = ['permit-pty', ...(device.policy.allowPortForwarding ? ['permit-port-forwarding'] : [])];
+    const extensions = ['permit-pty', ...(device.policy.allowPortForwarding ? ['permit-port-forwarding'] : []),
+      // break-glass: the certificate itself says so (`ssh-keygen -L` shows it; clients and our proxy ignore it)
+      ...(grant.emergency ? [EMERGENCY_EXTENSION] : [])];
     const certificate = deps.ca.signUserCertificate({
       publicKeyLine, serial: issue.serial, keyId: grant.id, principals: [device.name],
       validAfter, validBefore: grant.endsAt, extensions,
@@ -49,10 +70,10 @@ export async function issueSshCertificate(deps: CoreDeps, actor: Actor, grantId:
     await tx.audit.append(
       { ...auditActor(actor), action: 'credential.issued', subjectType: 'grant', subjectId: grant.id,
         details: { kind: 'ssh_certificate', serial: issue.serial, keyFingerprint: key.fingerprint, keyType: key.type,
-          principal: device.name, validBefore: grant.endsAt.toISOString() } },
+          principal: device.name, validBefore: grant.endsAt.toISOString(), ...(grant.emergency ? { emergency: true } : {}) } },
       now,
     );
-    const { host, port, hostKeyLine } = deps.sshEndpoint;
+    const { host, port } = deps.sshEndpoint;
     const keyFile = defaultKeyFile[key.type] ?? '~/.ssh/id_ecdsa';
     return {
       certificate,
@@ -62,7 +83,7 @@ export async function issueSshCertificate(deps: CoreDeps, actor: Actor, grantId:
       validAfter,
       validBefore: grant.endsAt,
       sshCommand: `ssh -p ${port} -i ${keyFile} -o CertificateFile=${keyFile}-cert.pub ${device.name}@${host}`,
-      knownHostsLine: `[${host}]:${port} ${hostKeyLine}`,
+      knownHostsLine: knownHostsLine(deps.sshEndpoint),
     };
   });
 }

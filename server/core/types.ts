@@ -28,6 +28,8 @@ export interface User {
   department: string | null;
   slackUserId: string | null;
   disabledAt: Date | null;
+  /** the password was chosen by someone else: until it is changed, the user may only change it */
+  passwordChangeRequired: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -37,6 +39,8 @@ export interface UserSecret {
   passwordHash: string;
   failedLogins: number;
   lockedUntil: Date | null;
+  /** login tokens carry the generation they were issued under; a higher one ends them */
+  tokenGeneration: number;
 }
 
 /** Allowed hours for sessions, in the hospital's time zone. Days: 1 = Monday … 7 = Sunday. */
@@ -54,7 +58,29 @@ export interface DevicePolicy {
   maintenanceWindow: MaintenanceWindow | null;
   allowExec: boolean;
   allowPortForwarding: boolean;
+  /** the only ports a forward may reach on the device (with allowPortForwarding); default none */
+  forwardPorts: number[];
+  /** minutes without technician input before a session is cut (0 = off) */
+  idleTimeoutMinutes: number;
+  /** 'required': the technician's input is held until an approver of the department watches live */
+  supervision: 'none' | 'required';
+  /** files may be written to the device through the proxy's SFTP (§8.3); default false */
+  allowUpload: boolean;
+  /** files may be read from the device through the proxy's SFTP; default false */
+  allowDownload: boolean;
+  /** the directory prefixes on the device transfers may touch (absolute, normalised); empty = any */
+  transferPaths: string[];
+  /** the largest file one transfer may move; default 4096 */
+  maxTransferMiB: number;
+  /**
+   * @deprecated the alias of both allow flags: reads as `allowUpload && allowDownload`; writing it sets
+   * both (an explicit allowUpload / allowDownload in the same change wins)
+   */
   allowSftp: boolean;
+  /** a technician whose vendor services the device may open emergency access without approval (§8.6); default false */
+  breakGlass: boolean;
+  /** the longest emergency access, in minutes (1..240); default 30 */
+  breakGlassMaxMinutes: number;
 }
 
 export interface Device {
@@ -76,6 +102,8 @@ export interface Device {
   vendorIds: string[];
   /** whether a vaulted credential is set; the credential itself never leaves the vault */
   hasCredential: boolean;
+  /** the last connection test (POST /api/devices/:id/test, or before deployment); null before the first */
+  lastTest: DeviceTestResult | null;
   retiredAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
@@ -84,6 +112,14 @@ export interface Device {
 export type DeviceCredentialInput =
   | { username: string; password: string; privateKey?: undefined }
   | { username: string; privateKey: string; password?: undefined };
+
+/** A device connection test: connect, the host key against the pin, the credential's login, a no-op command. */
+export interface DeviceTestResult {
+  at: Date;
+  ok: boolean;
+  /** why it failed, for people ("host key mismatch …"); null when ok */
+  reason: string | null;
+}
 
 /** A decrypted device credential: lives in memory only, for one onward connection. */
 export interface DeviceCredential {
@@ -121,7 +157,8 @@ export type RequestStatus = (typeof REQUEST_STATUSES)[number];
 
 export interface AccessRequest {
   id: string;
-  kind: 'access' | 'extension';
+  /** `break_glass`: the record of an emergency access, closed as approved when it was made */
+  kind: 'access' | 'extension' | 'break_glass';
   technicianId: string;
   deviceId: string;
   extendsGrantId: string | null;
@@ -133,6 +170,8 @@ export interface AccessRequest {
   durationMinutes: number;
   approvalsRequired: number;
   status: RequestStatus;
+  /** what the vendor declared it will deliver (the published hashes of the patch) */
+  artifacts: DeclaredArtifact[];
   expiresAt: Date;
   closedAt: Date | null;
   createdAt: Date;
@@ -144,7 +183,8 @@ export interface Decision {
   approverId: string;
   decision: 'approve' | 'deny';
   comment: string | null;
-  channel: 'web' | 'slack-link';
+  /** `web`: the console (its session cookie); `api`: a bearer token; `slack-link`: a signed link from Slack */
+  channel: 'web' | 'api' | 'slack-link';
   createdAt: Date;
 }
 
@@ -156,6 +196,8 @@ export interface Grant {
   requestId: string;
   technicianId: string;
   deviceId: string;
+  /** the vendor the grant was given through (the technician's at approval); null only for legacy rows */
+  vendorId: string | null;
   status: GrantStatus;
   startsAt: Date;
   endsAt: Date;
@@ -165,10 +207,23 @@ export interface Grant {
   endReason: string | null;
   warned5At: Date | null;
   warned1At: Date | null;
+  /** break-glass access (§8.6): opened without approval, to be reviewed by an approver within 24 h */
+  emergency: boolean;
+  /** when the review of an emergency grant is due (null for ordinary grants) */
+  reviewDueAt: Date | null;
+  reviewedAt: Date | null;
+  reviewedBy: string | null;
+  reviewOutcome: GrantReviewOutcome | null;
+  reviewComment: string | null;
+  /** when the overdue review was escalated to the approvers */
+  reviewEscalatedAt: Date | null;
   createdAt: Date;
 }
 
-export const SESSION_END_REASONS = ['client_closed', 'device_closed', 'expired', 'revoked', 'error'] as const;
+export const GRANT_REVIEW_OUTCOMES = ['justified', 'unjustified'] as const;
+export type GrantReviewOutcome = (typeof GRANT_REVIEW_OUTCOMES)[number];
+
+export const SESSION_END_REASONS = ['client_closed', 'device_closed', 'expired', 'revoked', 'idle', 'error'] as const;
 export type SessionEndReason = (typeof SESSION_END_REASONS)[number];
 export type SessionChannel = 'shell' | 'exec' | 'browser' | 'sftp' | 'forward';
 
@@ -209,4 +264,38 @@ export interface CredentialIssue {
   validBefore: Date;
   usedAt: Date | null;
   issuedAt: Date;
+}
+
+/** A file a request declares it will deliver: an upload with this SHA-256 (and size, if given) is `declared`. */
+export interface DeclaredArtifact {
+  name: string;
+  /** lowercase hex */
+  sha256: string;
+  sizeBytes?: number;
+}
+
+export const TRANSFER_OUTCOMES = ['complete', 'partial', 'refused', 'failed'] as const;
+export type TransferOutcome = (typeof TRANSFER_OUTCOMES)[number];
+
+/** One file read or written through the proxy's SFTP relay (§8.3). */
+export interface Transfer {
+  id: string;
+  sessionId: string;
+  grantId: string;
+  deviceId: string;
+  technicianId: string;
+  direction: 'upload' | 'download';
+  /** the absolute path on the device */
+  path: string;
+  bytes: number;
+  /** SHA-256 over the bytes in file-offset order; null when nothing was hashed (refused) */
+  sha256: string | null;
+  startedAt: Date;
+  endedAt: Date;
+  outcome: TransferOutcome;
+  reason: string | null;
+  /** uploads: the hash matches a declared artifact; null for downloads */
+  declared: boolean | null;
+  /** the name of the declared artifact it matched */
+  artifactName: string | null;
 }

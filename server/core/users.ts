@@ -1,7 +1,10 @@
 /**
  * Users and roles (admin only). Invariants: technicians belong to a vendor, approvers to a
  * department; an admin cannot disable themselves or drop their own admin role (no lock-out of the
- * last hands on the system); password hashes never leave the core.
+ * last hands on the system); password hashes never leave the core. A password an admin sets for
+ * someone else must be changed at that user's first login. Disabling, a password reset and a change
+ * of roles, vendor or department end the user's login tokens at once; losing the technician role or
+ * moving to another vendor also ends their grants (live sessions are cut) and pending requests.
  */
 import { auditActor, requireRole } from './access.js';
 import { inTransaction } from './effects.js';
@@ -52,6 +55,8 @@ export async function createUser(deps: CoreDeps, actor: Actor, input: CreateUser
       department,
       slackUserId: input.slackUserId ?? null,
       passwordHash,
+      // the admin chose it: the user replaces it at first login
+      passwordChangeRequired: true,
     });
     await tx.audit.append(
       { ...auditActor(actor), action: 'user.created', subjectType: 'user', subjectId: user.id,
@@ -76,7 +81,16 @@ export async function updateUser(deps: CoreDeps, actor: Actor, id: string, input
     const department = input.department !== undefined ? input.department : before.department;
     checkRoleFields(roles, vendorId, department);
     if (input.vendorId && !(await tx.vendors.byId(input.vendorId))) throw invalid('vendorId does not name a vendor');
-    const patch: UserPatch = { ...input, roles: input.roles ? roles : undefined, passwordHash };
+    const rolesChanged = input.roles !== undefined && !sameSet(roles, before.roles);
+    const wasTechnician = before.roles.includes('technician');
+    const technicianEnded = wasTechnician && (!roles.includes('technician') || vendorId !== before.vendorId);
+    const endTokens = passwordHash !== undefined || input.disabled === true || rolesChanged ||
+      vendorId !== before.vendorId || department !== before.department;
+    const patch: UserPatch = {
+      ...input, roles: input.roles ? roles : undefined, passwordHash, endTokens,
+      // a password an admin sets for someone else is theirs to replace at first login
+      ...(passwordHash !== undefined ? { passwordChangeRequired: id !== admin.id } : {}),
+    };
     delete (patch as { password?: string }).password;
     const user = await tx.users.update(id, patch);
     if (!user) throw notFound('user');
@@ -86,9 +100,16 @@ export async function updateUser(deps: CoreDeps, actor: Actor, id: string, input
       await tx.audit.append(
         { ...auditActor(actor), action: 'user.updated', subjectType: 'user', subjectId: id,
           // field names only for the password; values for the rest
-          details: { changed, roles: user.roles, vendorId: user.vendorId, department: user.department } },
+          details: { changed, roles: user.roles, vendorId: user.vendorId, department: user.department, tokensEnded: endTokens,
+            ...(passwordHash !== undefined ? { passwordChangeRequired: user.passwordChangeRequired } : {}) } },
         now,
       );
+    }
+    if (technicianEnded && input.disabled !== true) {
+      // their access was granted as a technician of that vendor: it ends with the role or the vendor
+      const reason = !roles.includes('technician') ? 'technician role removed' : 'vendor changed';
+      await endGrants(tx, fx, { technicianId: id }, { status: 'revoked', reason, actor, at: now });
+      await cancelPendingRequests(tx, fx, { technicianId: id }, { reason, actor, at: now });
     }
     if (input.disabled !== undefined && Boolean(before.disabledAt) !== input.disabled) {
       await tx.audit.append(
@@ -106,6 +127,8 @@ export async function updateUser(deps: CoreDeps, actor: Actor, id: string, input
     return user;
   });
 }
+
+const sameSet = <T>(a: T[], b: T[]) => a.length === b.length && a.every((x) => b.includes(x)) && b.every((x) => a.includes(x));
 
 export async function listUsers(deps: CoreDeps, actor: Actor, filter: { role?: RoleName; vendorId?: string; includeDisabled?: boolean }): Promise<User[]> {
   requireRole(actor, 'admin');

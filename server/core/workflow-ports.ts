@@ -9,7 +9,9 @@ export type JobSpec =
   | { kind: 'grant.activate'; grantId: string; dueAt: string }
   | { kind: 'grant.warn'; grantId: string; minutesLeft: 5 | 1; dueAt: string }
   | { kind: 'grant.expire'; grantId: string; dueAt: string }
-  | { kind: 'request.expire'; requestId: string; dueAt: string };
+  | { kind: 'request.expire'; requestId: string; dueAt: string }
+  /** a break-glass grant's review is due: escalated if nobody has reviewed it */
+  | { kind: 'grant.review_overdue'; grantId: string; dueAt: string };
 
 /** A job without its time: what identifies it. */
 export type JobKey = JobSpec extends infer J ? (J extends JobSpec ? Omit<J, 'dueAt'> : never) : never;
@@ -25,6 +27,8 @@ export function jobId(job: JobKey): string {
       return `grant-expire-${job.grantId}`;
     case 'request.expire':
       return `request-expire-${job.requestId}`;
+    case 'grant.review_overdue':
+      return `grant-review-overdue-${job.grantId}`;
   }
 }
 
@@ -43,18 +47,24 @@ export type JobHandler = (job: JobSpec) => Promise<void>;
 export type RevocationEvent =
   | { type: 'grant.ended'; grantIds: string[]; reason: 'expired' | 'revoked'; message: string }
   | { type: 'grant.extended'; grantId: string; endsAt: string }
-  | { type: 'session.terminate'; sessionId: string; message: string };
+  | { type: 'session.terminate'; sessionId: string; message: string }
+  /** a supervisor joined or left the session: the proxy relaying it reads who supervises now */
+  | { type: 'session.supervision'; sessionId: string };
 
 export interface RevocationBus {
   publish(event: RevocationEvent): Promise<void>;
-  /** resolves once subscribed; the returned function unsubscribes */
-  subscribe(handler: (event: RevocationEvent) => void): Promise<() => Promise<void>>;
+  /**
+   * Resolves once subscribed; the returned function unsubscribes. `onResubscribed` is told after the
+   * transport lost its subscription and has it again: messages sent meanwhile are lost, so the
+   * subscriber re-reads what it holds (the proxy re-checks its live grants).
+   */
+  subscribe(handler: (event: RevocationEvent) => void, opts?: { onResubscribed?: () => void }): Promise<() => Promise<void>>;
 }
 
 /** Human-readable context for notifications: names, never bare ids only. */
 export interface RequestContext {
   requestId: string;
-  kind: 'access' | 'extension';
+  kind: 'access' | 'extension' | 'break_glass';
   device: { id: string; name: string; department: string; criticality: string; approverDepartment: string };
   vendor: { id: string; name: string } | null;
   technician: { id: string; username: string; displayName: string; slackUserId: string | null };
@@ -64,15 +74,35 @@ export interface RequestContext {
   durationMinutes: number;
   approvalsRequired: number;
   approvalsSoFar: number;
+  /** files the request declares it will deliver (§8.3) */
+  artifacts?: { name: string; sha256: string; sizeBytes?: number }[];
 }
 
 export type NotifyEvent =
+  /**
+   * Break-glass (§8.6), told loudly to every eligible approver: opened (at once), review overdue
+   * (escalation), reviewed. `request` is the emergency's request record (kind `break_glass`).
+   */
+  | { type: 'grant.emergency'; stage: 'opened' | 'review_overdue' | 'reviewed'; request: RequestContext; grant: EmergencyContext;
+      review?: { outcome: 'justified' | 'unjustified'; comment: string; reviewer: { id: string; displayName: string } } }
   | { type: 'request.created'; request: RequestContext }
   | { type: 'request.decided'; request: RequestContext; decision: 'approve' | 'deny'; approver: { id: string; displayName: string }; outcome: 'pending' | 'approved' | 'denied'; comment: string | null }
   | { type: 'request.closed'; request: RequestContext; status: 'expired' | 'cancelled' }
   | { type: 'grant.changed'; grantId: string; request: RequestContext; status: 'scheduled' | 'active' | 'expired' | 'revoked' | 'extended'; startsAt: string; endsAt: string; reason?: string }
   | { type: 'session.started'; session: SessionContext; at: string }
-  | { type: 'session.ended'; session: SessionContext; at: string; endReason: string };
+  | { type: 'session.ended'; session: SessionContext; at: string; endReason: string }
+  | { type: 'transfer.undeclared'; session: SessionContext; at: string; transfer: { id: string; path: string; bytes: number; sha256: string | null; outcome: string } };
+
+/** A break-glass grant for notifications, with everyone who must hear of it. */
+export interface EmergencyContext {
+  grantId: string;
+  status: 'scheduled' | 'active' | 'expired' | 'revoked';
+  startsAt: string;
+  endsAt: string;
+  reviewDueAt: string;
+  /** every eligible approver of the device: enabled, of its approver department, not the technician */
+  approvers: { id: string; displayName: string; slackUserId: string | null }[];
+}
 
 /** A proxied session, for notifications: the grant it runs on, the device and the technician by name. */
 export interface SessionContext {

@@ -11,6 +11,8 @@ import ssh2 from 'ssh2';
 export interface KeyMaterial {
   /** ed25519 private key that signs technicians' OpenSSH user certificates */
   sshUserCa: KeyObject;
+  /** ed25519 private key that signs the proxy's host certificates (technicians trust it once, in known_hosts) */
+  sshHostCa: KeyObject;
   /** the proxy's SSH host key, OpenSSH private key format (what ssh2's Server takes) */
   sshHostKey: string;
   /** ed25519 private key signing bearer and terminal tokens (jose EdDSA) */
@@ -18,13 +20,17 @@ export interface KeyMaterial {
   tokenVerifying: KeyObject;
   /** 32-byte AES-256-GCM key sealing device credentials; never stored in the database */
   vaultKey: Buffer;
+  /** ed25519 private key signing audit checkpoints (never used for anything else) */
+  auditCheckpoint: KeyObject;
 }
 
 export interface KeyOverrides {
   sshUserCa?: string;
+  sshHostCa?: string;
   sshHostKey?: string;
   tokenSigning?: string;
   vaultKey?: string;
+  auditCheckpoint?: string;
 }
 
 async function readOrCreate(file: string, create: () => string): Promise<string> {
@@ -72,8 +78,10 @@ export async function loadKeys(keysDir: string, overrides: KeyOverrides = {}): P
   await fs.mkdir(keysDir, { recursive: true, mode: 0o700 });
   const file = (name: string) => path.join(keysDir, name);
   const caPem = overrides.sshUserCa ?? (await readOrCreate(file('ssh-user-ca.pem'), newEd25519Pem));
+  const hostCaPem = overrides.sshHostCa ?? (await readOrCreate(file('ssh-host-ca.pem'), newEd25519Pem));
   const hostKey = overrides.sshHostKey ?? (await readOrCreate(file('ssh-host-ed25519'), newHostKey));
   const tokenPem = overrides.tokenSigning ?? (await readOrCreate(file('token-signing.pem'), newEd25519Pem));
+  const checkpointPem = overrides.auditCheckpoint ?? (await readOrCreate(file('audit-checkpoint.pem'), newEd25519Pem));
   const vaultText = overrides.vaultKey ?? (await readOrCreate(file('vault.key'), () => randomBytes(32).toString('base64') + '\n'));
 
   const parsedHost = ssh2.utils.parseKey(hostKey);
@@ -81,10 +89,12 @@ export async function loadKeys(keysDir: string, overrides: KeyOverrides = {}): P
   const tokenSigning = parseEd25519(tokenPem, 'token signing key');
   return {
     sshUserCa: parseEd25519(caPem, 'SSH user CA key'),
+    sshHostCa: parseEd25519(hostCaPem, 'SSH host CA key'),
     sshHostKey: hostKey,
     tokenSigning,
     tokenVerifying: createPublicKey(tokenSigning),
     vaultKey: parseVaultKey(vaultText, 'vault key'),
+    auditCheckpoint: parseEd25519(checkpointPem, 'audit checkpoint key'),
   };
 }
 

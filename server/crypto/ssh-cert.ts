@@ -1,5 +1,5 @@
 /**
- * OpenSSH public keys and user certificates (PROTOCOL.certkeys), on node:crypto only.
+ * OpenSSH public keys, user and host certificates (PROTOCOL.certkeys), on node:crypto only.
  *
  * Invariants:
  * - We never trust fingerprint or key equality alone: a certificate is accepted only after its
@@ -298,6 +298,56 @@ const toSeconds = (d: Date, what: string): bigint => {
   return BigInt(Math.floor(ms / 1000));
 };
 
+/** validBefore of a certificate without end (ssh-keygen -L prints only "Valid: after …"). */
+export const FOREVER = (1n << 64n) - 1n;
+
+interface CertificateFields {
+  caKey: KeyObject;
+  /** the certified key's wire blob */
+  keyBlob: Buffer;
+  serial: bigint;
+  kind: 1 | 2;
+  keyId: string;
+  principals: string[];
+  validAfter: bigint;
+  validBefore: bigint;
+  criticalOptions: Array<[string, Buffer]>;
+  extensions: string[];
+}
+
+/** Builds and signs any certificate (random 32-byte nonce, options sorted). */
+function signCertificate(f: CertificateFields): { line: string; blob: Buffer } {
+  const { caKey } = f;
+  if (caKey?.type !== 'private' || caKey.asymmetricKeyType !== 'ed25519') throw invalid('the CA key must be an ed25519 private key');
+  const { type } = parseKeyBlob(f.keyBlob);
+  if (f.principals.length === 0 || f.principals.some((p) => !p)) throw invalid('at least one non-empty principal is required');
+  if (f.validBefore <= f.validAfter) throw invalid('validBefore must be after validAfter');
+  const kr = new SshReader(f.keyBlob);
+  kr.string();
+  const certType = type + CERT_SUFFIX;
+  const principals = new SshWriter();
+  for (const p of f.principals) principals.string(p);
+  const signed = new SshWriter()
+    .string(certType)
+    .string(randomBytes(32))
+    .raw(kr.rest())
+    .uint64(f.serial)
+    .uint32(f.kind)
+    .string(f.keyId)
+    .string(principals.toBuffer())
+    .uint64(f.validAfter)
+    .uint64(f.validBefore)
+    .string(encodeOptions(f.criticalOptions, 'critical option'))
+    .string(encodeOptions(f.extensions.map((e): [string, Buffer] => [e, Buffer.alloc(0)]), 'extension'))
+    .string(Buffer.alloc(0))
+    .string(publicKeyToSshBlob(caKey))
+    .toBuffer();
+  const sig = new SshWriter().string('ssh-ed25519').string(sign(null, signed, caKey)).toBuffer();
+  const blob = Buffer.concat([signed, sshString(sig)]);
+  const comment = f.keyId.replace(/[\x00-\x20\x7f]/g, '_');
+  return { line: `${certType} ${blob.toString('base64')}${comment ? ' ' + comment : ''}`, blob };
+}
+
 /**
  * Signs an OpenSSH user certificate with an ed25519 CA key (random 32-byte nonce, options sorted).
  * @returns the `.pub`-style line `<type>-cert-v01@openssh.com <base64> <keyId>` and the blob.
@@ -313,40 +363,35 @@ export function signUserCertificate(opts: {
   extensions: string[];
   criticalOptions?: Record<string, string>;
 }): { line: string; blob: Buffer } {
-  const { caKey } = opts;
-  if (caKey?.type !== 'private' || caKey.asymmetricKeyType !== 'ed25519') throw invalid('the CA key must be an ed25519 private key');
-  const { type } = parseKeyBlob(opts.publicKey.blob);
-  if (opts.principals.length === 0 || opts.principals.some((p) => !p)) throw invalid('at least one non-empty principal is required');
-  const validAfter = toSeconds(opts.validAfter, 'validAfter');
-  const validBefore = toSeconds(opts.validBefore, 'validBefore');
-  if (validBefore <= validAfter) throw invalid('validBefore must be after validAfter');
-  const kr = new SshReader(opts.publicKey.blob);
-  kr.string();
-  const certType = type + CERT_SUFFIX;
-  const principals = new SshWriter();
-  for (const p of opts.principals) principals.string(p);
   const critical = Object.entries(opts.criticalOptions ?? {}).map(
     ([k, v]): [string, Buffer] => [k, v === '' ? Buffer.alloc(0) : sshString(v)],
   );
-  const signed = new SshWriter()
-    .string(certType)
-    .string(randomBytes(32))
-    .raw(kr.rest())
-    .uint64(opts.serial)
-    .uint32(1)
-    .string(opts.keyId)
-    .string(principals.toBuffer())
-    .uint64(validAfter)
-    .uint64(validBefore)
-    .string(encodeOptions(critical, 'critical option'))
-    .string(encodeOptions(opts.extensions.map((e): [string, Buffer] => [e, Buffer.alloc(0)]), 'extension'))
-    .string(Buffer.alloc(0))
-    .string(publicKeyToSshBlob(caKey))
-    .toBuffer();
-  const sig = new SshWriter().string('ssh-ed25519').string(sign(null, signed, caKey)).toBuffer();
-  const blob = Buffer.concat([signed, sshString(sig)]);
-  const comment = opts.keyId.replace(/[\x00-\x20\x7f]/g, '_');
-  return { line: `${certType} ${blob.toString('base64')}${comment ? ' ' + comment : ''}`, blob };
+  return signCertificate({
+    caKey: opts.caKey, keyBlob: opts.publicKey.blob, serial: opts.serial, kind: 1, keyId: opts.keyId, principals: opts.principals,
+    validAfter: toSeconds(opts.validAfter, 'validAfter'), validBefore: toSeconds(opts.validBefore, 'validBefore'),
+    criticalOptions: critical, extensions: opts.extensions,
+  });
+}
+
+/**
+ * Signs an OpenSSH host certificate (type 2: no critical options, no extensions) with an ed25519
+ * host CA key. `principals` are the names clients reach the host by; `validBefore` omitted means forever.
+ */
+export function signHostCertificate(opts: {
+  caKey: KeyObject;
+  publicKey: ParsedPublicKey;
+  serial: bigint;
+  keyId: string;
+  principals: string[];
+  validAfter: Date;
+  validBefore?: Date;
+}): { line: string; blob: Buffer } {
+  return signCertificate({
+    caKey: opts.caKey, keyBlob: opts.publicKey.blob, serial: opts.serial, kind: 2, keyId: opts.keyId, principals: opts.principals,
+    validAfter: toSeconds(opts.validAfter, 'validAfter'),
+    validBefore: opts.validBefore ? toSeconds(opts.validBefore, 'validBefore') : FOREVER,
+    criticalOptions: [], extensions: [],
+  });
 }
 
 /** True when `client` is inside the comma-separated CIDR list (IPv4/IPv6); malformed → false. */
@@ -370,11 +415,14 @@ function sourceAddressAllowed(list: string, client: string | undefined): boolean
  * Verifies a user certificate for `principal` at `now`: user type, our CA (byte-equal key AND a
  * valid signature), validity window, principal (an empty list matches nobody) and critical options
  * (only `source-address`, checked against `clientAddress`). Never throws.
+ *
+ * A certificate refused only for its validity window comes back as `genuine`: our CA issued it, for
+ * this principal and address, so its holder (once their signature verifies) may be told why.
  */
 export function verifyUserCertificate(
   blob: Buffer,
   opts: { caPublicKeyBlob: Buffer; principal: string; now: Date; clientAddress?: string },
-): { ok: true; cert: ParsedCertificate } | { ok: false; reason: string } {
+): { ok: true; cert: ParsedCertificate } | { ok: false; reason: string; genuine?: ParsedCertificate } {
   const fail = (reason: string) => ({ ok: false as const, reason });
   let cert: ParsedCertificate;
   try {
@@ -390,15 +438,16 @@ export function verifyUserCertificate(
     const ca = parseKeyBlob(opts.caPublicKeyBlob);
     if (!verifySshSignature(ca.keyObject, ca.type, cert.signature, cert.signedBytes)) return fail('bad CA signature');
     const now = toSeconds(opts.now, 'now');
-    if (now < cert.validAfter) return fail('certificate not yet valid');
-    if (now >= cert.validBefore) return fail('certificate expired');
-    if (cert.principals.length === 0) return fail('certificate has no principals');
-    if (!cert.principals.includes(opts.principal)) return fail('principal not allowed');
+    const window = now < cert.validAfter ? 'certificate not yet valid' : now >= cert.validBefore ? 'certificate expired' : null;
+    // the window is checked first (its reason wins), but only a certificate passing the rest is genuine
+    if (cert.principals.length === 0) return fail(window ?? 'certificate has no principals');
+    if (!cert.principals.includes(opts.principal)) return fail(window ?? 'principal not allowed');
     for (const name of cert.criticalOptions.keys()) {
-      if (name !== 'source-address') return fail(`unsupported critical option: ${printable(name)}`);
+      if (name !== 'source-address') return fail(window ?? `unsupported critical option: ${printable(name)}`);
     }
     const source = cert.criticalOptions.get('source-address');
-    if (source !== undefined && !sourceAddressAllowed(source, opts.clientAddress)) return fail('source address not allowed');
+    if (source !== undefined && !sourceAddressAllowed(source, opts.clientAddress)) return fail(window ?? 'source address not allowed');
+    if (window) return { ok: false, reason: window, genuine: cert };
     return { ok: true, cert };
   } catch {
     return fail('certificate verification failed');

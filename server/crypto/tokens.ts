@@ -10,10 +10,11 @@ const TERMINAL_AUDIENCE = 'portcullis-terminal';
 
 export function createTokenIssuer(keys: { signing: KeyObject; verifying: KeyObject }, ttlMinutes: number, clock: Clock): TokenIssuer {
   return {
-    async issueSessionToken(userId) {
+    async issueSessionToken(userId, generation = 0) {
       const now = Math.floor(clock.now().getTime() / 1000);
       const exp = now + ttlMinutes * 60;
-      const token = await new SignJWT({ typ: 'session' })
+      // gen: the user's token generation; authentication refuses tokens of an older one
+      const token = await new SignJWT({ typ: 'session', gen: generation })
         .setProtectedHeader({ alg: 'EdDSA' })
         .setSubject(userId)
         .setIssuer(ISSUER)
@@ -53,7 +54,9 @@ export function createTokenIssuer(keys: { signing: KeyObject; verifying: KeyObje
         currentDate: clock.now(),
       });
       if (payload.typ !== 'session' || typeof payload.sub !== 'string') throw new Error('not a session token');
-      return { userId: payload.sub };
+      const gen = payload.gen === undefined ? 0 : payload.gen;
+      if (typeof gen !== 'number' || !Number.isInteger(gen) || gen < 0) throw new Error('bad token generation');
+      return { userId: payload.sub, generation: gen };
     },
   };
 }

@@ -50,6 +50,12 @@ export function auditRepo(db: Queryable): AuditRepo {
       );
       return rows.map(toEvent);
     },
+    async head(opts) {
+      // the same lock as append: held until the transaction ends, so the head read is the one the next append links to
+      if (opts?.lock) await db.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
+      const { rows } = await db.query('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
+      return rows[0] ? { seq: Number(rows[0].seq), hash: rows[0].hash as string } : null;
+    },
     async forEach(fn, batchSize = 1000) {
       let after = 0;
       for (;;) {

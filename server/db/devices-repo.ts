@@ -1,4 +1,5 @@
 import type { DevicePatch, DeviceRepo, NewDevice } from '../core/ports.js';
+import { expandPolicyAliases } from '../core/transfer-policy.js';
 import type { Device, DevicePolicy } from '../core/types.js';
 import type { Queryable } from './pool.js';
 
@@ -30,10 +31,23 @@ function toDevice(r: Record<string, unknown>): Device {
       maintenanceWindow: (r.maintenance_window as DevicePolicy['maintenanceWindow']) ?? null,
       allowExec: r.allow_exec as boolean,
       allowPortForwarding: r.allow_port_forwarding as boolean,
-      allowSftp: r.allow_sftp as boolean,
+      forwardPorts: (r.forward_ports as number[] | null) ?? [],
+      idleTimeoutMinutes: Number(r.idle_timeout_minutes ?? 15),
+      supervision: (r.supervision as DevicePolicy['supervision'] | null) ?? 'none',
+      allowUpload: r.allow_upload as boolean,
+      allowDownload: r.allow_download as boolean,
+      transferPaths: (r.transfer_paths as string[] | null) ?? [],
+      maxTransferMiB: r.max_transfer_mib as number,
+      breakGlass: (r.break_glass as boolean | undefined) ?? false,
+      breakGlassMaxMinutes: (r.break_glass_max_minutes as number | undefined) ?? 30,
+      // deprecated alias (§8.3): both allow flags
+      allowSftp: (r.allow_upload as boolean) && (r.allow_download as boolean),
     },
     vendorIds: r.vendor_ids as string[],
     hasCredential: r.has_credential as boolean,
+    lastTest: r.last_test_at
+      ? { at: r.last_test_at as Date, ok: r.last_test_ok as boolean, reason: (r.last_test_reason as string | null) ?? null }
+      : null,
     retiredAt: (r.retired_at as Date | null) ?? null,
     createdAt: r.created_at as Date,
     updatedAt: r.updated_at as Date,
@@ -45,10 +59,13 @@ const recordColumns: Record<string, string> = {
   firmwareBaseline: 'firmware_baseline', department: 'department', clinicalPurpose: 'clinical_purpose',
   criticality: 'criticality', address: 'address', sshPort: 'ssh_port', hostKey: 'host_key',
 };
-const policyColumns: Record<keyof DevicePolicy, string> = {
+// allowSftp is no column: the alias of allowUpload and allowDownload (expandPolicyAliases)
+const policyColumns: Record<Exclude<keyof DevicePolicy, 'allowSftp'>, string> = {
   maxSessionMinutes: 'max_session_minutes', approvalsRequired: 'approvals_required',
   approverDepartment: 'approver_department', maintenanceWindow: 'maintenance_window', allowExec: 'allow_exec',
-  allowPortForwarding: 'allow_port_forwarding', allowSftp: 'allow_sftp',
+  allowPortForwarding: 'allow_port_forwarding', forwardPorts: 'forward_ports', idleTimeoutMinutes: 'idle_timeout_minutes', supervision: 'supervision',
+  allowUpload: 'allow_upload', allowDownload: 'allow_download', transferPaths: 'transfer_paths', maxTransferMiB: 'max_transfer_mib',
+  breakGlass: 'break_glass', breakGlassMaxMinutes: 'break_glass_max_minutes',
 };
 
 /** column → value pairs of a device record and policy, skipping undefined members */
@@ -58,8 +75,9 @@ function columnValues(d: DevicePatch): [string, unknown][] {
     const v = (d as Record<string, unknown>)[k];
     if (v !== undefined) out.push([col, v]);
   }
+  const policy = d.policy ? expandPolicyAliases(d.policy) : undefined;
   for (const [k, col] of Object.entries(policyColumns)) {
-    const v = (d.policy as Record<string, unknown> | undefined)?.[k];
+    const v = (policy as Record<string, unknown> | undefined)?.[k];
     if (v !== undefined) out.push([col, k === 'maintenanceWindow' && v !== null ? JSON.stringify(v) : v]);
   }
   return out;
@@ -112,6 +130,10 @@ export function devicesRepo(db: Queryable): DeviceRepo {
         [f.vendorId ?? null, f.department ?? null, f.state ?? null],
       );
       return rows.map(toDevice);
+    },
+    async recordTest(id, result) {
+      await db.query('UPDATE devices SET last_test_at = $2, last_test_ok = $3, last_test_reason = $4 WHERE id = $1',
+        [id, result.at, result.ok, result.reason]);
     },
     async setVendors(id, vendorIds) {
       await db.query('DELETE FROM vendor_devices WHERE device_id = $1 AND NOT (vendor_id = ANY ($2::uuid[]))', [id, vendorIds]);

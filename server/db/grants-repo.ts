@@ -8,6 +8,7 @@ export function toGrant(r: Record<string, unknown>): Grant {
     requestId: r.request_id as string,
     technicianId: r.technician_id as string,
     deviceId: r.device_id as string,
+    vendorId: (r.vendor_id as string | null) ?? null,
     status: r.status as Grant['status'],
     startsAt: r.starts_at as Date,
     endsAt: r.ends_at as Date,
@@ -17,6 +18,13 @@ export function toGrant(r: Record<string, unknown>): Grant {
     endReason: (r.end_reason as string | null) ?? null,
     warned5At: (r.warned_5_at as Date | null) ?? null,
     warned1At: (r.warned_1_at as Date | null) ?? null,
+    emergency: (r.emergency as boolean | undefined) ?? false,
+    reviewDueAt: (r.review_due_at as Date | null) ?? null,
+    reviewedAt: (r.reviewed_at as Date | null) ?? null,
+    reviewedBy: (r.reviewed_by as string | null) ?? null,
+    reviewOutcome: (r.review_outcome as Grant['reviewOutcome']) ?? null,
+    reviewComment: (r.review_comment as string | null) ?? null,
+    reviewEscalatedAt: (r.review_escalated_at as Date | null) ?? null,
     createdAt: r.created_at as Date,
   };
 }
@@ -25,9 +33,10 @@ export function grantsRepo(db: Queryable): GrantRepo {
   return {
     async insert(g) {
       const { rows } = await db.query(
-        `INSERT INTO grants (request_id, technician_id, device_id, status, starts_at, ends_at, activated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
-        [g.requestId, g.technicianId, g.deviceId, g.status, g.startsAt, g.endsAt, g.activatedAt],
+        // the grant's vendor is the technician's at this moment (checked by the approval in the same transaction)
+        `INSERT INTO grants (request_id, technician_id, device_id, status, starts_at, ends_at, activated_at, vendor_id, emergency, review_due_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT vendor_id FROM users WHERE id = $2), $8, $9) RETURNING *`,
+        [g.requestId, g.technicianId, g.deviceId, g.status, g.startsAt, g.endsAt, g.activatedAt, g.emergency ?? false, g.reviewDueAt ?? null],
       );
       return toGrant(rows[0]);
     },
@@ -44,8 +53,9 @@ export function grantsRepo(db: Queryable): GrantRepo {
         `SELECT g.* FROM grants g JOIN devices d ON d.id = g.device_id
           WHERE ($1::text IS NULL OR g.status = $1) AND ($2::uuid IS NULL OR g.technician_id = $2)
             AND ($3::uuid IS NULL OR g.device_id = $3) AND ($4::text IS NULL OR d.approver_department = $4)
+            AND ($6::text IS NULL OR (g.emergency AND ($6 = 'emergency' OR g.reviewed_at IS NULL)))
           ORDER BY g.starts_at DESC LIMIT $5`,
-        [f.status ?? null, f.technicianId ?? null, f.deviceId ?? null, f.approverDepartment ?? null, f.limit],
+        [f.status ?? null, f.technicianId ?? null, f.deviceId ?? null, f.approverDepartment ?? null, f.limit, f.emergency ?? null],
       );
       return rows.map(toGrant);
     },
@@ -62,7 +72,7 @@ export function grantsRepo(db: Queryable): GrantRepo {
           WHERE g.status IN ('scheduled', 'active')
             AND ($1::uuid IS NULL OR g.id = $1) AND ($2::uuid IS NULL OR g.device_id = $2)
             AND ($3::uuid IS NULL OR g.technician_id = $3)
-            AND ($4::uuid IS NULL OR g.technician_id IN (SELECT id FROM users WHERE vendor_id = $4))
+            AND ($4::uuid IS NULL OR g.vendor_id = $4 OR g.technician_id IN (SELECT id FROM users WHERE vendor_id = $4))
             AND ($5::timestamptz IS NULL OR g.ends_at > $5)
           RETURNING *`,
         [s.grantId ?? null, s.deviceId ?? null, s.technicianId ?? null, s.vendorId ?? null, s.endingAfter ?? null,
@@ -83,6 +93,29 @@ export function grantsRepo(db: Queryable): GrantRepo {
       const { rows } = await db.query(
         `UPDATE grants SET ${column} = $2 WHERE id = $1 AND status = 'active' AND ${column} IS NULL RETURNING *`,
         [id, at],
+      );
+      return rows[0] ? toGrant(rows[0]) : null;
+    },
+    async review(id, r) {
+      const { rows } = await db.query(
+        `UPDATE grants SET reviewed_at = $2, reviewed_by = $3, review_outcome = $4, review_comment = $5
+          WHERE id = $1 AND emergency AND reviewed_at IS NULL RETURNING *`,
+        [id, r.at, r.by, r.outcome, r.comment],
+      );
+      return rows[0] ? toGrant(rows[0]) : null;
+    },
+    async markReviewEscalated(id, at) {
+      const { rows } = await db.query(
+        `UPDATE grants SET review_escalated_at = $2
+          WHERE id = $1 AND emergency AND reviewed_at IS NULL AND review_escalated_at IS NULL RETURNING *`,
+        [id, at],
+      );
+      return rows[0] ? toGrant(rows[0]) : null;
+    },
+    async unreviewedEmergencyOf(technicianId) {
+      const { rows } = await db.query(
+        'SELECT * FROM grants WHERE technician_id = $1 AND emergency AND reviewed_at IS NULL LIMIT 1',
+        [technicianId],
       );
       return rows[0] ? toGrant(rows[0]) : null;
     },

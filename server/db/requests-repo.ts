@@ -16,6 +16,7 @@ export function toRequest(r: Record<string, unknown>): AccessRequest {
     durationMinutes: r.duration_minutes as number,
     approvalsRequired: r.approvals_required as number,
     status: r.status as AccessRequest['status'],
+    artifacts: (r.artifacts as AccessRequest['artifacts'] | null) ?? [],
     expiresAt: r.expires_at as Date,
     closedAt: (r.closed_at as Date | null) ?? null,
     createdAt: r.created_at as Date,
@@ -27,10 +28,10 @@ export function requestsRepo(db: Queryable): RequestRepo {
     async insert(r) {
       const { rows } = await db.query(
         `INSERT INTO access_requests (kind, technician_id, device_id, extends_grant_id, reason, ticket_ref, starts_at,
-           starts_on_approval, duration_minutes, approvals_required, expires_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
+           starts_on_approval, duration_minutes, approvals_required, expires_at, created_at, artifacts)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *`,
         [r.kind, r.technicianId, r.deviceId, r.extendsGrantId, r.reason, r.ticketRef, r.startsAt, r.startsOnApproval,
-          r.durationMinutes, r.approvalsRequired, r.expiresAt, r.createdAt],
+          r.durationMinutes, r.approvalsRequired, r.expiresAt, r.createdAt, JSON.stringify(r.artifacts ?? [])],
       );
       return toRequest(rows[0]);
     },

@@ -12,6 +12,8 @@ import { devicesRepo } from './devices-repo.js';
 import { grantsRepo } from './grants-repo.js';
 import { requestsRepo } from './requests-repo.js';
 import { transaction, type Pool, type Queryable } from './pool.js';
+import { supervisorsRepo } from './supervisors-repo.js';
+import { transfersRepo } from './transfers-repo.js';
 import { usersRepo } from './users-repo.js';
 import { vendorsRepo } from './vendors-repo.js';
 
@@ -28,6 +30,8 @@ export function repositories(db: Queryable): Tx {
     sessions: sessionsRepo(db),
     recordings: recordingsRepo(db),
     credentialIssues: credentialIssuesRepo(db),
+    transfers: transfersRepo(db),
+    supervisors: supervisorsRepo(db),
   };
 }
 

@@ -14,17 +14,20 @@ import { buildOpenApi } from './openapi.js';
 import { register, type AnyRoute } from './route.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
+import { breakGlassRoutes } from './routes/break-glass.js';
 import { deviceRoutes } from './routes/devices.js';
 import { grantRoutes } from './routes/grants.js';
 import { requestRoutes } from './routes/requests.js';
 import { sessionRoutes } from './routes/sessions.js';
-import { DECIDE_PATH, INTERACTIONS_PATH, redactLinkTokens } from './routes/slack.js';
+import { requestLogOptions } from './request-log.js';
+import { DECIDE_PATH, INTERACTIONS_PATH } from './routes/slack.js';
+import { transferRoutes } from './routes/transfers.js';
 import { userRoutes } from './routes/users.js';
 import { vendorRoutes } from './routes/vendors.js';
 
 export function apiRoutes(deps: HttpDeps): AnyRoute[] {
   return [...authRoutes(deps), ...userRoutes(deps), ...vendorRoutes(deps), ...deviceRoutes(deps),
-    ...requestRoutes(deps), ...grantRoutes(deps), ...sessionRoutes(deps), ...auditRoutes(deps)];
+    ...requestRoutes(deps), ...grantRoutes(deps), ...breakGlassRoutes(deps), ...sessionRoutes(deps), ...transferRoutes(deps), ...auditRoutes(deps)];
 }
 
 export function createApp(deps: HttpDeps, extraRoutes: AnyRoute[] = []): express.Express {
@@ -47,7 +50,8 @@ export function createApp(deps: HttpDeps, extraRoutes: AnyRoute[] = []): express
   );
   app.use(
     pinoHttp({
-      logger: deps.logger,
+      // successful reads at debug, no headers at info (request-log.ts)
+      ...requestLogOptions(deps.logger),
       genReqId: (req, res) => {
         const id = randomUUID();
         res.setHeader('x-request-id', id);
@@ -55,8 +59,6 @@ export function createApp(deps: HttpDeps, extraRoutes: AnyRoute[] = []): express
       },
       // health probes and metrics scrapes would drown the log
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
-      // Slack approval links carry a bearer token in the query: never write it to the log
-      serializers: { req: redactLinkTokens },
     }),
   );
   // Slack: the interactions signature covers the raw body, and the link confirm page posts a form
@@ -65,7 +67,7 @@ export function createApp(deps: HttpDeps, extraRoutes: AnyRoute[] = []): express
   app.use(express.json({ limit: '100kb' }));
   app.use(cookieParser());
 
-  app.use(opsRouter(deps.metrics, deps.healthy));
+  app.use(opsRouter(deps.metrics, deps.healthy, { metricsToken: deps.metricsToken }));
 
   const routes = [...apiRoutes(deps), ...extraRoutes];
   const openapi = buildOpenApi(routes, deps.version);

@@ -2,6 +2,7 @@
  * Who is calling: a bearer token, or the web session cookie. Cookie-authenticated writes must also
  * carry the `X-Requested-With: portcullis` header (a cross-site form cannot set it) and, when the
  * browser sends an Origin, come from our own origin: CSRF-safe on top of SameSite=Strict.
+ * A user who must change their password first reaches only the routes in PENDING_PASSWORD_ROUTES.
  */
 import type { CookieOptions, Request } from 'express';
 import { authenticate } from '../core/auth.js';
@@ -11,6 +12,8 @@ import type { Actor } from '../core/types.js';
 
 export const SESSION_COOKIE = 'portcullis_session';
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** what a token of a user who must change their password first may do */
+export const PENDING_PASSWORD_ROUTES = new Set(['GET /api/me', 'POST /api/me/password', 'POST /api/auth/logout']);
 
 export function sessionCookieOptions(secure: boolean, expires?: Date): CookieOptions {
   return { httpOnly: true, sameSite: 'strict', secure, path: '/', ...(expires ? { expires } : {}) };
@@ -29,11 +32,14 @@ function sameOrigin(origin: string, ownOrigin: string, host: string | undefined)
 export function actorResolver(deps: CoreDeps, publicUrl: string) {
   const ownOrigin = new URL(publicUrl).origin;
   return async (req: Request): Promise<Actor> => {
+    // the route's declared path (req.route inside a route handler), so /api/me/ or a query cannot widen it
+    const routePath = (req.route as { path?: string } | undefined)?.path ?? req.path;
+    const opts = { allowPendingPasswordChange: PENDING_PASSWORD_ROUTES.has(`${req.method} ${routePath}`) };
     const header = req.get('authorization');
     if (header) {
       const m = /^Bearer\s+(\S+)$/i.exec(header);
       if (!m) throw unauthenticated('Authorization must be "Bearer <token>"');
-      return authenticate(deps, m[1]!);
+      return authenticate(deps, m[1]!, opts);
     }
     const cookie = (req.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE];
     if (!cookie) throw unauthenticated();
@@ -43,6 +49,6 @@ export function actorResolver(deps: CoreDeps, publicUrl: string) {
         throw forbidden('cross-site request refused');
       }
     }
-    return authenticate(deps, cookie);
+    return authenticate(deps, cookie, opts);
   };
 }

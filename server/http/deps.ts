@@ -9,5 +9,7 @@ export interface HttpDeps extends CoreDeps {
   web: { cookieSecure: boolean; publicUrl: string; staticDir?: string };
   /** true when the database answers */
   healthy(): Promise<boolean>;
+  /** METRICS_TOKEN: /metrics needs it as a bearer token; unset, only loopback callers get metrics */
+  metricsToken?: string;
   version: string;
 }

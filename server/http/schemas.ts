@@ -1,7 +1,8 @@
 /** zod schemas for the shapes the API accepts. Strict objects: unknown fields are an error, not ignored. */
 import ssh2 from 'ssh2';
 import { z } from 'zod';
-import { CRITICALITIES, GRANT_STATUSES, LIFECYCLE_STATES, REQUEST_STATUSES, ROLES, SESSION_END_REASONS } from '../core/types.js';
+import { normaliseDevicePath } from '../core/transfer-policy.js';
+import { CRITICALITIES, GRANT_REVIEW_OUTCOMES, GRANT_STATUSES, LIFECYCLE_STATES, REQUEST_STATUSES, ROLES, SESSION_END_REASONS } from '../core/types.js';
 
 export const uuid = z.string().uuid('must be a UUID');
 export const idParams = z.strictObject({ id: uuid });
@@ -22,6 +23,7 @@ const isoDate = z
   .refine((s) => !Number.isNaN(Date.parse(s)) && new Date(s).toISOString().slice(0, 10) === s, 'not a real calendar date');
 
 export const loginBody = z.strictObject({ username: z.string().trim().min(1).max(64), password: z.string().min(1).max(256) });
+export const changePasswordBody = z.strictObject({ currentPassword: z.string().min(1).max(256), newPassword: password });
 
 export const createUserBody = z.strictObject({
   username,
@@ -83,6 +85,16 @@ export const maintenanceWindow = z
   .strictObject({ days: z.array(z.number().int().min(1).max(7)).min(1).max(7), start: hhmm, end: hhmm, timezone })
   .refine((w) => w.start !== w.end, 'start and end must differ');
 
+/** an absolute directory on the device, normalised (no `..`, no trailing slash) */
+const devicePath = z.string().max(1024).refine((p) => normaliseDevicePath(p) !== null, 'an absolute path on the device, e.g. /opt/firmware')
+  .transform((p) => normaliseDevicePath(p)!);
+const sha256Hex = z.string().trim().toLowerCase().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in hex (64 characters)');
+export const artifactsBody = z.array(z.strictObject({
+  name: text(255),
+  sha256: sha256Hex,
+  sizeBytes: z.number().int().min(0).max(2 ** 50).optional(),
+})).max(50);
+
 const policy = z.strictObject({
   maxSessionMinutes: z.number().int().min(1).max(1440),
   approvalsRequired: z.union([z.literal(1), z.literal(2)]),
@@ -90,7 +102,17 @@ const policy = z.strictObject({
   maintenanceWindow: maintenanceWindow.nullable(),
   allowExec: z.boolean(),
   allowPortForwarding: z.boolean(),
+  idleTimeoutMinutes: z.number().min(0).max(1440),
+  supervision: z.enum(['none', 'required']),
+  forwardPorts: z.array(z.number().int().min(1).max(65535)).max(32).transform((ports) => [...new Set(ports)].sort((a, b) => a - b)),
+  allowUpload: z.boolean(),
+  allowDownload: z.boolean(),
+  transferPaths: z.array(devicePath).max(32).transform((paths) => [...new Set(paths)].sort()),
+  maxTransferMiB: z.number().int().min(1).max(1048576),
+  /** @deprecated alias: sets allowUpload and allowDownload (an explicit flag in the same body wins) */
   allowSftp: z.boolean(),
+  breakGlass: z.boolean(),
+  breakGlassMaxMinutes: z.number().int().min(1).max(240),
 }).partial();
 
 const deviceName = z.string().trim().toLowerCase().regex(/^[a-z0-9][a-z0-9._-]{1,62}$/, 'lowercase letters, digits, dot, dash, underscore; 2 to 63 characters');
@@ -152,6 +174,8 @@ export const createRequestBody = z.strictObject({
   ticketRef: text(200),
   startsAt: z.iso.datetime({ offset: true, message: 'an ISO 8601 time with zone, e.g. 2026-12-01T09:00:00Z' }).transform((s) => new Date(s)).optional(),
   durationMinutes: z.number().int().min(1).max(1440),
+  /** the files the vendor will deliver, with their published SHA-256 (§8.3) */
+  artifacts: artifactsBody.optional(),
 });
 export const listRequestsQuery = z.strictObject({
   status: z.enum(REQUEST_STATUSES).optional(),
@@ -167,6 +191,8 @@ export const extendBody = z.strictObject({
 });
 export const listGrantsQuery = z.strictObject({
   status: z.enum(GRANT_STATUSES).optional(),
+  /** `true`: break-glass grants only; `unreviewed`: those still waiting for their review */
+  emergency: z.enum(['true', 'unreviewed']).transform((v) => (v === 'true' ? 'emergency' as const : 'unreviewed' as const)).optional(),
   deviceId: uuid.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
@@ -185,4 +211,21 @@ export const listSessionsQuery = z.strictObject({
   to: z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
+export const listTransfersQuery = z.strictObject({
+  deviceId: uuid.optional(),
+  sessionId: uuid.optional(),
+  sha256: sha256Hex.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
 export const terminateBody = z.strictObject({ reason: text(2000) });
+
+export const breakGlassBody = z.strictObject({
+  deviceId: uuid,
+  reason: text(2000),
+  durationMinutes: z.number().int().min(1).max(240),
+  ticketRef: text(200).optional(),
+});
+export const reviewBody = z.strictObject({
+  outcome: z.enum(GRANT_REVIEW_OUTCOMES),
+  comment: text(2000),
+});

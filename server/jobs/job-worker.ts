@@ -17,6 +17,7 @@ export const jobSpecSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('grant.warn'), grantId: id, minutesLeft: z.union([z.literal(5), z.literal(1)]), dueAt }),
   z.object({ kind: z.literal('grant.expire'), grantId: id, dueAt }),
   z.object({ kind: z.literal('request.expire'), requestId: id, dueAt }),
+  z.object({ kind: z.literal('grant.review_overdue'), grantId: id, dueAt }),
 ]) satisfies z.ZodType<JobSpec>;
 
 export interface JobWorkerOptions {

@@ -8,9 +8,25 @@ export function describe(e: NotifyEvent): string {
     const what = e.type === 'session.started' ? 'started' : `ended (${e.endReason})`;
     return `session ${what}: ${s.technician.displayName} on ${s.device.name} (${s.channel}, grant ${s.grantId})`;
   }
+  if (e.type === 'transfer.undeclared') {
+    const t = e.transfer;
+    return `undeclared upload by ${e.session.technician.displayName} to ${e.session.device.name}: ${t.path} (${t.bytes} bytes, sha256 ${t.sha256 ?? 'none'}, ${t.outcome})`;
+  }
   const r = e.request;
   const who = `${r.technician.displayName} (${r.vendor?.name ?? 'no vendor'})`;
   switch (e.type) {
+    case 'grant.emergency': {
+      const to = e.grant.approvers.map((a) => a.displayName).join(', ') || 'no eligible approver';
+      if (e.stage === 'opened') {
+        return `EMERGENCY ACCESS (break-glass): ${who} opened ${r.durationMinutes} min on ${r.device.name} [${r.device.department}] ` +
+          `without approval: ${r.reason} (grant ${e.grant.grantId}, review due ${e.grant.reviewDueAt}; approvers told: ${to})`;
+      }
+      if (e.stage === 'review_overdue') {
+        return `EMERGENCY ACCESS REVIEW OVERDUE: ${who} on ${r.device.name} (grant ${e.grant.grantId}, due ${e.grant.reviewDueAt}; approvers told: ${to})`;
+      }
+      return `emergency access of ${who} on ${r.device.name} reviewed as ${e.review?.outcome ?? '?'} by ${e.review?.reviewer.displayName ?? '?'}` +
+        ` (grant ${e.grant.grantId})${e.review ? `: ${e.review.comment}` : ''}`;
+    }
     case 'request.created':
       return `${who} requests ${r.durationMinutes} min on ${r.device.name} [${r.device.department}]: ${r.reason} (${r.ticketRef})`;
     case 'request.decided':
@@ -25,7 +41,9 @@ export function describe(e: NotifyEvent): string {
 export function createLogNotifier(log: Logger): Notifier {
   return {
     async notify(e) {
-      log.info({ notify: e.type, requestId: 'request' in e ? e.request.requestId : e.session.requestId }, describe(e));
+      // an emergency stands out in the operators' log
+      const level = e.type === 'grant.emergency' && e.stage !== 'reviewed' ? 'warn' : 'info';
+      log[level]({ notify: e.type, requestId: 'request' in e ? e.request.requestId : e.session.requestId }, describe(e));
     },
   };
 }

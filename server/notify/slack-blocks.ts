@@ -62,7 +62,7 @@ function heading(v: RequestView): string {
 
 function decisionLine(d: DecisionView): string {
   const [icon, verb] = d.decision === 'approve' ? ['✅', 'approved'] : ['⛔', 'denied'];
-  const via = d.channel === 'slack-link' ? 'from Slack' : 'in the web console';
+  const via = d.channel === 'slack-link' ? 'from Slack' : d.channel === 'api' ? 'through the API' : 'in the web console';
   const comment = d.comment ? ` — “${escapeMrkdwn(d.comment)}”` : '';
   return `${icon} *${escapeMrkdwn(d.approverName)}* ${verb} ${slackDate(d.at)} ${via}${comment}`;
 }
@@ -84,6 +84,14 @@ function outcomeLine(v: RequestView): string | null {
     case 'cancelled':
       return `*Cancelled* ${slackDate(v.closedAt ?? v.createdAt)}.`;
   }
+}
+
+/** The files the request declares it will deliver, with their SHA-256 (what an upload is checked against). */
+export function artifactsText(artifacts: NonNullable<RequestContext['artifacts']>): string {
+  const lines = artifacts.slice(0, 10).map((a) =>
+    `• ${escapeMrkdwn(a.name)}${a.sizeBytes !== undefined ? ` (${a.sizeBytes} bytes)` : ''} — SHA-256 \`${escapeMrkdwn(a.sha256)}\``);
+  if (artifacts.length > 10) lines.push(`… and ${artifacts.length - 10} more`);
+  return `*Declared artifacts*\n${lines.join('\n')}`;
 }
 
 /** The fallback text (notifications, screen readers): names, the window and the state. */
@@ -117,6 +125,7 @@ export function requestMessage(v: RequestView, opts: RenderOptions): SlackMessag
     },
     { type: 'section', text: md(`*Reason*\n${escapeMrkdwn(c.reason)}`) },
   ];
+  if (c.artifacts?.length) blocks.push({ type: 'section', text: md(artifactsText(c.artifacts)) });
   const lines = [...v.decisions.map(decisionLine), outcomeLine(v)].filter((l): l is string => l !== null);
   blocks.push({ type: 'section', text: md(lines.join('\n')) });
 

@@ -19,7 +19,12 @@ export type SlackJob =
   /** a DM to one Slack user (the requester) */
   | { kind: 'tell'; slackUserId: string; text: string; mrkdwn: string }
   /** a note in the thread(s) of a request's messages (session started/ended, grant ended) */
-  | { kind: 'note'; requestId: string; text: string; mrkdwn: string };
+  | { kind: 'note'; requestId: string; text: string; mrkdwn: string }
+  /**
+   * a break-glass alert to the channel (slackUserId null) or one approver's DM; with `anchor` it becomes
+   * the request's message, so later notes thread under it
+   */
+  | { kind: 'alert'; requestId: string; approverId: string | null; slackUserId: string | null; anchor: boolean; text: string; mrkdwn: string };
 
 const uuid = z.string().uuid();
 const text = z.string().min(1).max(3000);
@@ -30,6 +35,8 @@ export const slackJobSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('refresh'), requestId: uuid }),
   z.object({ kind: z.literal('tell'), slackUserId: z.string().regex(/^[UW][A-Z0-9]{2,20}$/), text, mrkdwn: text }),
   z.object({ kind: z.literal('note'), requestId: uuid, text, mrkdwn: text }),
+  z.object({ kind: z.literal('alert'), requestId: uuid, approverId: uuid.nullable(),
+    slackUserId: z.string().regex(/^[UW][A-Z0-9]{2,20}$/).nullable(), anchor: z.boolean(), text, mrkdwn: text }),
 ]) satisfies z.ZodType<SlackJob>;
 
 export interface SlackRetryPolicy {

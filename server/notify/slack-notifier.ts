@@ -6,6 +6,7 @@
  */
 import type { Notifier, NotifyEvent, RequestContext } from '../core/workflow-ports.js';
 import { escapeMrkdwn, slackDate, technicianLabel } from './slack-blocks.js';
+import { emergencyJobs } from './slack-emergency.js';
 import { slackJobOptions, defaultSlackRetry, type SlackJob, type SlackRetryPolicy } from './slack-jobs.js';
 
 export interface SlackJobQueue {
@@ -38,6 +39,8 @@ function approvedWindow(c: RequestContext): string {
 /** The jobs one workflow event asks for. */
 export function jobsFor(e: NotifyEvent): Enqueued[] {
   switch (e.type) {
+    case 'grant.emergency':
+      return emergencyJobs(e);
     case 'request.created':
       return [{ id: `slack-fanout-${e.request.requestId}`, job: { kind: 'fanout', requestId: e.request.requestId } }];
     case 'request.decided': {
@@ -80,6 +83,14 @@ export function jobsFor(e: NotifyEvent): Enqueued[] {
         ? `▶️ Session started: ${who} (${s.channel}).`
         : `⏹️ Session ended: ${who} (${s.channel}, ${e.endReason.replace(/_/g, ' ')}).`;
       return [note(s.requestId, `${s.sessionId}-${e.type === 'session.started' ? 'start' : 'end'}`, text)];
+    }
+    case 'transfer.undeclared': {
+      const s = e.session;
+      const t = e.transfer;
+      const who = `${escapeMrkdwn(s.technician.displayName)} (${escapeMrkdwn(s.technician.username)})`;
+      return [note(s.requestId, `${t.id}-undeclared`,
+        `⚠️ Undeclared upload: ${who} wrote \`${escapeMrkdwn(t.path)}\` (${t.bytes} bytes, ${t.outcome}) to *${escapeMrkdwn(s.device.name)}*; ` +
+        `SHA-256 \`${t.sha256 ?? 'none'}\` matches no artifact declared on the request.`)];
     }
   }
 }

@@ -13,7 +13,7 @@ export interface DecisionView {
   approverName: string;
   decision: 'approve' | 'deny';
   comment: string | null;
-  channel: 'web' | 'slack-link';
+  channel: 'web' | 'api' | 'slack-link';
   at: Date;
 }
 

@@ -14,6 +14,7 @@ import { noteMessage, requestMessage, reviewUrl, type SlackMessageBody } from '.
 import { describeSlackError, isPermanentSlackError, type SlackApi } from './slack-client.js';
 import { SLACK_QUEUE, slackJobSchema, type SlackJob } from './slack-jobs.js';
 import type { LinkTokens } from './slack-links.js';
+import { emergencyMessage } from './slack-emergency.js';
 import { slackStore, type SlackMessage } from './slack-store.js';
 import { loadRequestView, type RequestView } from './slack-view.js';
 
@@ -116,6 +117,18 @@ export function createSlackJobHandler(d: SlackWorkerDeps): (job: SlackJob) => Pr
     });
   }
 
+  /** A break-glass alert; an anchor is kept as the request's message (once per target, also when retried). */
+  async function alert(job: Extract<SlackJob, { kind: 'alert' }>): Promise<void> {
+    const target = job.slackUserId ?? d.channel;
+    if (!target) return;
+    if (job.anchor && await store.hasMessage(job.requestId, job.approverId)) return;
+    const posted = await d.api.postMessage({ channel: target, ...emergencyMessage(job.mrkdwn, job.text, d.publicUrl) });
+    if (job.anchor) {
+      await store.insertMessage({ requestId: job.requestId, kind: job.approverId ? 'dm' : 'channel', approverId: job.approverId,
+        channel: posted.channel, ts: posted.ts }, d.clock.now());
+    }
+  }
+
   return async (job) => {
     switch (job.kind) {
       case 'fanout': {
@@ -136,6 +149,8 @@ export function createSlackJobHandler(d: SlackWorkerDeps): (job: SlackJob) => Pr
         return;
       case 'note':
         return note(job.requestId, job.mrkdwn, job.text);
+      case 'alert':
+        return alert(job);
     }
   };
 }

@@ -123,6 +123,8 @@ export async function startStack(runDir: string, tmp: string, log: (s: string) =
     DATABASE_URL: database.url, REDIS_URL: process.env.BENCH_REDIS_URL ?? '', KEYS_DIR: keysDir, HOST: '127.0.0.1',
     PORT: String(apiPort), SSH_PORT: String(proxyPort), SSH_PUBLIC_HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${apiPort}`,
     ADMIN_PASSWORD, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', RECORDINGS_DIR: recordingsDir,
+    // every benchmark client connects from 127.0.0.1, many at once (setup, memory phases)
+    SSH_MAX_UNAUTHENTICATED_PER_IP: '1000',
   };
 
   log('broker: api+worker process…');
@@ -166,13 +168,14 @@ export async function startStack(runDir: string, tmp: string, log: (s: string) =
   await api.ok('POST', `/api/devices/${dev.id}/lifecycle`, adminToken, { state: 'deployed', reason: 'benchmark' });
   const approverName = `bench-approver-${tag}`;
   await api.ok('POST', '/api/users', adminToken, { username: approverName, displayName: 'Bench Approver', roles: ['approver'], department: 'bench', password: USER_PASSWORD });
-  const approverToken = await api.login(approverName, USER_PASSWORD);
+  // an admin-chosen password is replaced at first login
+  const approverToken = await api.firstLogin(approverName, USER_PASSWORD, `${USER_PASSWORD}-own`);
 
   let techCount = 0;
   const newTechnician = async (label: string): Promise<Technician> => {
     const username = `bench-${label}-${tag}-${techCount++}`;
     const u = await api.ok('POST', '/api/users', adminToken, { username, displayName: `Bench ${label}`, roles: ['technician'], vendorId: vendor.id, password: USER_PASSWORD });
-    return { id: u.id, username, token: await api.login(username, USER_PASSWORD) };
+    return { id: u.id, username, token: await api.firstLogin(username, USER_PASSWORD, `${USER_PASSWORD}-own`) };
   };
   const newGrant = async (tech: Technician, minutes = 240): Promise<Grant> => {
     const req = await api.ok('POST', '/api/access-requests', tech.token, { deviceId: dev.id, reason: 'benchmark', ticketRef: 'BENCH-1', durationMinutes: minutes });

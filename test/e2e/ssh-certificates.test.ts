@@ -127,7 +127,7 @@ describe.each(MODES)('SSH certificates refused by the proxy (%s)', (mode) => {
       .toContain('certificate serial was not issued for this grant');
   });
 
-  it('issued certificates: fields as ssh-keygen reads them, RSA and ECDSA keys, a pinnable proxy host key', async () => {
+  it('issued certificates: fields as ssh-keygen reads them, RSA and ECDSA keys, the proxy trusted through the known_hosts line', async () => {
     const w = await makeWorld(e);
     const grant = await grantFor(w);
     const serials = new Set<number>();
@@ -142,9 +142,9 @@ describe.each(MODES)('SSH certificates refused by the proxy (%s)', (mode) => {
       expect(listed).toContain('permit-pty');
       expect(listed).not.toMatch(/permit-(port|agent|X11)-forwarding|permit-user-rc/);
       expect(listed).toContain(`Serial: ${issued.serial}`);
-      // the proxy's host key, as the API hands it out, verifies the proxy (split: the proxy process shares it)
+      // the known_hosts line the API hands out (@cert-authority: the broker's host CA) verifies the proxy
       const knownHosts = path.join(e.dir, uniq('known_hosts'));
-      const line = (issued as unknown as { knownHostsLine: string }).knownHostsLine.replace(/^\[[^\]]+\]:\d+/, `[127.0.0.1]:${e.sshPort}`);
+      const line = (issued as unknown as { knownHostsLine: string }).knownHostsLine.replace(/\[[^\]]+\]:\d+/, `[127.0.0.1]:${e.sshPort}`);
       await fs.writeFile(knownHosts, line + '\n');
       const args = sshArgs(e, key, w.device.name).map((a) => a.replace('StrictHostKeyChecking=no', 'StrictHostKeyChecking=yes')
         .replace('UserKnownHostsFile=/dev/null', `UserKnownHostsFile=${knownHosts}`));

@@ -111,9 +111,10 @@ describe.each(MODES)('SSH proxy: device trust and policy (%s)', (mode) => {
     expect(sessions.map((x) => x.endReason)).toEqual(['revoked']);
   });
 
-  it('port forwarding is refused and audited unless the device policy allows it', async () => {
+  // the forwarding policy in full (forwardPorts, the device's own address only, forward sessions) is in ssh-forwarding.test.ts
+  it('port forwarding is refused and audited unless the device policy allows it for the port', async () => {
     const denied = await makeWorld(e);
-    const allowed = await makeWorld(e, { policy: { allowPortForwarding: true } });
+    const allowed = await makeWorld(e, { policy: { allowPortForwarding: true, forwardPorts: [e.sshd.port] } });
     for (const w of [denied, allowed]) {
       const grant = await grantFor(w);
       const key = newKey(e);

@@ -9,8 +9,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ssh2 from 'ssh2';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startDeviceSshd, type DeviceSshd } from '../support/device-sshd.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -142,8 +142,11 @@ const root = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-e2e-'));
 // the embedded postgres runs as the `postgres` user when we are root: it must traverse this directory
 fs.chmodSync(root, 0o755);
 const dataDir = path.join(root, 'data');
+// the device: deploying tests the connection (host key, credential login), so it must really be there
+let sshd: DeviceSshd | undefined;
 
 afterAll(async () => {
+  await sshd?.stop();
   for (const c of children) {
     try {
       process.kill(-c.pid!, 'SIGKILL');
@@ -173,19 +176,25 @@ describe('npm start on a fresh machine', () => {
 
     const login = await api(first, 'POST', '/api/auth/login', undefined, { username: 'admin', password: adminPassword });
     expect(login.status).toBe(200);
-    const token = login.body.token as string;
+    // a generated password is for the first login only: until it is replaced, nothing else is allowed
+    expect(login.body.passwordChangeRequired).toBe(true);
+    expect((await api(first, 'GET', '/api/users', login.body.token)).status).toBe(403);
+    const ownPassword = `admin's own password ${process.pid}`;
+    const changed = await api(first, 'POST', '/api/me/password', login.body.token, { currentPassword: adminPassword, newPassword: ownPassword });
+    expect(changed.status, JSON.stringify(changed.body)).toBe(200);
+    const token = changed.body.token as string;
 
     const vendor = await api(first, 'POST', '/api/vendors', token, { name: `E2E Vendor ${process.pid}`, contractRef: 'C-1', contractEnd: '2099-12-31' });
     expect(vendor.status).toBe(201);
     const tech = await api(first, 'POST', '/api/users', token, {
       username: 'e2e-tech', displayName: 'E2E Tech', roles: ['technician'], vendorId: vendor.body.id, password: 'technician password 1' });
     expect(tech.status).toBe(201);
-    const devicePassword = `device-secret-${process.pid}-${Date.now()}`;
+    sshd = await startDeviceSshd();
+    const deviceSecret = sshd.credential.privateKey;
     const device = await api(first, 'POST', '/api/devices', token, {
       name: 'e2e-pump-01', manufacturer: 'Acme', model: 'P1', firmwareBaseline: '1.0', department: 'icu',
-      clinicalPurpose: 'infusion', criticality: 'critical', address: '10.1.2.3',
-      hostKey: ssh2.utils.generateKeyPairSync('ed25519').public, vendorIds: [vendor.body.id],
-      credential: { username: 'service', password: devicePassword },
+      clinicalPurpose: 'infusion', criticality: 'critical', address: '127.0.0.1', sshPort: sshd.port,
+      hostKey: sshd.hostKey, vendorIds: [vendor.body.id], credential: sshd.credential,
     });
     expect(device.status, JSON.stringify(device.body)).toBe(201);
     expect(device.body.policy.approvalsRequired).toBe(2);
@@ -193,7 +202,9 @@ describe('npm start on a fresh machine', () => {
     expect(deployed.status).toBe(200);
     expect(deployed.body.lifecycleState).toBe('deployed');
     const techLogin = await api(first, 'POST', '/api/auth/login', undefined, { username: 'e2e-tech', password: 'technician password 1' });
-    const techDevices = await api(first, 'GET', '/api/devices', techLogin.body.token);
+    expect(techLogin.body.passwordChangeRequired).toBe(true);
+    const techOwn = await api(first, 'POST', '/api/me/password', techLogin.body.token, { currentPassword: 'technician password 1', newPassword: 'technician password 2' });
+    const techDevices = await api(first, 'GET', '/api/devices', techOwn.body.token);
     expect(techDevices.body.items.map((d: { id: string }) => d.id)).toEqual([device.body.id]);
     expect((await api(first, 'GET', '/api/audit/verify', token)).body.ok).toBe(true);
 
@@ -207,7 +218,7 @@ describe('npm start on a fresh machine', () => {
 
     // no secret in what the broker printed
     const pgPassword = fs.readFileSync(path.join(dataDir, 'embedded-pg', 'password'), 'utf8').trim();
-    for (const secret of [devicePassword, token, 'technician password 1', pgPassword]) expect(first.output()).not.toContain(secret);
+    for (const secret of [deviceSecret, token, 'technician password 1', pgPassword]) expect(first.output()).not.toContain(secret);
 
     // ── Ctrl-C ──
     const dbDir = path.join(dataDir, 'db');
@@ -226,7 +237,7 @@ describe('npm start on a fresh machine', () => {
     // ── second start on the same DATA_DIR ──
     const second = await start(dataDir);
     expect(second.output()).not.toMatch(/First start|with password/);
-    const again = await api(second, 'POST', '/api/auth/login', undefined, { username: 'admin', password: adminPassword });
+    const again = await api(second, 'POST', '/api/auth/login', undefined, { username: 'admin', password: ownPassword });
     expect(again.status).toBe(200);
     const still = await api(second, 'GET', `/api/devices/${device.body.id}`, again.body.token);
     expect(still.status).toBe(200);
@@ -240,6 +251,6 @@ describe('npm start on a fresh machine', () => {
     expect.soft(second.output().slice(second.output().indexOf('"msg":"shutting down"'))).toMatch(/"msg":"stopped"/);
     expect(await postgresGone(dbDir), 'embedded postgres still running after Ctrl-C').toEqual([]);
     expect(fs.existsSync(path.join(dbDir, 'postmaster.pid'))).toBe(false);
-    for (const secret of [devicePassword, again.body.token, pgPassword]) expect(second.output()).not.toContain(secret);
+    for (const secret of [deviceSecret, again.body.token, pgPassword]) expect(second.output()).not.toContain(secret);
   }, 120_000);
 });

@@ -7,7 +7,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDeviceSshd, type DeviceSshd } from '../support/device-sshd.js';
-import { buildWebConsole, createStory, launchBrowser, login, newPerson, openGrant, PASSWORD, PHONE, reportErrors, screenshot, terminalText } from '../support/browser.js';
+import { buildWebConsole, createStory, firstLogin, INITIAL_PASSWORD, launchBrowser, login, newPerson, openGrant, PASSWORD, PHONE, reportErrors, screenshot, terminalText } from '../support/browser.js';
 import { startTestBroker, type TestBroker } from '../support/test-broker.js';
 
 describe('web console: admin pages and phones', () => {
@@ -74,6 +74,8 @@ describe('web console: admin pages and phones', () => {
     await page.getByLabel('Reason (audited)').fill('commissioned by biomedical engineering');
     await page.getByRole('button', { name: 'Move to deployed' }).click();
     await page.locator('.page-actions [data-status=deployed]').waitFor();
+    // deploying tested the connection first (host key, credential, a no-op): the result is on the page
+    await page.getByTestId('last-test').getByText('passed').waitFor();
 
     // edit the trust record
     await page.getByRole('button', { name: 'Edit' }).click();
@@ -87,6 +89,9 @@ describe('web console: admin pages and phones', () => {
     await page.getByLabel('Password').fill('a-device-password-that-must-never-show');
     await page.getByRole('button', { name: 'Replace credential' }).click();
     await page.getByText('Credential sealed in the vault.').waitFor();
+    // the device does not take that password: "Test connection" says so
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    await page.getByTestId('last-test').getByText('the device refused the credential of "service"', { exact: false }).waitFor();
     await page.locator('.card', { hasText: 'History' }).getByText('device.credential_rotated').waitFor();
     const html = await page.content();
     expect(html).not.toContain('a-device-password-that-must-never-show');
@@ -105,15 +110,24 @@ describe('web console: admin pages and phones', () => {
     await page.getByLabel('Username').fill(techName);
     await page.getByLabel('Display name').fill('Tina Pump-Service');
     await page.getByLabel('Vendor (technicians)').selectOption({ label: `Infusion Service ${suffix}` });
-    await page.getByLabel('Initial password').fill(PASSWORD);
+    await page.getByLabel('Initial password').fill(INITIAL_PASSWORD);
     await page.getByRole('button', { name: 'Add user' }).click();
     const row = page.locator(`tr[data-username="${techName}"]`);
     await row.waitFor();
     await page.getByLabel('Find users').fill(suffix);
     await screenshot(page, 'admin-users');
     const tech = await newPerson(browser, base);
-    await login(tech.page, techName, PASSWORD);
+    // the password the admin chose is replaced at the first login
+    await firstLogin(tech.page, techName, INITIAL_PASSWORD, PASSWORD, 'first-login-password');
     await tech.page.getByText(name).waitFor();
+    // and can change it again whenever they like
+    await tech.page.getByRole('link', { name: 'Change password' }).click();
+    await tech.page.getByLabel('Current password').fill(PASSWORD);
+    await tech.page.getByLabel('New password', { exact: true }).fill(`${PASSWORD}-2`);
+    await tech.page.getByLabel('Repeat the new password').fill(`${PASSWORD}-2`);
+    await tech.page.getByRole('button', { name: 'Change password' }).click();
+    await tech.page.getByText('Password changed.').waitFor();
+    await screenshot(tech.page, 'change-password');
     await tech.context.close();
 
     // disabling is one click and shows at once
@@ -128,9 +142,9 @@ describe('web console: admin pages and phones', () => {
     const grant = await openGrant(broker, s);
     // a second request waiting in the approver's queue: another technician of the same vendor
     const other = await broker.api.ok('POST', '/api/users', s.admin.token, {
-      username: `${s.tech.username}-b`, displayName: 'Second Technician', roles: ['technician'], vendorId: s.vendor.id, password: PASSWORD,
+      username: `${s.tech.username}-b`, displayName: 'Second Technician', roles: ['technician'], vendorId: s.vendor.id, password: INITIAL_PASSWORD,
     });
-    const otherToken = await broker.api.login(other.username, PASSWORD);
+    const otherToken = await broker.api.firstLogin(other.username, INITIAL_PASSWORD, PASSWORD);
     const pending = await broker.api.ok('POST', '/api/access-requests', otherToken, {
       deviceId: s.device.id, reason: 'Check the alarm log after last night\'s event', ticketRef: 'INC-2291', durationMinutes: 15,
     });

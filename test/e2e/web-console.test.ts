@@ -232,7 +232,7 @@ describe('web console', () => {
       // The test broker's proxy listens on an ephemeral port, which the broker advertises as SSH_PORT (0).
       const port = String(broker.sshPort);
       await fs.writeFile(`${key.path}-cert.pub`, certificate + '\n');
-      await fs.writeFile(path.join(dir, 'known_hosts'), knownHosts.replace(/^\[([^\]]+)\]:\d+ /, `[$1]:${port} `) + '\n');
+      await fs.writeFile(path.join(dir, 'known_hosts'), knownHosts.replace(/\[([^\]]+)\]:\d+ /, `[$1]:${port} `) + '\n');
       const args = command.replace(/^ssh /, '').replace(/-p \d+/, `-p ${port}`).replaceAll('~/.ssh/id_ed25519', key.path).split(' ');
       const out = await promisify(execFile)('ssh', ['-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${path.join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes',
         ...args, 'echo cert-$((3*3))-ok']);

@@ -29,7 +29,7 @@ describe('sessions left open by a crashed proxy', () => {
       const device = await tx.devices.insert({
         name: unique('dev'), manufacturer: 'M', model: 'X', serialNumber: null, firmwareBaseline: '1', department: 'lab',
         clinicalPurpose: 'p', criticality: 'low', address: '127.0.0.1', sshPort: 22, hostKey: null,
-        policy: { maxSessionMinutes: 60, approvalsRequired: 1, approverDepartment: 'lab', maintenanceWindow: null, allowExec: true, allowPortForwarding: false, allowSftp: false },
+        policy: { maxSessionMinutes: 60, approvalsRequired: 1, approverDepartment: 'lab', maintenanceWindow: null, allowExec: true, allowPortForwarding: false, forwardPorts: [], idleTimeoutMinutes: 15, supervision: 'none', allowUpload: false, allowDownload: false, transferPaths: [], maxTransferMiB: 4096, allowSftp: false, breakGlass: false, breakGlassMaxMinutes: 30 },
       });
       const now = h.clock.now();
       const req = await tx.requests.insert({
@@ -49,7 +49,7 @@ describe('sessions left open by a crashed proxy', () => {
     const mine = unique('proxy-a');
     const { session, file } = await openSession(mine);
     const other = await openSession(unique('proxy-b'));
-    const ctx = await createProxyContext(h.deps, pino({ level: 'silent' }), new Registry(), { instanceId: mine, recordingsDir: dir, recordInput: false, warningMinutes: [5, 1] });
+    const ctx = await createProxyContext(h.deps, pino({ level: 'silent' }), new Registry(), { instanceId: mine, recordingsDir: dir, recordInput: false, warningMinutes: [5, 1], recheckSeconds: 5 });
     await ctx.close();
     const ended = await h.deps.store.read.sessions.byId(session.id);
     expect(ended).toMatchObject({ endReason: 'error' });

@@ -88,7 +88,7 @@ describe('an untouched chain', () => {
     const { device } = await activity(h, admin);
     const res = await h.http.get('/api/audit').query({ subjectId: device.id }).set(auditor).expect(200);
     const actions = res.body.items.map((e: { action: string }) => e.action);
-    expect(actions).toEqual(['device.enrolled', 'device.credential_set', 'device.lifecycle_changed', 'device.lifecycle_changed']);
+    expect(actions).toEqual(['device.enrolled', 'device.credential_set', 'device.tested', 'device.lifecycle_changed', 'device.lifecycle_changed']);
     for (const e of res.body.items) {
       expect(e).toMatchObject({ actorType: 'user', subjectType: 'device', subjectId: device.id });
       expect(e.hash).toMatch(/^[0-9a-f]{64}$/);

@@ -19,7 +19,9 @@ describe('admin', () => {
       .send({ username, displayName: 'Tina Tech', roles: ['technician'], vendorId: vendor.id, password: 'correct horse battery' })
       .expect(201);
     expect(created.body).toMatchObject({ username, roles: ['technician'], vendorId: vendor.id, disabledAt: null });
-    expect(JSON.stringify(created.body)).not.toMatch(/password|scrypt/i);
+    // no password and no hash; only the flag that the admin-chosen password must be replaced
+    expect(JSON.stringify(created.body)).not.toMatch(/"password"|passwordHash|scrypt/i);
+    expect(created.body.passwordChangeRequired).toBe(true);
 
     const list = await h.http.get('/api/users').query({ vendorId: vendor.id }).set(admin.auth).expect(200);
     expect(ids(list)).toEqual([created.body.id]);
@@ -198,7 +200,7 @@ describe('unauthenticated callers', () => {
 });
 
 describe('disabling a user', () => {
-  it('refuses their login and stops their existing token; enabling restores access', async () => {
+  it('refuses their login and ends their existing token; enabling lets them log in again', async () => {
     const admin = await makeUser(h, ['admin']);
     const auditor = await makeUser(h, ['auditor']);
     await h.http.get('/api/me').set(auditor.auth).expect(200);
@@ -214,7 +216,9 @@ describe('disabling a user', () => {
     expect(login.body.token).toBeUndefined();
 
     await h.http.patch(`/api/users/${auditor.user.id}`).set(admin.auth).send({ disabled: false }).expect(200);
-    await h.http.get('/api/me').set(auditor.auth).expect(200);
+    // the token ended with the disabling and stays ended; a new login works
+    expectError(await h.http.get('/api/me').set(auditor.auth), 401, 'unauthenticated');
+    await h.http.post('/api/auth/login').send({ username: auditor.user.username, password: auditor.password }).expect(200);
 
     const { rows } = await h.pool.query(
       `SELECT action FROM audit_events WHERE subject_id = $1 AND action IN ('user.disabled', 'user.enabled') ORDER BY seq`,

@@ -23,4 +23,11 @@ export class ApiClient {
   async login(username: string, password: string): Promise<string> {
     return (await this.ok<{ token: string }>('POST', '/api/auth/login', undefined, { username, password })).token;
   }
+
+  /** A user's first login with the password an admin chose: they replace it, as the broker requires; returns their token. */
+  async firstLogin(username: string, initialPassword: string, newPassword: string): Promise<string> {
+    const first = await this.ok<{ token: string; passwordChangeRequired?: boolean }>('POST', '/api/auth/login', undefined, { username, password: initialPassword });
+    if (!first.passwordChangeRequired) return first.token;
+    return (await this.ok<{ token: string }>('POST', '/api/me/password', first.token, { currentPassword: initialPassword, newPassword })).token;
+  }
 }

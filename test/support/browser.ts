@@ -55,6 +55,24 @@ export async function login(page: Page, username: string, password: string): Pro
   await page.getByTestId('who').waitFor({ state: 'attached' });
 }
 
+/**
+ * First login with a password someone else chose: the console asks for a new one before anything
+ * else, and shows the console once it is set.
+ */
+export async function firstLogin(page: Page, username: string, initialPassword: string, newPassword: string, shot?: string): Promise<void> {
+  await page.goto('/login');
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(initialPassword);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByTestId('first-password').waitFor();
+  await page.getByLabel('Current password').fill(initialPassword);
+  await page.getByLabel('New password', { exact: true }).fill(newPassword);
+  await page.getByLabel('Repeat the new password').fill(newPassword);
+  if (shot) await screenshot(page, shot);
+  await page.getByRole('button', { name: 'Set my password' }).click();
+  await page.getByTestId('who').waitFor({ state: 'attached' });
+}
+
 export async function screenshot(page: Page, name: string): Promise<string> {
   await fs.mkdir(SCREENSHOT_DIR, { recursive: true });
   const file = path.join(SCREENSHOT_DIR, `${name}.png`);
@@ -78,6 +96,8 @@ export function reportErrors(people: { errors: string[] }[], opts: { allowStatus
 }
 
 export const PASSWORD = 'browser-test-password-1';
+/** what the admin sets; each person replaces it with PASSWORD at their first login */
+export const INITIAL_PASSWORD = 'browser-test-initial-password';
 let counter = 0;
 
 export interface StoryUser {
@@ -116,9 +136,9 @@ export async function createStory(broker: TestBroker, sshd: DeviceSshd): Promise
   const person = async (role: 'admin' | 'technician' | 'approver' | 'auditor', extra: Record<string, string> = {}): Promise<StoryUser> => {
     const username = `${role.slice(0, 4)}-${suffix}`;
     const user = await api.ok('POST', '/api/users', bootstrap.token, {
-      username, displayName: `${role[0]!.toUpperCase()}${role.slice(1)} ${suffix}`, roles: [role], password: PASSWORD, ...extra,
+      username, displayName: `${role[0]!.toUpperCase()}${role.slice(1)} ${suffix}`, roles: [role], password: INITIAL_PASSWORD, ...extra,
     });
-    return { id: user.id, username, token: await api.login(username, PASSWORD) };
+    return { id: user.id, username, token: await api.firstLogin(username, INITIAL_PASSWORD, PASSWORD) };
   };
   return {
     vendor, device, department,

@@ -13,16 +13,19 @@ import type { Clock } from '../../server/core/clock.js';
 import type { CoreDeps } from '../../server/core/ports.js';
 import type { RoleName, User } from '../../server/core/types.js';
 import { createCertificateAuthority } from '../../server/crypto/certificate-authority.js';
+import { publicKeyToSshLine } from '../../server/crypto/ssh-cert.js';
 import { hostKeyLine, loadKeys, type KeyMaterial } from '../../server/crypto/keys.js';
 import { scryptHasher } from '../../server/crypto/passwords.js';
 import { createTokenIssuer } from '../../server/crypto/tokens.js';
 import { createVault } from '../../server/crypto/vault.js';
+import { createCheckpointKey } from '../../server/crypto/checkpoint-key.js';
 import { createPool, type Pool } from '../../server/db/pool.js';
 import { createStore } from '../../server/db/store.js';
 import { createApp } from '../../server/http/app.js';
 import type { HttpDeps } from '../../server/http/deps.js';
 import { createMetrics } from '../../server/metrics.js';
 import { FakeScheduler, MemoryBus, RecordingNotifier } from './fakes.js';
+import { SettableDeviceTester } from './device-tester-fake.js';
 
 export class FakeClock implements Clock {
   constructor(private t = new Date()) {}
@@ -42,6 +45,8 @@ export interface Harness {
   scheduler: FakeScheduler;
   bus: MemoryBus;
   notifier: RecordingNotifier;
+  /** the device connection test: passes unless a test sets an outcome or the real tester */
+  deviceTester: SettableDeviceTester;
   deps: HttpDeps;
   keys: KeyMaterial;
   clock: FakeClock;
@@ -64,13 +69,15 @@ export async function startHarness(opts: { databaseUrl?: string } = {}): Promise
     vault: createVault(keys.vaultKey),
     passwords: scryptHasher,
     tokens: createTokenIssuer({ signing: keys.tokenSigning, verifying: keys.tokenVerifying }, 60, clock),
-    policy: { loginMaxFailures: 3, loginLockoutMinutes: 15, requestTtlHours: 24 },
+    policy: { loginMaxFailures: 3, loginMaxFailuresPerAddress: 20, loginAccountLockSources: 3, loginLockoutMinutes: 15, requestTtlHours: 24 },
     scheduler: new FakeScheduler(),
     bus: new MemoryBus(),
     notifier: new RecordingNotifier(),
     problems: { warn: (ctx, msg) => logger.warn(ctx, msg) },
     ca: createCertificateAuthority(keys.sshUserCa),
-    sshEndpoint: { host: '127.0.0.1', port: 2222, hostKeyLine: hostKeyLine(keys.sshHostKey) },
+    sshEndpoint: { host: '127.0.0.1', port: 2222, hostKeyLine: hostKeyLine(keys.sshHostKey), hostCaLine: publicKeyToSshLine(keys.sshHostCa) },
+    checkpointKey: createCheckpointKey(keys.auditCheckpoint),
+    deviceTester: new SettableDeviceTester(),
   };
   const deps: HttpDeps = {
     ...core,
@@ -86,6 +93,7 @@ export async function startHarness(opts: { databaseUrl?: string } = {}): Promise
     scheduler: core.scheduler as FakeScheduler,
     bus: core.bus as MemoryBus,
     notifier: core.notifier as RecordingNotifier,
+    deviceTester: core.deviceTester as SettableDeviceTester,
     http: supertest(app),
     async close() {
       await pool.end();

@@ -162,7 +162,7 @@ export interface ProxyProcess {
   crash(): Promise<void>;
 }
 
-/** `node --import tsx server/main.ts` with ROLES=proxy, sharing the broker's database and keys. */
+/** `node --import tsx server/main.ts` with ROLES=proxy (or env.ROLES), sharing the broker's database (or env.DATABASE_URL) and keys. */
 export async function startProxyProcess(
   broker: TestBroker,
   env: Record<string, string> = {},
@@ -173,7 +173,7 @@ export async function startProxyProcess(
   const dataDir = reuse.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'pc-proxy-')));
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env, ...env,
-    ROLES: 'proxy', DATABASE_URL: inject('databaseUrl'), KEYS_DIR: path.join(broker.dataDir, 'keys'),
+    ROLES: env.ROLES ?? 'proxy', DATABASE_URL: env.DATABASE_URL ?? inject('databaseUrl'), KEYS_DIR: path.join(broker.dataDir, 'keys'),
     DATA_DIR: dataDir, SSH_PORT: String(port), PORT: String(httpPort), HOST: '127.0.0.1', LOG_LEVEL: 'debug',
   };
   delete childEnv.NODE_OPTIONS;
@@ -245,7 +245,10 @@ export interface World {
 
 export interface WorldOptions {
   policy?: Record<string, unknown>;
-  /** the pinned host key (default: the real sshd's) */
+  /**
+   * the pinned host key (default: the real sshd's). Deploying tests the device with the real one, so
+   * another one is pinned after deployment, as when a deployed device's key no longer matches.
+   */
   hostKey?: string;
 }
 
@@ -258,10 +261,11 @@ export async function makeWorld(e: E2E, opts: WorldOptions = {}): Promise<World>
   const created = await api.ok<DeviceJson>('POST', '/api/devices', admin.token, {
     name: uniq('dev').toLowerCase(), manufacturer: 'Acme Medical', model: 'Infusion 3000', firmwareBaseline: '4.2.1', department,
     clinicalPurpose: 'e2e test device', criticality: 'low', address: '127.0.0.1', sshPort: e.sshd.port,
-    hostKey: opts.hostKey ?? e.sshd.hostKey, vendorIds: [vendor.id], credential: e.sshd.credential,
+    hostKey: e.sshd.hostKey, vendorIds: [vendor.id], credential: e.sshd.credential,
     policy: { approvalsRequired: 1, ...opts.policy },
   });
-  const device = await api.ok<DeviceJson>('POST', `/api/devices/${created.id}/lifecycle`, admin.token, { state: 'deployed', reason: 'e2e' });
+  let device = await api.ok<DeviceJson>('POST', `/api/devices/${created.id}/lifecycle`, admin.token, { state: 'deployed', reason: 'e2e' });
+  if (opts.hostKey) device = await api.ok<DeviceJson>('PATCH', `/api/devices/${created.id}`, admin.token, { hostKey: opts.hostKey });
   const [tech, approver] = await Promise.all([
     addUser(broker, ['technician'], { vendorId: vendor.id }),
     addUser(broker, ['approver'], { department: device.policy.approverDepartment }),
@@ -357,8 +361,9 @@ export async function recordingOf(w: World, sessionId: string): Promise<ParsedCa
 export const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
 
 /** Plays a cast file back with the real `asciinema cat` (it needs a terminal: under `script`). */
-export async function asciinemaCat(file: string): Promise<string> {
-  const { stdout } = await execFileP('script', ['-qc', `asciinema cat ${shq(file)}`, '/dev/null'], { timeout: 15_000, env: { ...process.env, TERM: 'xterm-256color' } });
+export async function asciinemaCat(file: string, opts: { maxBuffer?: number } = {}): Promise<string> {
+  // -e: script exits with asciinema's status (without it, a failing asciinema still exits 0)
+  const { stdout } = await execFileP('script', ['-qec', `asciinema cat ${shq(file)}`, '/dev/null'], { timeout: 15_000, maxBuffer: opts.maxBuffer ?? 1024 * 1024, env: { ...process.env, TERM: 'xterm-256color' } });
   return stdout;
 }
 

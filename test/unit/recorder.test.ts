@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { binaryPlaceholder, encodeEvent, encodeHeader, OutputSanitizer, parseCast, type CastEvent } from '../../proxy/recording/asciicast.js';
+import { encodeEvent, encodeHeader, parseCast, type CastEvent } from '../../proxy/recording/asciicast.js';
 import { createRecorder, type Recorder, type RecorderOptions } from '../../proxy/recording/recorder.js';
 
 const T0 = 1_700_000_000_250; // ms
@@ -56,16 +56,6 @@ describe('asciicast encoding', () => {
     expect(parseCast(`${head}\n[1, "o", "a"]\n[1.5, "o", "ab`, { allowTruncatedTail: true }).events).toHaveLength(1);
   });
 
-  it('sanitizer: finds binary arriving byte by byte, keeps sparse controls, resumes after 64 text characters', () => {
-    const s = new OutputSanitizer();
-    let text = '';
-    for (let i = 0; i < 1000; i++) text += s.write(new Uint8Array([i % 7]));
-    expect(text).toBe('\x00\x01\x02\x03\x04\x05\x06'.repeat(3).slice(0, 15)); // detected at the 16th bad byte
-    const sparse = 'ab\0cdefghij\0klmnopqrs\0'.repeat(20); // bad bytes more than 8 characters apart
-    expect(s.write(Buffer.from('y'.repeat(70) + sparse))).toBe(binaryPlaceholder(985) + 'y'.repeat(70) + sparse);
-    expect(s.omittedBytes).toBe(985);
-    expect(s.write(Buffer.from([0xff, 0xfe, 0x00, 0x01, 0xe2, 0x82])) + s.end()).toBe('\ufffd\ufffd\u0000\u0001\ufffd');
-  });
 });
 
 describe('Recorder', () => {
@@ -134,10 +124,10 @@ describe('Recorder', () => {
     out(s.rec, text);
     await s.rec.close();
     expect(data(s.read().events)).toEqual([text]);
-    expect(s.rec.stats().binaryBytesOmitted).toBe(0);
+    expect(s.rec.stats().binaryBytes).toBe(0);
   });
 
-  it.each([['zeros', () => Buffer.alloc(64 * 1024)], ['random bytes', () => randomBytes(64 * 1024)]] as const)('replaces binary output (4 MiB of %s) by placeholders with bounded memory', async (name, chunk) => {
+  it.each([['zeros', () => Buffer.alloc(64 * 1024)], ['random bytes', () => randomBytes(64 * 1024)]] as const)('keeps binary output (4 MiB of %s) without placeholders, with bounded memory', async (name, chunk) => {
     const maxBufferedBytes = 256 * 1024;
     const s = await setup({ maxBufferedBytes });
     out(s.rec, 'before\r\n');
@@ -146,18 +136,18 @@ describe('Recorder', () => {
       expect(s.rec.stats().pendingBytes).toBeLessThanOrEqual(maxBufferedBytes);
       if (i % 16 === 15) (s.advance(250), s.fire());
     }
+    await s.rec.flush(); // room again after the burst: the tail is not dropped
     out(s.rec, 'after\r\n$ ');
     const result = await s.rec.close();
     const st = s.rec.stats();
     expect(st.bytesIn).toBe(4 * MiB + 17);
-    expect(st.binaryBytesOmitted).toBeGreaterThan(0.8 * 4 * MiB);
-    expect(result.bytes).toBeLessThan(64 * 1024); // far below the 6x of naive escaping
+    expect(st.bytesRecorded + st.backlogBytesDropped).toBe(st.bytesIn); // fed without waiting: the backlog may drop
+    expect(result.bytes).toBeGreaterThan(st.bytesRecorded); // kept, not summarised
     const text = data(s.read().events).join('');
-    expect(text).toMatch(/^before\r\n[^]*after\r\n\$ $/); // (random bytes may end in a few text characters)
-    const counted = [...text.matchAll(/\[portcullis: (\d+) bytes of binary output not recorded\]/g)];
-    expect(counted.length).toBeGreaterThan(0);
-    expect(counted.reduce((n, m) => n + Number(m[1]), 0)).toBe(st.binaryBytesOmitted);
-    if (name === 'zeros') expect(st.binaryBytesOmitted).toBe(4 * MiB);
+    expect(text).toMatch(/^before\r\n[^]*after\r\n\$ $/);
+    expect(text).not.toContain('not recorded');
+    if (name === 'zeros') expect(st.binaryBytes).toBe(0); // NUL is valid UTF-8: text, JSON-escaped
+    else expect(st.binaryBytes).toBeGreaterThan(0);
   });
 
   it('drops (and reports) output instead of buffering when the disk cannot keep up', async () => {
@@ -177,11 +167,10 @@ describe('Recorder', () => {
     expect(st.backlogBytesDropped).toBeGreaterThan(3 * MiB);
     await s.rec.close();
     const { events } = s.read();
-    expect(data(events, 'm')).toHaveLength(256);
-    const notice = `\r\n[portcullis: ${st.backlogBytesDropped} bytes of output not recorded (recording backlog)]\r\n`;
+    expect(data(events, 'm')).toHaveLength(257);
+    expect(data(events, 'm')).toContain(`recording backlog: ${st.backlogBytesDropped} bytes not recorded`); // a marker, not output
     const text = data(events).join('');
-    expect(text).toContain(notice);
-    expect(text.length - notice.length + st.backlogBytesDropped).toBe(st.bytesIn); // everything is accounted for
+    expect(text.length + st.backlogBytesDropped).toBe(st.bytesIn); // everything is accounted for
   });
 
   it('leaves a valid cast on disk after every flush (the proxy may be killed mid-session)', async () => {
@@ -231,7 +220,11 @@ describe('Recorder', () => {
   });
 
   const hasAsciinema = spawnSync('asciinema', ['--version']).status === 0;
-  it.skipIf(!hasAsciinema)(`is readable by asciinema cat${hasAsciinema ? '' : ' (SKIPPED: asciinema binary not installed)'}`, async () => {
+  // skipped only on a developer machine without asciinema: CI (.ci/run sets CI=true) installs it, so there
+  // a missing binary is a failure, never a silent skip
+  const inCi = Boolean(process.env.CI);
+  it.skipIf(!hasAsciinema && !inCi)(`is readable by asciinema cat${hasAsciinema || inCi ? '' : ' (SKIPPED: asciinema binary not installed)'}`, async () => {
+    expect(hasAsciinema, 'asciinema is not installed (CI installs it: the recording must play back in the real player)').toBe(true);
     const s = await setup({ command: 'cat /etc/motd' });
     out(s.rec, 'Welcome to the ventilator console\r\n');
     s.advance(300);
@@ -243,6 +236,6 @@ describe('Recorder', () => {
     const printed = execFileSync('script', ['-qc', `asciinema cat ${s.path}`, '/dev/null'], { encoding: 'utf8', timeout: 20_000 });
     expect(printed).toContain('Welcome to the ventilator console');
     expect(printed).toContain('température 37°C');
-    expect(printed).toContain('[portcullis: 10000 bytes of binary output not recorded]');
+    expect(printed).not.toContain('not recorded'); // the NUL bytes are kept, no placeholder
   });
 });

@@ -8,8 +8,11 @@ import { AdminDevicePage, AdminDevicesPage, NewDevicePage } from './pages/admin-
 import { UsersPage } from './pages/admin-users';
 import { VendorsPage } from './pages/admin-vendors';
 import { ApprovalsPage } from './pages/approvals';
+import { EmergencyBanner } from './components/break-glass';
+import { EmergencyPage } from './pages/emergency';
 import { AuditPage } from './pages/audit';
 import { CertificatePage } from './pages/certificate';
+import { ChangePasswordPage, FirstPasswordPage } from './pages/change-password';
 import { LivePage } from './pages/live';
 import { LoginPage } from './pages/login';
 import { MyAccessPage } from './pages/my-access';
@@ -37,6 +40,7 @@ const ROUTES: RouteDef[] = [
   { path: '/grants/:id/certificate', roles: ['technician'], render: (p) => <CertificatePage grantId={p.id!} /> },
   { path: '/approvals', roles: ['approver'], render: () => <ApprovalsPage /> },
   { path: '/approvals/:id', roles: ['approver', 'admin', 'auditor'], render: (p) => <RequestDetailPage requestId={p.id!} /> },
+  { path: '/emergency', roles: ['approver', 'admin', 'auditor'], render: () => <EmergencyPage /> },
   { path: '/live', roles: ['approver', 'admin', 'auditor'], render: () => <LivePage /> },
   { path: '/sessions', roles: ['auditor', 'admin'], render: () => <SessionsPage /> },
   { path: '/sessions/:id', roles: ['auditor', 'admin'], render: (p) => <SessionPage sessionId={p.id!} /> },
@@ -47,6 +51,7 @@ const ROUTES: RouteDef[] = [
   { path: '/admin/devices/:id', roles: ['admin'], render: (p) => <AdminDevicePage deviceId={p.id!} /> },
   { path: '/admin/vendors', roles: ['admin'], render: () => <VendorsPage /> },
   { path: '/admin/users', roles: ['admin'], render: () => <UsersPage /> },
+  { path: '/account/password', roles: ['technician', 'approver', 'auditor', 'admin'], render: () => <ChangePasswordPage /> },
 ];
 
 interface NavItem {
@@ -59,6 +64,7 @@ const NAV: NavItem[] = [
   { to: '/devices', label: 'Devices', roles: ['technician'] },
   { to: '/access', label: 'My access', roles: ['technician'] },
   { to: '/approvals', label: 'Approvals', roles: ['approver'] },
+  { to: '/emergency', label: 'Emergency', roles: ['approver', 'admin', 'auditor'] },
   { to: '/live', label: 'Live sessions', roles: ['approver', 'admin', 'auditor'] },
   { to: '/sessions', label: 'Recordings', roles: ['auditor', 'admin'] },
   { to: '/audit', label: 'Audit log', roles: ['auditor', 'admin'] },
@@ -95,6 +101,8 @@ function Shell() {
 
   if (status === 'loading') return <div className="boot muted">Portcullis…</div>;
   if (status === 'anonymous' || !user) return <LoginPage />;
+  // a password someone else chose: the broker allows nothing else until it is changed
+  if (user.passwordChangeRequired) return <FirstPasswordPage />;
   return (
     <DirectoryProvider>
       <Layout>
@@ -154,12 +162,16 @@ function Layout({ children }: { children: ReactNode }) {
             {user!.displayName}
             <small>{user!.roles.join(' · ')}</small>
           </span>
+          <Link to="/account/password" className="btn btn-ghost">Change password</Link>
           <button type="button" className="btn btn-ghost" onClick={() => void logout().then(() => navigate('/login'))}>
             Log out
           </button>
         </div>
       </header>
-      <main className="main">{children}</main>
+      <main className="main">
+        {hasRole(user, 'approver') && <EmergencyBanner />}
+        {children}
+      </main>
     </div>
   );
 }

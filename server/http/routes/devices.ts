@@ -1,4 +1,6 @@
+import { testDevice } from '../../core/device-test.js';
 import { createDevice, getDevice, listDevices, transitionDevice, updateDevice } from '../../core/devices.js';
+import { deviceView } from '../../core/technician-views.js';
 import type { HttpDeps } from '../deps.js';
 import { route } from '../route.js';
 import { createDeviceBody, idParams, lifecycleBody, listDevicesQuery, updateDeviceBody } from '../schemas.js';
@@ -12,12 +14,12 @@ export const deviceRoutes = (deps: HttpDeps) => [
   route({
     method: 'get', path: '/api/devices', tag: 'devices', query: listDevicesQuery,
     summary: 'List the devices the caller may see',
-    handler: async ({ actor, query }) => ({ items: await listDevices(deps, actor, query) }),
+    handler: async ({ actor, query }) => ({ items: (await listDevices(deps, actor, query)).map((d) => deviceView(actor, d)) }),
   }),
   route({
     method: 'get', path: '/api/devices/:id', tag: 'devices', params: idParams,
     summary: 'Read a device trust record',
-    handler: ({ actor, params }) => getDevice(deps, actor, params.id),
+    handler: async ({ actor, params }) => deviceView(actor, await getDevice(deps, actor, params.id)),
   }),
   route({
     method: 'patch', path: '/api/devices/:id', tag: 'devices', params: idParams, body: updateDeviceBody,
@@ -28,5 +30,10 @@ export const deviceRoutes = (deps: HttpDeps) => [
     method: 'post', path: '/api/devices/:id/lifecycle', tag: 'devices', params: idParams, body: lifecycleBody,
     summary: 'Move a device through its lifecycle: staged → deployed ⇄ suspended → retired (admin)',
     handler: ({ actor, params, body }) => transitionDevice(deps, actor, params.id, body),
+  }),
+  route({
+    method: 'post', path: '/api/devices/:id/test', tag: 'devices', params: idParams,
+    summary: 'Test the connection now: the host key against the pin, the vaulted credential\'s login, a no-op command; the result is kept as lastTest (admin)',
+    handler: ({ actor, params }) => testDevice(deps, actor, params.id),
   }),
 ];

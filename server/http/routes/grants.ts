@@ -1,6 +1,6 @@
 import { getGrant, listGrants, revokeGrant } from '../../core/grants.js';
 import { requestExtension } from '../../core/requests.js';
-import { issueSshCertificate } from '../../core/ssh-certificates.js';
+import { issueSshCertificate, sshKnownHosts } from '../../core/ssh-certificates.js';
 import { issueTerminalToken } from '../../core/terminal-tokens.js';
 import type { HttpDeps } from '../deps.js';
 import { route } from '../route.js';
@@ -31,6 +31,11 @@ export const grantRoutes = (deps: HttpDeps) => [
     method: 'post', path: '/api/grants/:id/ssh-certificate', tag: 'access', status: 201, params: idParams, body: certificateBody,
     summary: 'Sign an OpenSSH user certificate for your public key, valid for this device until the grant ends (technician)',
     handler: ({ actor, params, body }) => issueSshCertificate(deps, actor, params.id, body.publicKey),
+  }),
+  route({
+    method: 'get', path: '/api/ssh-known-hosts', tag: 'access',
+    summary: 'The one-time known_hosts line (@cert-authority) that makes OpenSSH trust the proxy, whatever its host key',
+    handler: ({ actor }) => sshKnownHosts(deps, actor),
   }),
   route({
     method: 'post', path: '/api/grants/:id/terminal-token', tag: 'access', status: 201, params: idParams,

@@ -1,8 +1,12 @@
 import { decideRequest } from '../../core/decisions.js';
 import { cancelAccessRequest, createAccessRequest, getAccessRequest, listAccessRequests } from '../../core/requests.js';
+import type { Request } from 'express';
 import type { HttpDeps } from '../deps.js';
 import { route } from '../route.js';
 import { createRequestBody, decisionBody, idParams, listRequestsQuery } from '../schemas.js';
+
+/** The console calls with its session cookie; anything with a bearer token (scripts, integrations) is the API. */
+const decisionChannel = (req: Request) => (req.get('authorization') ? 'api' : 'web');
 
 export const requestRoutes = (deps: HttpDeps) => [
   route({
@@ -23,12 +27,12 @@ export const requestRoutes = (deps: HttpDeps) => [
   route({
     method: 'post', path: '/api/access-requests/:id/approve', tag: 'access', params: idParams, body: decisionBody,
     summary: 'Approve (eligible approver of the device\'s department; never your own request)',
-    handler: ({ actor, params, body }) => decideRequest(deps, actor, params.id, { decision: 'approve', comment: body.comment, channel: 'web' }),
+    handler: ({ actor, params, body, req }) => decideRequest(deps, actor, params.id, { decision: 'approve', comment: body.comment, channel: decisionChannel(req) }),
   }),
   route({
     method: 'post', path: '/api/access-requests/:id/deny', tag: 'access', params: idParams, body: decisionBody,
     summary: 'Deny; one deny ends the request',
-    handler: ({ actor, params, body }) => decideRequest(deps, actor, params.id, { decision: 'deny', comment: body.comment, channel: 'web' }),
+    handler: ({ actor, params, body, req }) => decideRequest(deps, actor, params.id, { decision: 'deny', comment: body.comment, channel: decisionChannel(req) }),
   }),
   route({
     method: 'post', path: '/api/access-requests/:id/cancel', tag: 'access', params: idParams,

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { accessRecording, getSession, listSessions, terminateSession } from '../../core/sessions.js';
+import { sessionView } from '../../core/technician-views.js';
 import { notFound } from '../../core/errors.js';
 import type { HttpDeps } from '../deps.js';
 import { route } from '../route.js';
@@ -17,7 +18,7 @@ export const sessionRoutes = (deps: HttpDeps) => [
   route({
     method: 'get', path: '/api/sessions/:id', tag: 'sessions', params: idParams,
     summary: 'One session with its recording metadata',
-    handler: ({ actor, params }) => getSession(deps, actor, params.id),
+    handler: async ({ actor, params }) => sessionView(actor, await getSession(deps, actor, params.id)),
   }),
   route({
     method: 'post', path: '/api/sessions/:id/terminate', tag: 'sessions', params: idParams, body: terminateBody,

@@ -54,8 +54,12 @@ export type RequestView = AccessRequest & {
 
 export type Recording = Wire<Core.Recording>;
 
+export type Transfer = Wire<Core.Transfer>;
+
 export type Session = Wire<Core.Session> & {
   recording?: Recording | null;
+  /** files moved through the SFTP relay in this session (GET /api/sessions/:id) */
+  transfers?: Transfer[];
   /** names the broker embeds (approvers and auditors cannot list users) */
   technician?: { id: string; username: string; displayName: string; vendorId?: string | null };
   device?: { id: string; name: string };

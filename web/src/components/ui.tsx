@@ -37,7 +37,7 @@ const TONES: Record<string, string> = {
   pending: 'warn', scheduled: 'info', active: 'ok', approved: 'ok', deployed: 'ok', live: 'ok', approve: 'ok',
   denied: 'bad', deny: 'bad', revoked: 'bad', retired: 'muted', expired: 'muted', cancelled: 'muted', staged: 'info',
   suspended: 'warn', error: 'bad', client_closed: 'muted', device_closed: 'muted', critical: 'bad', high: 'warn',
-  medium: 'info', low: 'muted', disabled: 'bad', verified: 'ok', broken: 'bad',
+  medium: 'info', low: 'muted', disabled: 'bad', verified: 'ok', broken: 'bad', emergency: 'bad',
 };
 
 export function Badge({ value, label }: { value: string; label?: string }) {

@@ -50,6 +50,7 @@ const END_REASONS: Record<EndReason, string> = {
   device_closed: 'the device closed the connection',
   expired: 'the access window ended',
   revoked: 'cut off by an approver or administrator',
+  idle: 'closed after no input for the device\'s idle timeout',
   error: 'an error ended it',
 };
 

@@ -1,5 +1,6 @@
 // Who is logged in. The session itself is the broker's httpOnly cookie; the console only knows the
-// user GET /api/me returns, and drops it the moment the broker answers 401.
+// user GET /api/me returns, and drops it the moment the broker answers 401. A user whose password
+// someone else chose (user.passwordChangeRequired) is shown only the change-password form.
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { ApiError, get, onUnauthenticated, post } from '../api/client';
 import type { Role, User } from '../api/types';
@@ -11,6 +12,8 @@ interface SessionState {
   notice: string | null;
   login(username: string, password: string): Promise<void>;
   logout(): Promise<void>;
+  /** changes the caller's password; the broker ends their other sessions and renews this one */
+  changePassword(currentPassword: string, newPassword: string): Promise<void>;
 }
 
 const SessionContext = createContext<SessionState | null>(null);
@@ -48,7 +51,12 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     setStatus('anonymous');
   }, []);
 
-  const value = useMemo(() => ({ status, user, notice, login, logout }), [status, user, notice, login, logout]);
+  const changePassword = useCallback(async (currentPassword: string, newPassword: string) => {
+    const r = await post<{ user: User }>('/api/me/password', { currentPassword, newPassword });
+    setUser(r.user);
+  }, []);
+
+  const value = useMemo(() => ({ status, user, notice, login, logout, changePassword }), [status, user, notice, login, logout, changePassword]);
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }
 

@@ -107,6 +107,7 @@ export function AdminDevicePage({ deviceId }: { deviceId: string }) {
           </Card>
           <div className="stack">
             <Lifecycle device={d} onDone={reload} />
+            {d.lifecycleState !== 'retired' && <ConnectionTest device={d} onDone={reload} />}
             {d.lifecycleState !== 'retired' && <Credential device={d} onDone={reload} />}
             <DeviceAudit key={version} deviceId={d.id} />
           </div>
@@ -165,6 +166,28 @@ function Lifecycle({ device, onDone }: { device: Device; onDone(): void }) {
         <Field label="Reason (audited)" htmlFor="l-reason"><input id="l-reason" required value={reason} onChange={(e) => setReason(e.target.value)} maxLength={2000} /></Field>
         <button className={`btn ${to === 'retired' ? 'btn-danger' : 'btn-primary'}`} disabled={busy || !to || !reason.trim()}>Move to {to}</button>
       </form>
+    </Card>
+  );
+}
+
+/** The last connection test and a button to run one now (deploying a staged device runs it too). */
+function ConnectionTest({ device, onDone }: { device: Device; onDone(): void }) {
+  const { busy, error, run } = useAction();
+  const last = device.lastTest;
+  const test = async () => {
+    if (await run(() => post<Device['lastTest']>(`/api/devices/${device.id}/test`))) onDone();
+  };
+  return (
+    <Card title="Connection test"
+      actions={<button type="button" className="btn" onClick={test} disabled={busy}>{busy ? 'Testing…' : 'Test connection'}</button>}>
+      <ErrorBox error={error} />
+      {last ? (
+        <p data-testid="last-test">
+          <Badge value={last.ok ? 'verified' : 'broken'} label={last.ok ? 'passed' : 'failed'} /> {fmtTimeSec(last.at)}
+          {last.reason && <span className="small"> — {last.reason}</span>}
+        </p>
+      ) : <p className="muted">Not tested yet.</p>}
+      <p className="muted small">Connects as the proxy would: the host key must match the pin, the vaulted credential must log in, and a no-op command must run. A staged device is tested before it is deployed.</p>
     </Card>
   );
 }

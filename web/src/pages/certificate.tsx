@@ -11,6 +11,7 @@ import { Link } from '../lib/router';
 export function CertificatePage({ grantId }: { grantId: string }) {
   const dir = useDirectory();
   const grant = useApi<Grant>(`/api/grants/${grantId}`);
+  const trust = useApi<{ knownHostsLine: string }>('/api/ssh-known-hosts');
   const [publicKey, setPublicKey] = useState('');
   const [cert, setCert] = useState<SshCertificate | null>(null);
   const { busy, error, run } = useAction();
@@ -27,6 +28,13 @@ export function CertificatePage({ grantId }: { grantId: string }) {
     <Page title={`SSH certificate · ${g ? dir.deviceName(g.deviceId) : '…'}`} subtitle={<Link to="/access">← My access</Link>}
       actions={g && <><Badge value={g.status} />{g.status === 'active' && <span className="muted">ends in <Countdown to={g.endsAt} /></span>}</>}>
       <ErrorBox error={grant.error} />
+      {trust.data && (
+        <Card title="Trust the proxy (once)">
+          <CopyBlock label="Add this line to ~/.ssh/known_hosts — it stays valid when the proxy's host key changes"
+            text={trust.data.knownHostsLine} testId="known-hosts-once" />
+          <p className="muted small">Without it, ssh refuses with "Host key verification failed".</p>
+        </Card>
+      )}
       <Card title="1. Your public key">
         <form className="form" onSubmit={submit}>
           <ErrorBox error={error} />
@@ -50,7 +58,7 @@ export function CertificatePage({ grantId }: { grantId: string }) {
           ]} />
           <CopyBlock label={`Certificate — save as ${certFile}`} text={cert.certificate} testId="certificate" />
           <CopyBlock label="Save it with" text={`cat > ${certFile} <<'EOF'\n${cert.certificate}\nEOF`} />
-          <CopyBlock label="known_hosts line — add to ~/.ssh/known_hosts" text={cert.knownHostsLine} testId="known-hosts" />
+          <CopyBlock label="known_hosts line (once, if not done yet) — add to ~/.ssh/known_hosts" text={cert.knownHostsLine} testId="known-hosts" />
           <CopyBlock label="SSH command" text={cert.sshCommand} testId="ssh-command" />
           <p className="muted small">The certificate only works for this device and stops working when your grant ends or is revoked.</p>
         </Card>

@@ -10,6 +10,7 @@ export interface DeviceDraft {
   maxSessionMinutes: string; approvalsRequired: '1' | '2'; approverDepartment: string;
   windowOn: boolean; days: number[]; windowStart: string; windowEnd: string; timezone: string;
   allowExec: boolean; allowPortForwarding: boolean; allowSftp: boolean; vendorIds: string[];
+  breakGlass: boolean; breakGlassMaxMinutes: string;
 }
 
 export function draftOf(d?: Device): DeviceDraft {
@@ -23,6 +24,7 @@ export function draftOf(d?: Device): DeviceDraft {
     windowStart: w?.start ?? '08:00', windowEnd: w?.end ?? '18:00', timezone: w?.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
     allowExec: d?.policy.allowExec ?? true, allowPortForwarding: d?.policy.allowPortForwarding ?? false, allowSftp: d?.policy.allowSftp ?? false,
     vendorIds: d?.vendorIds ?? [],
+    breakGlass: d?.policy.breakGlass ?? false, breakGlassMaxMinutes: String(d?.policy.breakGlassMaxMinutes ?? 30),
   };
 }
 
@@ -33,6 +35,7 @@ export function policyOf(x: DeviceDraft): Partial<DevicePolicy> {
     ...(x.approverDepartment.trim() ? { approverDepartment: x.approverDepartment.trim() } : {}),
     maintenanceWindow: x.windowOn ? { days: [...x.days].sort(), start: x.windowStart, end: x.windowEnd, timezone: x.timezone } : null,
     allowExec: x.allowExec, allowPortForwarding: x.allowPortForwarding, allowSftp: x.allowSftp,
+    breakGlass: x.breakGlass, breakGlassMaxMinutes: Number(x.breakGlassMaxMinutes),
   };
 }
 
@@ -85,7 +88,13 @@ export function DeviceFields({ x, set, creating }: { x: DeviceDraft; set(p: Part
           <label><input type="checkbox" checked={x.allowExec} onChange={(e) => set({ allowExec: e.target.checked })} /> exec</label>
           <label><input type="checkbox" checked={x.allowPortForwarding} onChange={(e) => set({ allowPortForwarding: e.target.checked })} /> port forwarding</label>
           <label><input type="checkbox" checked={x.allowSftp} onChange={(e) => set({ allowSftp: e.target.checked })} /> SFTP</label>
+          <label><input type="checkbox" checked={x.breakGlass} onChange={(e) => set({ breakGlass: e.target.checked })} /> emergency access (break-glass)</label>
         </div>
+        {x.breakGlass && (
+          <Field label="Emergency access at most (minutes)" htmlFor="d-bgmax" hint="Opened without approval, reviewed afterwards; 1 to 240.">
+            <input id="d-bgmax" type="number" min={1} max={240} required {...text('breakGlassMaxMinutes')} />
+          </Field>
+        )}
         <div className="field span-2">
           <label><input type="checkbox" checked={x.windowOn} onChange={(e) => set({ windowOn: e.target.checked })} /> Only during maintenance hours</label>
           {x.windowOn && (

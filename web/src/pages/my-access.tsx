@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { post } from '../api/client';
 import type { AccessRequest, Grant, Items, RequestView } from '../api/types';
+import { EmergencyBadge } from '../components/break-glass';
 import { Badge, Card, Countdown, Empty, ErrorBox, Field, Loading, Page, useAction } from '../components/ui';
 import { useDirectory } from '../lib/directory';
 import { fmtMinutes, fmtTime } from '../lib/format';
@@ -48,7 +49,8 @@ function GrantCard({ grant: g, onChange }: { grant: Grant; onChange(): void }) {
   const [extending, setExtending] = useState(false);
   const active = g.status === 'active' && new Date(g.endsAt).getTime() > Date.now();
   return (
-    <Card className="grant-card" title={<span className="mono">{dir.deviceName(g.deviceId)}</span>} actions={<Badge value={g.status} />}>
+    <Card className="grant-card" title={<span className="mono">{dir.deviceName(g.deviceId)}</span>} actions={<><EmergencyBadge grant={g} /><Badge value={g.status} /></>}>
+      {g.emergency && <p className="small tone-text-bad">Emergency access: the approvers have been told and one will review it.</p>}
       <div className="grant-time" data-testid="grant">
         {g.status === 'scheduled' ? (
           <>Starts in <Countdown to={g.startsAt} /> <span className="muted">({fmtTime(g.startsAt)})</span></>
@@ -110,7 +112,7 @@ function RequestTable({ items, onChange }: { items: AccessRequest[]; onChange():
         <tbody>
           {items.map((r) => (
             <tr key={r.id} data-request-id={r.id}>
-              <td data-label="Device" className="mono">{dir.deviceName(r.deviceId)}{r.kind === 'extension' && <small className="muted"> (extension)</small>}</td>
+              <td data-label="Device" className="mono">{dir.deviceName(r.deviceId)}{r.kind === 'extension' && <small className="muted"> (extension)</small>}{r.kind === 'break_glass' && <small className="tone-text-bad"> (emergency)</small>}</td>
               <td data-label="Reason">{r.reason}</td>
               <td data-label="Ticket">{r.ticketRef}</td>
               <td data-label="Window">
@@ -154,7 +156,7 @@ function PastGrants({ items }: { items: Grant[] }) {
             <tr key={g.id}>
               <td data-label="Device" className="mono">{dir.deviceName(g.deviceId)}</td>
               <td data-label="Window">{fmtTime(g.startsAt)} – {fmtTime(g.endedAt ?? g.endsAt)}</td>
-              <td data-label="Status"><Badge value={g.status} /></td>
+              <td data-label="Status"><EmergencyBadge grant={g} /><Badge value={g.status} /></td>
               <td data-label="Why">{g.endReason ?? '—'}</td>
             </tr>
           ))}

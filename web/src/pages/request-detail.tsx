@@ -38,7 +38,7 @@ export function RequestDetailPage({ requestId }: { requestId: string }) {
             <KV items={[
               ['Technician', <span key="t" data-testid="technician">{techName}{dir.person(r.technicianId)?.username ? <small className="muted"> ({dir.person(r.technicianId)!.username})</small> : null}</span>],
               ['Vendor', techVendor ?? (deviceVendors ? <span key="v">{deviceVendors} <small className="muted">(contracted for this device)</small></span> : '—')],
-              ['Kind', r.kind === 'extension' ? 'extension of an active grant' : 'new access'],
+              ['Kind', r.kind === 'extension' ? 'extension of an active grant' : r.kind === 'break_glass' ? 'emergency access (break-glass), opened without approval' : 'new access'],
               ['Reason', r.reason],
               ['Ticket', r.ticketRef],
               ['Window', r.startsOnApproval && r.status === 'pending' ? `starts on approval, for ${fmtMinutes(r.durationMinutes)}` : `${fmtTime(r.startsAt)}, for ${fmtMinutes(r.durationMinutes)}`],
@@ -47,6 +47,17 @@ export function RequestDetailPage({ requestId }: { requestId: string }) {
               [r.status === 'pending' ? 'Lapses' : 'Closed', r.status === 'pending' ? <span key="l">{fmtTime(r.expiresAt)} (<Countdown to={r.expiresAt} />)</span> : fmtTime(r.closedAt)],
             ]} />
           </Card>
+          {!!r.artifacts?.length && (
+            <Card title="Declared artifacts">
+              <p className="muted small">Uploads whose SHA-256 matches one of these are marked declared; any other upload is flagged.</p>
+              <ul data-testid="artifacts">
+                {r.artifacts.map((a) => (
+                  <li key={a.sha256 + a.name}><strong>{a.name}</strong>{a.sizeBytes !== undefined ? <span className="muted"> ({a.sizeBytes} bytes)</span> : null}
+                    <div className="mono hash small">SHA-256 {a.sha256}</div></li>
+                ))}
+              </ul>
+            </Card>
+          )}
           {mayDecide && <DecisionForm request={r} onDone={view.reload} />}
           {r.status === 'pending' && r.technicianId === me.id && (
             <div className="alert alert-info">This is your own request: someone else must decide it.</div>
@@ -121,7 +132,7 @@ function GrantPanel({ grant: g, onChange }: { grant: Grant; onChange(): void }) 
   const me = useUser();
   const open = g.status === 'active' || g.status === 'scheduled';
   return (
-    <Card title="Grant" actions={<Badge value={g.status} />}>
+    <Card title="Grant" actions={<>{g.emergency && <Badge value="emergency" label="Emergency" />}<Badge value={g.status} /></>}>
       <KV items={[
         ['Window', `${fmtTime(g.startsAt)} – ${fmtTime(g.endsAt)}`],
         [open ? 'Ends in' : 'Ended', open ? <Countdown key="c" to={g.endsAt} /> : `${fmtTime(g.endedAt)}${g.endReason ? ` — ${g.endReason}` : ''}`],

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { post } from '../api/client';
 import type { AccessRequest, Device } from '../api/types';
+import { BreakGlassCard } from '../components/break-glass';
 import { maintenanceText, TrustRecord } from '../components/trust-record';
 import { Card, ErrorBox, Field, Loading, Page, useAction } from '../components/ui';
 import { fmtMinutes, fromLocalInput, toLocalInput } from '../lib/format';
@@ -85,9 +86,12 @@ function RequestForm({ device }: { device: Device }) {
           </div>
         </form>
       </Card>
-      <Card title="Trust record">
-        <TrustRecord device={device} />
-      </Card>
+      <div>
+        {device.policy.breakGlass && <BreakGlassCard device={device} />}
+        <Card title="Trust record">
+          <TrustRecord device={device} />
+        </Card>
+      </div>
     </div>
   );
 }

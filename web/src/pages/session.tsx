@@ -2,7 +2,7 @@ import type { Player } from 'asciinema-player';
 import 'asciinema-player/dist/bundle/asciinema-player.css';
 import { useEffect, useRef, useState } from 'react';
 import { CastPlayer, type CastEvent } from '../components/cast-player';
-import type { Session } from '../api/types';
+import type { Session, Transfer } from '../api/types';
 import { Badge, Card, ErrorBox, KV, Loading, Page } from '../components/ui';
 import { useDirectory } from '../lib/directory';
 import { endReasonText, fmtBytes, fmtDuration, fmtTime } from '../lib/format';
@@ -108,6 +108,7 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
                 ['Traffic', `${fmtBytes(s.bytesIn)} in, ${fmtBytes(s.bytesOut)} out`],
               ]} />
             </Card>
+            {!!s.transfers?.length && <TransferList transfers={s.transfers} startedAt={s.startedAt} />}
             {rec && (
               <Card title="Recording">
                 <KV items={[
@@ -232,6 +233,29 @@ function Replay({ cast }: { cast: Cast }) {
           </ul>
         </div>
       )}
+    </Card>
+  );
+}
+
+/** The files moved in an SFTP session: what, where, how much, the SHA-256, declared or not, and when in the replay. */
+function TransferList({ transfers, startedAt }: { transfers: Transfer[]; startedAt: string }) {
+  const at = (t: string) => `${Math.max(0, (Date.parse(t) - Date.parse(startedAt)) / 1000).toFixed(1)} s`;
+  return (
+    <Card title="Transfers">
+      <ul className="transfers" data-testid="transfers">
+        {transfers.map((t) => (
+          <li key={t.id}>
+            <Badge value={t.outcome === 'complete' ? 'approved' : t.outcome === 'partial' ? 'pending' : 'denied'} label={t.outcome} />{' '}
+            {t.direction === 'upload' ? '⬆ upload' : '⬇ download'} <span className="mono">{t.path}</span>{' '}
+            <span className="muted">({fmtBytes(t.bytes)}, at {at(t.endedAt)} in the replay)</span>
+            {t.direction === 'upload' && (t.declared
+              ? <> <Badge value="approved" label="declared" /></>
+              : <> <Badge value="denied" label="undeclared" /></>)}
+            <div className="mono hash small">SHA-256 {t.sha256 ?? '—'}</div>
+            {t.reason && <div className="muted small">{t.reason}</div>}
+          </li>
+        ))}
+      </ul>
     </Card>
   );
 }
