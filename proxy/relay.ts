@@ -275,9 +275,11 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
     await finish(endReason ?? 'client_closed');
     return null;
   }
-  // automatic logoff: no technician input for the device's idle timeout cuts the session (the grant stays)
+  // automatic logoff: no technician input for the device's idle timeout cuts an interactive session (the
+  // grant stays). A command without a terminal is not interactive: a firmware flash that runs for half
+  // an hour without input must not be cut halfway.
   const idleMinutes = current.device.policy.idleTimeoutMinutes;
-  if (idleMinutes > 0) {
+  if (idleMinutes > 0 && spec.pty) {
     idle = new IdleWatch({
       timeoutMs: idleMinutes * 60_000, clock: deps.clock, timers: ctx.timers,
       onWarn: (msLeft) => live?.notify(notice.idleWarning(msLeft), `idle warning: ${Math.round(msLeft / 1000)} s left`),

@@ -68,4 +68,17 @@ describe('idle logoff', () => {
     const [session] = await endedSessions(w, grant.id);
     expect(session!.endReason).toBe('idle');
   }, 60_000);
+
+  it('a command without a terminal is not cut for lack of input (a firmware flash must not stop halfway)', async () => {
+    const e = env.e;
+    const w = await makeWorld(e, { policy: { idleTimeoutMinutes: IDLE_MINUTES } });
+    const grant = await grantFor(w);
+    const key = newKey(e);
+    await certify(w, grant, key);
+    const r = await runSsh([...sshArgs(e, key, w.device.name), 'sleep 8; echo flashed'], { timeoutMs: 30_000 });
+    expect(r.stdout).toContain('flashed');
+    expect(r.code).toBe(0);
+    const [session] = await endedSessions(w, grant.id);
+    expect(session!.endReason).toBe('client_closed');
+  }, 60_000);
 });
