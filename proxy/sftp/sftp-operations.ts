@@ -30,6 +30,8 @@ export interface RelayHooks {
   onRefusedOperation(operation: string, path: string, reason: string): void;
   /** file bytes moved: `in` written to the device, `out` read from it */
   onBytes(direction: 'in' | 'out', n: number): void;
+  /** why no file may be opened or changed right now (a supervised device nobody watches); null: go ahead */
+  heldBack?(): string | null;
 }
 
 interface FileEntry {
@@ -134,6 +136,8 @@ export class SftpOperations {
       this.hooks.onTransfer({ direction, path, bytes: 0, sha256: null, startedAt, endedAt: this.hooks.now(), outcome: 'refused', reason });
       this.status(reqid, STATUS.PERMISSION_DENIED, `Portcullis: ${reason}`);
     };
+    const held = this.hooks.heldBack?.();
+    if (held) return refuse(display(filename), held);
     if (writes && !policy.allowUpload) return refuse(display(filename), 'uploads are not allowed on this device by policy');
     if (reads && !policy.allowDownload) return refuse(display(filename), 'downloads are not allowed on this device by policy');
     const resolved = await this.resolve(reqid, () => resolveFile(this.lookup, filename, policy.transferPaths, true));
@@ -292,6 +296,11 @@ export class SftpOperations {
   }
 
   private mayChange(reqid: number, op: string, path: string): boolean {
+    const held = this.hooks.heldBack?.();
+    if (held) {
+      this.refuseOperation(reqid, op, display(path), held);
+      return false;
+    }
     if (this.hooks.policy.allowUpload) return true;
     this.refuseOperation(reqid, op, display(path), `changing files on this device (${op}) needs uploads, which its policy does not allow`);
     return false;

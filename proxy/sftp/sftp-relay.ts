@@ -18,6 +18,7 @@ import type { ProxyContext } from '../context.js';
 import { DeviceUnavailable, type DeviceLink } from '../device-link.js';
 import type { CutReason, LiveMember } from '../live-registry.js';
 import { createRecorder } from '../recording/recorder.js';
+import { superviseInput } from '../supervised-input.js';
 import { holdRequests } from './held-requests.js';
 import { SftpOperations } from './sftp-operations.js';
 
@@ -149,8 +150,14 @@ export function handleSftpChannel(ctx: ProxyContext, conn: ConnectionGrant, link
       records.add(work);
       void work.finally(() => records.delete(work));
     };
+    // a supervised device: files are opened or changed only while an approver of its department
+    // watches this session (§8.6); until the first one does, the client's requests wait
+    const supervision = policy.supervision === 'required'
+      ? superviseInput(ctx, session.id, current.device, { notify: (_text, marker) => recorder.marker(marker) })
+      : null;
+    const heldBack = () => (supervision?.held ? `waiting for a supervisor from ${policy.approverDepartment} to watch this session` : null);
     const ops = new SftpOperations(client, device, {
-      policy, log, now: () => deps.clock.now(), onTransfer,
+      policy, log, now: () => deps.clock.now(), onTransfer, heldBack,
       onRefusedOperation: (operation, p, reason) => {
         recorder.marker(`refused ${operation}: ${p} — ${reason}`);
         void auditRefusedOperation(deps, current, session.id, { operation, path: p, reason }).catch((err) => log.warn({ err }, 'audit failed'));
@@ -179,6 +186,7 @@ export function handleSftpChannel(ctx: ProxyContext, conn: ConnectionGrant, link
       tell({ type: 'session.ended', session: sessionContext, at: deps.clock.now().toISOString(), endReason: reason });
     };
     const cut = (reason: CutReason, text: string) => {
+      supervision?.stop();
       recorder.marker(reason === 'expired' ? 'expired' : `revoked: ${text}`);
       ctx.track(finish(reason, reason === 'expired' ? 'the grant ended during the transfer' : `access was revoked during the transfer: ${text}`));
     };
@@ -186,12 +194,24 @@ export function handleSftpChannel(ctx: ProxyContext, conn: ConnectionGrant, link
       notify: (_text, marker) => recorder.marker(marker),
       cut: (reason, text) => (finished ? undefined : cut(reason, text)),
     };
+    if (supervision) {
+      member.supervisionChanged = () => void supervision.refresh();
+      client.once('close', () => supervision.stop());
+      device.once('close', () => supervision.stop());
+      await supervision.start();
+      if (supervision.held) recorder.marker('input held: no supervisor');
+      await supervision.whenSupervised();
+      if (finished) return;
+    }
     const early = cutWhileOpening as { reason: CutReason; text: string } | null;
     if (early) return cut(early.reason, early.text);
     if (clientGone) return void (await finish('client_closed', 'the session ended before it started'));
     client.removeListener('end', onGoneEarly);
     client.removeListener('close', onGoneEarly);
-    const clientEnded = () => ctx.track(finish('client_closed', 'the technician closed the session with the file open'));
+    const clientEnded = () => {
+      supervision?.stop();
+      ctx.track(finish('client_closed', 'the technician closed the session with the file open'));
+    };
     client.on('end', clientEnded);
     client.on('close', clientEnded);
     device.on('close', () => ctx.track(finish('device_closed', 'the device closed the session')));

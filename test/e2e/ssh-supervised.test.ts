@@ -10,6 +10,7 @@ import {
   auditWhere, certify, endedSessions, grantFor, liveSession, makeWorld, newKey, recordingOf, runSsh, sleep, spawnSsh, sshArgs, useE2E,
   type World,
 } from '../support/ssh-e2e.js';
+import { cb2p, deviceDir, randomFile, scp, ssh2Sftp } from '../support/sftp-e2e.js';
 import { addUser } from '../support/test-broker.js';
 
 /** An open live watch by `token`; resolves once the server has answered with the recording's header. */
@@ -120,7 +121,43 @@ describe('supervised sessions', () => {
     other.ws.close();
     sup.ws.close();
   }, 60_000);
+
+  it('a file transfer (SFTP) waits for a supervisor, and new files are refused once the supervisor has left', async () => {
+    const e = env.e;
+    const dir = await deviceDir(e);
+    const w = await makeWorld(e, { policy: { supervision: 'required', allowUpload: true, allowDownload: true } });
+    const grant = await grantFor(w);
+    const key = newKey(e);
+    await certify(w, grant, key);
+    const file = await randomFile(e, 100_000);
+    const upload = scp(e, key, [], file.path, `${w.device.name}@127.0.0.1:${dir}/patch.bin`);
+    const live = await liveSession(w, grant.id);
+    await sleep(700);
+    expect(await runState(upload)).toBe('running');
+    const sup = await watch(w, live.id, w.approver.token);
+    expect((await upload).code).toBe(0);
+    sup.ws.close();
+    await closed(sup.ws);
+
+    // an SFTP session nobody watches any more: opening a file is refused with the reason
+    const client = await ssh2Sftp(w, grant, newKey(e));
+    try {
+      const second = await liveSession(w, grant.id).catch(() => null);
+      expect(second).not.toBeNull();
+      const again = await watch(w, second!.id, w.approver.token);
+      await cb2p((cb) => client.sftp.stat(dir, (err) => cb(err, undefined)));
+      again.ws.close();
+      await closed(again.ws);
+      await sleep(300);
+      const err = await cb2p<Buffer>((cb) => client.sftp.open(`${dir}/second.bin`, 'w', cb)).then(() => null, (x: Error & { code?: number }) => x);
+      expect(err?.code).toBe(3);
+      expect(err?.message).toMatch(/waiting for a supervisor from .* to watch this session/);
+    } finally {
+      client.conn.end();
+    }
+  }, 60_000);
 });
+
 
 async function runState(p: Promise<unknown>): Promise<'running' | 'done'> {
   return Promise.race([p.then(() => 'done' as const), sleep(10).then(() => 'running' as const)]);
