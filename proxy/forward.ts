@@ -18,6 +18,8 @@ const DEVICE_LOOPBACK = new Set(['localhost', '127.0.0.1', '::1']);
 /** Why a forward to `host:port` is refused by the device's policy (null: allowed). */
 export function forwardRefusal(device: Device, host: string, port: number): string | null {
   if (!device.policy.allowPortForwarding) return 'port forwarding is not allowed on this device';
+  // forwarded bytes are not a terminal a supervisor could watch: a supervised device forwards nothing
+  if (device.policy.supervision === 'required') return 'port forwarding is not available on a supervised device';
   const target = host.toLowerCase();
   if (target !== device.address.toLowerCase() && !DEVICE_LOOPBACK.has(target)) return `forwarding reaches only the device itself, not ${host}`;
   if (!device.policy.forwardPorts.includes(port)) return `port ${port} is not among the device's forwardable ports`;
