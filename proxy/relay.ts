@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import type ssh2 from 'ssh2';
 import { isAppError } from '../server/core/errors.js';
 import { auditRefusedChannel, authorizeConnection, recordSessionEnd, recordSessionStart, type ConnectionGrant } from '../server/core/sessions.js';
-import type { DevicePolicy, SessionEndReason } from '../server/core/types.js';
+import type { DevicePolicy, Session, SessionEndReason } from '../server/core/types.js';
 import type { NotifyEvent, SessionContext } from '../server/core/workflow-ports.js';
 import type { ProxyContext } from './context.js';
 import { DeviceUnavailable, type DeviceLink } from './device-link.js';
@@ -155,24 +155,34 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
   }
   if (cutWhileOpening || clientGone) return abandon();
 
-  const { session, recording } = await recordSessionStart(deps, current, {
-    channel: spec.channel, command: spec.command, clientAddress: spec.clientAddress, proxyInstance: ctx.instanceId,
-    recordingPath: (id) => path.join(ctx.recordingsDir, `${id}.cast`),
-  });
-  member.sessionId = session.id;
-  const recorder: Recorder = await createRecorder({
-    path: recording!.path,
-    width: spec.pty?.cols ?? 80,
-    height: spec.pty?.rows ?? 24,
-    title: `${current.grant.emergency ? 'EMERGENCY (break-glass) — ' : ''}${current.device.name} — ${current.technician.displayName} (${current.technician.username}) — grant ${current.grant.id}`,
-    ...(spec.command !== null ? { command: spec.command } : {}),
-    recordInput: ctx.recordInput,
-    // The recorder drops output beyond this backlog rather than slow the session. At 1 MiB (its default)
-    // a bulk download (~150-300 MiB/s) outran one append's latency under load (p99 2 ms, max 7 ms on this
-    // kind of machine) and lost 20-87 % of the text; 8 MiB covers those stalls (see README, Benchmark).
-    // Memory is only used while a session's recording is behind, and stays bounded per session.
-    maxBufferedBytes: 8 * 1024 * 1024,
-  });
+  // the session and its recording; if either cannot be written the relay fails (the caller tells the
+  // technician) and nothing stays registered
+  let session: Session;
+  let recorder: Recorder;
+  try {
+    const started = await recordSessionStart(deps, current, {
+      channel: spec.channel, command: spec.command, clientAddress: spec.clientAddress, proxyInstance: ctx.instanceId,
+      recordingPath: (id) => path.join(ctx.recordingsDir, `${id}.cast`),
+    });
+    session = started.session;
+    member.sessionId = session.id;
+    recorder = await createRecorder({
+      path: started.recording!.path,
+      width: spec.pty?.cols ?? 80,
+      height: spec.pty?.rows ?? 24,
+      title: `${current.grant.emergency ? 'EMERGENCY (break-glass) — ' : ''}${current.device.name} — ${current.technician.displayName} (${current.technician.username}) — grant ${current.grant.id}`,
+      ...(spec.command !== null ? { command: spec.command } : {}),
+      recordInput: ctx.recordInput,
+      // The recorder drops output beyond this backlog rather than slow the session. At 1 MiB (its default)
+      // a bulk download (~150-300 MiB/s) outran one append's latency under load (p99 2 ms, max 7 ms on this
+      // kind of machine) and lost 20-87 % of the text; 8 MiB covers those stalls (see README, Benchmark).
+      // Memory is only used while a session's recording is behind, and stays bounded per session.
+      maxBufferedBytes: 8 * 1024 * 1024,
+    });
+  } catch (err) {
+    registry.remove(member);
+    throw err;
+  }
   spec.onStart?.(session.id);
   // notifiers (Slack) hear of the session's start and end; a failing notifier never touches the session
   const sessionContext: SessionContext = {
