@@ -1,11 +1,12 @@
 /**
- * The onward SSH connection to a device, with its vaulted credential and its pinned host key.
- * The credential is held only for the duration of `connect`; a host key that differs from the
- * trust record fails the device authentication.
+ * The onward SSH connection to a device, with its vaulted credential (or a fresh device certificate)
+ * and its pinned host key. The credential is held only for the duration of `connect`; a host key that
+ * differs from the trust record fails the device authentication.
  */
 import net from 'node:net';
 import ssh2 from 'ssh2';
 import type { Device, DeviceCredential } from '../server/core/types.js';
+import { certificateKey } from './ssh2-cert-auth.js';
 
 export class DeviceAuthError extends Error {
   constructor(readonly presentedKeyBlob: Buffer) {
@@ -16,9 +17,26 @@ export class DeviceAuthError extends Error {
 /** The base64 key blob of an OpenSSH public key line. */
 const pinnedBlob = (line: string) => Buffer.from(line.trim().split(/\s+/)[1] ?? '', 'base64');
 
+function loginOptions(c: DeviceCredential): Partial<ssh2.ConnectConfig> {
+  if (c.kind === 'password') return { password: c.secret };
+  if (c.kind === 'private_key' && c.pendingSecret) {
+    return { authHandler: [c.secret, c.pendingSecret].map((key) => ({ type: 'publickey', username: c.username, key }) as ssh2.PublicKeyAuthMethod) };
+  }
+  if (c.kind === 'private_key') return { privateKey: c.secret };
+  if (!c.certificate) throw new Error('a certificate login without its certificate');
+  // the certificate, and nothing else: a device that refuses it must not be offered the bare key
+  return { authHandler: [{ type: 'publickey', username: c.username, key: certificateKey(c.secret, c.certificate) } as ssh2.PublicKeyAuthMethod] };
+}
+
 export function connectDevice(device: Device, credential: DeviceCredential, timeoutMs = 10_000): Promise<ssh2.Client> {
   if (!device.hostKey) return Promise.reject(new Error('device has no pinned host key'));
   const pinned = pinnedBlob(device.hostKey);
+  let login: Partial<ssh2.ConnectConfig>;
+  try {
+    login = loginOptions(credential);
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
   return new Promise((resolve, reject) => {
     const conn = new ssh2.Client();
     let presented: Buffer | undefined;
@@ -37,7 +55,7 @@ export function connectDevice(device: Device, credential: DeviceCredential, time
     conn.connect({
       sock,
       username: credential.username,
-      ...(credential.kind === 'password' ? { password: credential.secret } : { privateKey: credential.secret }),
+      ...login,
       readyTimeout: timeoutMs,
       hostVerifier: (key: Buffer) => {
         presented = key;

@@ -1,7 +1,11 @@
 /**
  * One device connection per technician connection, opened on first use and shared by its channels.
  * A host key mismatch is a failed device authentication: audited, counted, and never retried.
+ * A certificate device is logged in to with a fresh certificate whose key id,
+ * `portcullis:<grantId>:<connection uuid>`, names this connection in the device's own sshd log; each
+ * session over it carries that id in its `session.started` audit details (`deviceLogin`).
  */
+import { randomUUID } from 'node:crypto';
 import type ssh2 from 'ssh2';
 import { sshFingerprint } from '../server/crypto/ssh-cert.js';
 import { auditDeviceAuthFailure, openDeviceCredential, type ConnectionGrant } from '../server/core/sessions.js';
@@ -13,6 +17,8 @@ export class DeviceUnavailable extends Error {}
 
 export class DeviceLink {
   private client?: Promise<ssh2.Client>;
+  /** the key id of the device certificate this connection logged in with; null for vaulted credentials */
+  deviceLogin: string | null = null;
 
   constructor(private ctx: ProxyContext, private conn: ConnectionGrant) {}
 
@@ -30,8 +36,13 @@ export class DeviceLink {
     const { deps, log, metrics } = this.ctx;
     const device = this.conn.device;
     try {
-      const credential = await openDeviceCredential(deps, device.id);
+      const keyId = `portcullis:${this.conn.grant.id}:${randomUUID()}`;
+      const credential = await openDeviceCredential(deps, device.id, { keyId, permitForwarding: device.policy.allowPortForwarding });
       const client = await connectDevice(device, credential);
+      if (credential.kind === 'certificate') {
+        this.deviceLogin = keyId;
+        log.info({ device: device.name, grantId: this.conn.grant.id, keyId }, 'device login with a device certificate');
+      }
       client.on('error', (err) => log.warn({ err: err.message, device: device.name }, 'device connection error'));
       return client;
     } catch (err) {

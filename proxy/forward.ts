@@ -84,6 +84,7 @@ export function handleForward(
     const local = accept();
     const { session } = await recordSessionStart(deps, current, {
       channel: 'forward', command: `${info.destIP}:${info.destPort}`, clientAddress, proxyInstance: ctx.instanceId,
+      deviceLogin: link.deviceLogin,
     });
     member.sessionId = session.id;
     metrics.liveSessions.inc();

@@ -162,7 +162,7 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
   try {
     const started = await recordSessionStart(deps, current, {
       channel: spec.channel, command: spec.command, clientAddress: spec.clientAddress, proxyInstance: ctx.instanceId,
-      recordingPath: (id) => path.join(ctx.recordingsDir, `${id}.cast`),
+      recordingPath: (id) => path.join(ctx.recordingsDir, `${id}.cast`), deviceLogin: link.deviceLogin,
     });
     session = started.session;
     member.sessionId = session.id;

@@ -10,6 +10,8 @@
  *   `sign()` relabels the exchange's negotiated algorithm just before ssh2 writes the signature.
  * - A userauth banner (RFC 4252 §5.4) sent at the moment of a refusal, with the refusal's reason:
  *   ssh2 only sends one fixed banner when the userauth service starts.
+ * - For the client side, ssh2's Protocol class and a raw packet writer: ssh2-cert-auth.ts uses them to
+ *   present a user certificate to a device the way OpenSSH does.
  */
 import { createRequire } from 'node:module';
 import ssh2 from 'ssh2';
@@ -87,6 +89,24 @@ export function presentHostCertificate(client: ssh2.Connection, certType: string
   }) as ParsedKey;
   proto._hostKeys = Object.assign(Object.create(null) as Record<string, ParsedKey>, keys, { [certType]: own });
   return true;
+}
+
+/** ssh2's Protocol class (client and server side of one connection), for a client method ssh2 writes wrongly. */
+export const Ssh2Protocol = require('ssh2/lib/protocol/Protocol.js') as { prototype: Record<string, unknown> };
+
+/** The members of a client's protocol object that writing a raw packet needs. */
+export interface ClientProtocolInternals {
+  _kex: { sessionID: Buffer };
+  _authsQueue: string[];
+  _packetRW: { write: { allocStart: number; alloc(n: number): Buffer; finalize(packet: Buffer): Buffer } };
+}
+
+/** Sends one SSH message (`payload` starts with its message number) on a protocol object: ssh2 frames, MACs and encrypts it. */
+export function sendRawPayload(proto: ClientProtocolInternals, payload: Buffer): void {
+  const w = proto._packetRW.write;
+  const packet = w.alloc(payload.length);
+  payload.copy(packet, w.allocStart);
+  sendPacket(proto, w.finalize(packet));
 }
 
 /** Printable text only, lines ended by CRLF, bounded: what a terminal shows as it is. */

@@ -37,11 +37,16 @@ import { slackRoutes } from './http/routes/slack.js';
 import { createProxyContext } from '../proxy/context.js';
 import { startSshProxy } from '../proxy/ssh-server.js';
 import { createDeviceTester } from '../proxy/device-tester.js';
+import { createDeviceShell } from '../proxy/device-shell.js';
+import { createDeviceKeys } from './crypto/device-keys.js';
+import { startCredentialSweep } from './jobs/credential-sweep.js';
 import { handleTerminalSocket } from '../proxy/ws-terminal.js';
 import { attachWebSockets } from './http/websockets.js';
 import { createOpsApp } from './http/ops.js';
 import type { Logger } from './logger.js';
 import { createMetrics, sshCryptoBindingAvailable } from './metrics.js';
+import { sinksFromConfig, startSiemStreaming } from './siem/start-siem.js';
+import { startSearchIndexer } from './jobs/search-indexer.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const version = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
@@ -80,7 +85,7 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
 
     const keys = await loadKeys(config.keysDir, config.keyOverrides);
     const clock = opts.clock ?? systemClock;
-    const queues = createQueueConnection({ redisUrl: config.redisUrl, databaseUrl });
+    const queues = createQueueConnection({ redisUrl: config.redisUrl, databaseUrl, queuePrefix: config.jobQueuePrefix });
     const scheduler = createBullmqScheduler(queues, { queueName: JOB_QUEUE, clock });
     stops.push(() => scheduler.close());
     const bus = createRevocationBus({ redisUrl: config.redisUrl, databaseUrl, logger: log });
@@ -104,6 +109,7 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
         loginMaxFailuresPerAddress: config.loginMaxFailuresPerAddress,
         loginAccountLockSources: config.loginAccountLockSources,
         requestTtlHours: config.requestTtlHours,
+        credentialMaxAgeDays: config.credentialMaxAgeDays,
       },
       scheduler,
       bus,
@@ -113,6 +119,8 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
       sshEndpoint: { host: config.sshPublicHost, port: config.sshPort, hostKeyLine: hostKeyLine(keys.sshHostKey), hostCaLine: publicKeyToSshLine(keys.sshHostCa) },
       checkpointKey: createCheckpointKey(keys.auditCheckpoint),
       deviceTester: createDeviceTester(),
+      deviceKeys: createDeviceKeys(keys.sshDeviceCa),
+      deviceShell: createDeviceShell(),
     };
     const broker: Broker = { config, deps, pool, keys, stop };
 
@@ -188,13 +196,22 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
       // reconcile before taking jobs: expire what ended while nothing ran, restore lost jobs
       const report = await reconcile(deps);
       log.info(report, 'reconciled grants and requests');
-      const worker = await startJobWorker(queues, { queueName: JOB_QUEUE, handler: (job) => handleJob(deps, job), logger: log });
+      const worker = await startJobWorker(queues, { queueName: JOB_QUEUE, handler: (job, attempt) => handleJob(deps, job, attempt), logger: log });
       stops.push(() => worker.close());
+      // rotated device keys reaching CREDENTIAL_MAX_AGE_DAYS (reconcile above did the first pass)
+      const sweep = startCredentialSweep(deps, { logger: log.child({ component: 'credential-sweep' }) });
+      stops.push(() => sweep.close());
       // a signed checkpoint of the audit log now and every AUDIT_CHECKPOINT_MINUTES, kept in the log and in DATA_DIR
       const checkpoints = startAuditCheckpoints(deps, {
         file: config.auditCheckpointsFile, intervalMs: config.auditCheckpointMinutes * 60_000, logger: log.child({ component: 'audit-checkpoints' }),
       });
       stops.push(() => checkpoints.close());
+      // SIEM streaming (§8.7): every audit event, in seq order, to each configured sink from its own cursor
+      const siem = startSiemStreaming({ pool, logger: log, registry: metrics }, sinksFromConfig(config.siem, version));
+      stops.push(() => siem.close());
+      // the search index (§8.7): ended sessions' recordings and transfers, back-filled on the first passes
+      const indexer = startSearchIndexer({ pool, clock, logger: log.child({ component: 'search-indexer' }) });
+      stops.push(() => indexer.close());
       if (slack) {
         const slackWorker = await slack.startWorker(deps, pool);
         stops.push(() => slackWorker.close());

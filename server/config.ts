@@ -58,6 +58,10 @@ const schema = z.object({
   SSH_CA_KEY: z.string().min(1).optional(),
   SSH_HOST_KEY: z.string().min(1).optional(),
   SSH_HOST_CA_KEY: z.string().min(1).optional(),
+  /** the device-access CA's ed25519 private key (PEM); default: generated once as DATA_DIR/keys/ssh-device-ca.pem */
+  SSH_DEVICE_CA_KEY: z.string().min(1).optional(),
+  /** a rotated device key (credential kind `key`) is rotated at least this often */
+  CREDENTIAL_MAX_AGE_DAYS: z.coerce.number().positive().max(3650).default(30),
   TOKEN_SIGNING_KEY: z.string().min(1).optional(),
   AUDIT_CHECKPOINT_KEY: z.string().min(1).optional(),
   AUDIT_CHECKPOINT_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).default(60),
@@ -71,6 +75,7 @@ const schema = z.object({
   SSH_MAX_UNAUTHENTICATED_PER_IP: z.coerce.number().int().min(1).max(10_000).default(10),
   SSH_AUTH_AUDIT_WINDOW_SECONDS: z.coerce.number().positive().max(3600).default(60),
   SESSION_RECHECK_SECONDS: z.coerce.number().positive().max(3600).default(5),
+  JOB_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{0,40}$/, 'letters, digits, _ and -, at most 40').default(''),
   RECORD_INPUT: z
     .enum(['true', 'false', '1', '0'])
     .default('true')
@@ -82,7 +87,16 @@ const schema = z.object({
   SLACK_SIGNING_SECRET: z.string().min(1).optional(),
   SLACK_CHANNEL: z.string().min(1).optional(),
   SLACK_API_URL: optionalUrl,
-
+  SIEM_SYSLOG_URL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v ? v : undefined))
+    .pipe(z.string().regex(/^(tcp|tls):\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}\/?$/, 'SIEM_SYSLOG_URL must be tcp://host:port or tls://host:port').optional()),
+  SIEM_TLS_CA: z.string().min(1).optional(),
+  SIEM_FORMAT: z.enum(['cef', 'json', 'ocsf']).default('cef'),
+  SIEM_HEC_URL: optionalUrl,
+  SIEM_HEC_TOKEN: z.string().min(1).optional(),
 });
 
 export type Config = ReturnType<typeof shapeConfig>;
@@ -115,12 +129,14 @@ function shapeConfig(env: z.infer<typeof schema>) {
     /** unset: /metrics answers loopback callers only */
     metricsToken: env.METRICS_TOKEN,
     requestTtlHours: env.REQUEST_TTL_HOURS,
+    credentialMaxAgeDays: env.CREDENTIAL_MAX_AGE_DAYS,
     keysDir: path.resolve(env.KEYS_DIR ?? path.join(dataDir, 'keys')),
     keyOverrides: {
       vaultKey: env.VAULT_KEY,
       sshUserCa: env.SSH_CA_KEY,
       sshHostKey: env.SSH_HOST_KEY,
       sshHostCa: env.SSH_HOST_CA_KEY,
+      sshDeviceCa: env.SSH_DEVICE_CA_KEY,
       tokenSigning: env.TOKEN_SIGNING_KEY,
       auditCheckpoint: env.AUDIT_CHECKPOINT_KEY,
     },
@@ -132,6 +148,8 @@ function shapeConfig(env: z.infer<typeof schema>) {
     recordInput: env.RECORD_INPUT,
     sessionWarningMinutes: env.SESSION_WARNING_MINUTES,
     sessionRecheckSeconds: env.SESSION_RECHECK_SECONDS,
+    /** prefixes the BullMQ queue names: deployments sharing one Redis (or database) keep their jobs apart */
+    jobQueuePrefix: env.JOB_QUEUE_PREFIX,
     sshPreauth: {
       authTimeoutSeconds: env.SSH_AUTH_TIMEOUT_SECONDS,
       maxUnauthenticatedPerIp: env.SSH_MAX_UNAUTHENTICATED_PER_IP,
@@ -146,7 +164,15 @@ function shapeConfig(env: z.infer<typeof schema>) {
       channel: env.SLACK_CHANNEL,
       apiUrl: env.SLACK_API_URL,
     },
-
+    /** SIEM streaming (§8.7): the worker delivers every audit event to each sink set here */
+    siem: {
+      syslogUrl: env.SIEM_SYSLOG_URL,
+      /** PEM file of the CA that signed the TLS syslog receiver's certificate */
+      tlsCa: env.SIEM_TLS_CA,
+      format: env.SIEM_FORMAT,
+      hecUrl: env.SIEM_HEC_URL,
+      hecToken: env.SIEM_HEC_TOKEN,
+    },
   };
 }
 

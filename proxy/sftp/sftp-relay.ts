@@ -119,7 +119,7 @@ export function handleSftpChannel(ctx: ProxyContext, conn: ConnectionGrant, link
     const artifacts = await declaredArtifacts(deps, current);
     const { session, recording } = await recordSessionStart(deps, current, {
       channel: 'sftp', command: null, clientAddress, proxyInstance: ctx.instanceId,
-      recordingPath: (id) => path.join(ctx.recordingsDir, `${id}.cast`),
+      recordingPath: (id) => path.join(ctx.recordingsDir, `${id}.cast`), deviceLogin: link.deviceLogin,
     });
     member.sessionId = session.id;
     const recorder = await createRecorder({

@@ -8,6 +8,7 @@ import { auditActor, canSeeDevice, requireRole } from './access.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { inTransaction } from './effects.js';
 import { runDeviceTest } from './device-test.js';
+import { storeCredential } from './device-credentials.js';
 import { assertTransition } from './lifecycle.js';
 import { expandPolicyAliases, withSftpAlias } from './transfer-policy.js';
 import { cancelPendingRequests, endGrants } from './revocation.js';
@@ -50,21 +51,8 @@ export function defaultPolicy(criticality: Criticality, department: string): Dev
   };
 }
 
-/** The associated data binding a sealed credential to its device: a ciphertext moved to another row fails to open. */
-export const credentialAad = (deviceId: string, username: string) => `device-credential:${deviceId}:${username}`;
-
-async function storeCredential(deps: CoreDeps, tx: Tx, actor: Actor, deviceId: string, cred: DeviceCredentialInput) {
-  const kind = cred.password !== undefined ? 'password' : 'private_key';
-  const secret = cred.password ?? cred.privateKey;
-  if (!secret) throw invalid('credential needs a password or a privateKey');
-  const sealed = deps.vault.seal(secret, credentialAad(deviceId, cred.username));
-  const { rotated } = await tx.credentials.upsert(deviceId, cred.username, kind, sealed);
-  await tx.audit.append(
-    { ...auditActor(actor), action: rotated ? 'device.credential_rotated' : 'device.credential_set',
-      subjectType: 'device', subjectId: deviceId, details: { username: cred.username, kind } },
-    deps.clock.now(),
-  );
-}
+// credentials of every kind (§8.4) are set in device-credentials.ts
+export { credentialAad } from './device-credentials.js';
 
 async function checkVendors(tx: Tx, vendorIds: string[]): Promise<void> {
   for (const id of vendorIds) {

@@ -104,23 +104,62 @@ export async function revokeGrant(deps: CoreDeps, actor: Actor, grantId: string,
   });
 }
 
-export async function listGrants(deps: CoreDeps, actor: Actor, q: { status?: GrantStatus; deviceId?: string; emergency?: GrantFilter['emergency']; limit: number }): Promise<Grant[]> {
+/** A grant as people read it: the names of its device, technician, vendor and revoker, and what it was asked for. */
+export interface GrantView extends Grant {
+  device: { id: string; name: string };
+  technician: { id: string; username: string; displayName: string };
+  vendor: { id: string; name: string } | null;
+  /** the person who revoked it (null when it was not revoked by a person) */
+  revoker: { id: string; displayName: string } | null;
+  /** the request's reason and ticket */
+  request: { id: string; reason: string; ticketRef: string } | null;
+}
+
+/** Adds names to grants the caller may already see (reads each device, person, vendor and request once). */
+export async function grantNames(deps: CoreDeps, grants: Grant[]): Promise<GrantView[]> {
+  const read = deps.store.read;
+  const cache = new Map<string, Promise<unknown>>();
+  const once = <T>(key: string, load: () => Promise<T>): Promise<T> => {
+    if (!cache.has(key)) cache.set(key, load());
+    return cache.get(key) as Promise<T>;
+  };
+  const out: GrantView[] = [];
+  for (const g of grants) {
+    const device = await once(`d:${g.deviceId}`, () => read.devices.byId(g.deviceId));
+    const tech = await once(`u:${g.technicianId}`, () => read.users.byId(g.technicianId));
+    const vendor = g.vendorId ? await once(`v:${g.vendorId}`, () => read.vendors.byId(g.vendorId!)) : null;
+    const revoker = g.revokedBy ? await once(`u:${g.revokedBy}`, () => read.users.byId(g.revokedBy!)) : null;
+    const req = await read.requests.byId(g.requestId);
+    out.push({
+      ...g,
+      device: { id: g.deviceId, name: device?.name ?? '(unknown device)' },
+      technician: { id: g.technicianId, username: tech?.username ?? '(unknown)', displayName: tech?.displayName ?? '(unknown)' },
+      vendor: vendor ? { id: vendor.id, name: vendor.name } : null,
+      revoker: revoker ? { id: revoker.id, displayName: revoker.displayName } : null,
+      request: req ? { id: req.id, reason: req.reason, ticketRef: req.ticketRef } : null,
+    });
+  }
+  return out;
+}
+
+export async function listGrants(deps: CoreDeps, actor: Actor, q: { status?: GrantStatus; deviceId?: string; emergency?: GrantFilter['emergency']; limit: number }): Promise<GrantView[]> {
   const user = requireUser(actor);
   const read = deps.store.read.grants;
-  if (hasRole(user, 'admin') || hasRole(user, 'auditor')) return read.list(q);
+  if (hasRole(user, 'admin') || hasRole(user, 'auditor')) return grantNames(deps, await read.list(q));
   const lists: Grant[][] = [];
   if (hasRole(user, 'technician')) lists.push(await read.list({ ...q, technicianId: user.id }));
   if (hasRole(user, 'approver') && user.department) lists.push(await read.list({ ...q, approverDepartment: user.department } as GrantFilter));
   const merged = new Map(lists.flat().map((g) => [g.id, g]));
-  return [...merged.values()].sort((a, b) => b.startsAt.getTime() - a.startsAt.getTime()).slice(0, q.limit);
+  return grantNames(deps, [...merged.values()].sort((a, b) => b.startsAt.getTime() - a.startsAt.getTime()).slice(0, q.limit));
 }
 
-export async function getGrant(deps: CoreDeps, actor: Actor, grantId: string): Promise<Grant> {
+export async function getGrant(deps: CoreDeps, actor: Actor, grantId: string): Promise<GrantView> {
   const user = requireUser(actor);
   const g = await deps.store.read.grants.byId(grantId);
   if (!g) throw notFound('grant');
-  if (hasRole(user, 'admin') || hasRole(user, 'auditor') || g.technicianId === user.id) return g;
+  const named = async () => (await grantNames(deps, [g]))[0]!;
+  if (hasRole(user, 'admin') || hasRole(user, 'auditor') || g.technicianId === user.id) return named();
   const device = await deps.store.read.devices.byId(g.deviceId);
-  if (device && hasRole(user, 'approver') && device.policy.approverDepartment === user.department) return g;
+  if (device && hasRole(user, 'approver') && device.policy.approverDepartment === user.department) return named();
   throw notFound('grant');
 }

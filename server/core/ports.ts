@@ -4,6 +4,10 @@
  */
 import type { Clock } from './clock.js';
 import type { Notifier, RevocationBus, Scheduler } from './workflow-ports.js';
+import type { SearchRepo } from './search.js';
+import type { AuditLogRepo } from './audit-log-view.js';
+import type { ReportsRepo } from './reports.js';
+import type { SiemSinksRepo } from './siem-sinks.js';
 import type {
   AccessRequest,
   CredentialIssue,
@@ -21,6 +25,7 @@ import type {
   AuditEvent,
   AuditEventInput,
   Device,
+  CredentialKind,
   DeviceCredential,
   DevicePolicy,
   LifecycleState,
@@ -65,6 +70,17 @@ export interface UserRepo {
   lockedLoginSources(username: string, now: Date): Promise<number>;
   /** drops throttle rows whose window and lock ended before `before` (rows locked by others are skipped) */
   purgeLoginCounters(before: Date): Promise<void>;
+  /** the login locks in force at `now`, one entry per locked user (only `userId`'s when given) */
+  loginLocks(now: Date, userId?: string): Promise<LoginLock[]>;
+  /** clears the account lock and every (username, address) counter of the user; returns the locks in force before (null: no such user) */
+  unlockLogin(id: string, now: Date): Promise<LoginLock | null>;
+}
+
+/** A user's login locks: the account's own, and the source addresses locked out of it. */
+export interface LoginLock {
+  userId: string;
+  accountLockedUntil: Date | null;
+  lockedSources: { address: string; lockedUntil: Date }[];
 }
 
 /** Failed logins counted in a window that opened at the first failure. */
@@ -114,7 +130,7 @@ export interface VendorRepo {
 
 export type NewDevice = Omit<
   Device,
-  'id' | 'lifecycleState' | 'vendorIds' | 'hasCredential' | 'lastTest' | 'retiredAt' | 'createdAt' | 'updatedAt'
+  'id' | 'lifecycleState' | 'vendorIds' | 'hasCredential' | 'lastTest' | 'retiredAt' | 'createdAt' | 'updatedAt' | DeviceCredentialFields
 >;
 export type DevicePatch = Partial<Omit<NewDevice, 'policy'>> & { policy?: Partial<DevicePolicy> };
 
@@ -144,9 +160,43 @@ export interface SealedSecret {
 }
 
 export interface CredentialRepo {
-  upsert(deviceId: string, username: string, kind: DeviceCredential['kind'], sealed: SealedSecret): Promise<{ rotated: boolean }>;
-  get(deviceId: string): Promise<{ username: string; kind: DeviceCredential['kind']; sealed: SealedSecret } | null>;
+  /**
+   * Sets the device's credential (a `certificate` row has no secret: `sealed` null), replacing any
+   * other: the pending key and the rotation flag go with it. `rotated` when one was replaced.
+   */
+  upsert(deviceId: string, username: string, kind: CredentialKind, sealed: SealedSecret | null,
+    extra?: { publicKey?: string | null; at?: Date }): Promise<{ rotated: boolean }>;
+  /** the vaulted secret (null when none: no credential, or a `certificate` device) */
+  get(deviceId: string): Promise<{ username: string; kind: Exclude<CredentialKind, 'certificate'>; sealed: SealedSecret } | null>;
+  /** the whole credential record, with the pending key of a rotation in progress */
+  record(deviceId: string): Promise<CredentialRecord | null>;
+  /** every credential record without secrets (for the report and the rotation sweep) */
+  list(): Promise<CredentialSummary[]>;
   destroy(deviceId: string): Promise<boolean>;
+  /** conditional: seals the next key of a `key` device only while none is pending; false when one is */
+  setPending(deviceId: string, sealed: SealedSecret, publicKey: string, at: Date): Promise<boolean>;
+  /** conditional: the pending key with this public key becomes the current one; clears the flag */
+  promotePending(deviceId: string, publicKey: string, at: Date): Promise<boolean>;
+  /** flags the device: its rotation failed after the retries */
+  markRotationFailed(deviceId: string, reason: string, at: Date): Promise<void>;
+}
+
+/** A device's credential without its secrets. */
+export interface CredentialSummary {
+  deviceId: string;
+  username: string;
+  kind: CredentialKind;
+  publicKey: string | null;
+  issuedAt: Date;
+  rotatedAt: Date | null;
+  rotationFailure: { at: Date; reason: string } | null;
+  /** a rotation is in progress (its key is sealed, not yet proven) */
+  pendingSince: Date | null;
+}
+
+export interface CredentialRecord extends CredentialSummary {
+  sealed: SealedSecret | null;
+  pending: { sealed: SealedSecret; publicKey: string; createdAt: Date } | null;
 }
 
 export interface AuditQuery {
@@ -330,6 +380,14 @@ export interface Tx {
   credentialIssues: CredentialIssueRepo;
   transfers: TransferRepo;
   supervisors: SupervisorRepo;
+  /** the full-text index of sessions (§8.7) */
+  search: SearchRepo;
+  /** the audit log with names, for people */
+  auditLog: AuditLogRepo;
+  /** aggregates for the auditors' reports */
+  reports: ReportsRepo;
+  /** SIEM delivery cursors (read side) */
+  siemSinks: SiemSinksRepo;
 }
 
 export interface Store {
@@ -374,6 +432,8 @@ export interface CorePolicy {
   loginLockoutMinutes: number;
   /** pending requests lapse after this many hours */
   requestTtlHours: number;
+  /** a rotated device key is rotated at least this often, in days (CREDENTIAL_MAX_AGE_DAYS) */
+  credentialMaxAgeDays: number;
 }
 
 /** Where core reports failures of after-commit effects (scheduling, publishing, notifying). */
@@ -404,6 +464,34 @@ export interface CheckpointKey {
   sign(message: Uint8Array): string;
   /** false for a malformed or non-canonical base64 signature, too */
   verify(message: Uint8Array, signature: string): boolean;
+}
+
+/** The members of Device that come from its credential record, not from the device row. */
+type DeviceCredentialFields = 'credentialKind' | 'credentialIssuedAt' | 'credentialRotatedAt' | 'credentialPublicKey' | 'credentialRotationFailure';
+
+/**
+ * The device-access CA (separate from the technicians' user CA and the host CA) and the broker's
+ * device login keys. Private keys leave only inside a DeviceCredential, for one connection.
+ */
+export interface DeviceKeys {
+  /** the CA's public key line, for the devices' `TrustedUserCAKeys` file */
+  caPublicKeyLine: string;
+  /** a fresh ed25519 key pair and a user certificate for it, signed by the device CA */
+  issueCertificate(opts: { username: string; keyId: string; validAfter: Date; validBefore: Date; extensions: string[] }):
+    { privateKey: string; certificate: string; serial: string; fingerprint: string };
+  /** a new ed25519 login key (OpenSSH private key format) and its authorized_keys line */
+  newLoginKey(comment: string): { privateKey: string; publicKeyLine: string };
+}
+
+/** A command's outcome on a device: it ran (with its exit code), the login was refused, or no connection. */
+export type DeviceCommandResult =
+  | { kind: 'ran'; code: number | null; stdout: string; stderr: string }
+  | { kind: 'login_refused'; reason: string }
+  | { kind: 'unreachable'; reason: string };
+
+/** Runs one command on a device over SSH (pinned host key, the given login). Never throws. */
+export interface DeviceShell {
+  exec(device: Device, login: DeviceCredential, command: string): Promise<DeviceCommandResult>;
 }
 
 /** Where technicians reach the SSH proxy, and how they recognise it. */
@@ -445,4 +533,8 @@ export interface CoreDeps {
   deviceTester: DeviceTester;
   /** signs audit checkpoints; without it no checkpoint can be issued or verified */
   checkpointKey?: CheckpointKey;
+  /** the device-access CA and device login keys (§8.4) */
+  deviceKeys: DeviceKeys;
+  /** runs commands on a device over SSH: the key rotation edits authorized_keys with it */
+  deviceShell: DeviceShell;
 }

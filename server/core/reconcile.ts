@@ -8,9 +8,11 @@ import { escalateOverdueReview } from './break-glass.js';
 import { activateGrant, expireGrant, warnGrant } from './grants.js';
 import type { CoreDeps } from './ports.js';
 import { expireRequest } from './requests.js';
-import type { JobSpec } from './workflow-ports.js';
+import type { JobAttempt, JobSpec } from './workflow-ports.js';
+import { rotateDeviceCredential } from './credential-rotation.js';
+import { scheduleDueRotations } from './credential-report.js';
 
-export async function handleJob(deps: CoreDeps, job: JobSpec): Promise<void> {
+export async function handleJob(deps: CoreDeps, job: JobSpec, attempt?: JobAttempt): Promise<void> {
   switch (job.kind) {
     case 'grant.activate':
       return activateGrant(deps, job.grantId);
@@ -22,6 +24,9 @@ export async function handleJob(deps: CoreDeps, job: JobSpec): Promise<void> {
       return expireRequest(deps, job.requestId);
     case 'grant.review_overdue':
       return escalateOverdueReview(deps, job.grantId);
+    case 'credential.rotate':
+      await rotateDeviceCredential(deps, job.deviceId, attempt);
+      return;
   }
 }
 
@@ -30,12 +35,14 @@ export interface ReconcileReport {
   activatedGrants: number;
   expiredRequests: number;
   ensuredJobs: number;
+  /** rotated device keys found due (old, or a rotation left unfinished) */
+  dueRotations: number;
 }
 
 export async function reconcile(deps: CoreDeps): Promise<ReconcileReport> {
   const now = deps.clock.now();
   const read = deps.store.read;
-  const report: ReconcileReport = { expiredGrants: 0, activatedGrants: 0, expiredRequests: 0, ensuredJobs: 0 };
+  const report: ReconcileReport = { expiredGrants: 0, activatedGrants: 0, expiredRequests: 0, ensuredJobs: 0, dueRotations: 0 };
   for (const g of await read.grants.open()) {
     if (g.endsAt <= now) {
       await expireGrant(deps, g.id);
@@ -68,5 +75,6 @@ export async function reconcile(deps: CoreDeps): Promise<ReconcileReport> {
     await deps.scheduler.ensure({ kind: 'request.expire', requestId: r.id, dueAt: r.expiresAt.toISOString() });
     report.ensuredJobs++;
   }
+  report.dueRotations = await scheduleDueRotations(deps);
   return report;
 }

@@ -1,7 +1,7 @@
 /**
  * Ending access. Every path that takes access away (revoke, expiry, device suspended or retired,
  * user disabled, vendor contract ended) goes through `endGrants`, so each one audits, cancels the
- * grant's jobs and publishes the revocation that proxies act on.
+ * grant's jobs, publishes the revocation that proxies act on, and has a rotated device key rotated.
  */
 import { auditActor } from './access.js';
 import type { Effects } from './effects.js';
@@ -45,6 +45,12 @@ export async function endGrants(
   }
   if (ended.length) {
     fx.publish({ type: 'grant.ended', grantIds: ended.map((g) => g.id), reason: opts.status, message: opts.reason });
+  }
+  // a rotated-key device gets a new key once access to it ends (§8.4); the job waits while it is still in use
+  for (const deviceId of new Set(ended.map((g) => g.deviceId))) {
+    if ((await tx.credentials.record(deviceId))?.kind === 'key') {
+      fx.schedule({ kind: 'credential.rotate', deviceId, dueAt: opts.at.toISOString() });
+    }
   }
   return ended;
 }

@@ -6,11 +6,12 @@
  * in the caller's memory; every start, end, refusal and recording access is audited.
  */
 import { auditActor, hasRole, requireRole, requireUser } from './access.js';
-import { credentialAad } from './devices.js';
+import { openDeviceLogin, type DeviceLoginUse } from './device-credentials.js';
 import { forbidden, notFound, unauthenticated, conflict } from './errors.js';
 import type { CoreDeps, SessionFilter } from './ports.js';
 import type { Actor, Device, DeviceCredential, Grant, Recording, Session, SessionChannel, SessionEndReason, Transfer, User } from './types.js';
 import { contractCovers } from './access-rules.js';
+import { sessionAccess, sessionCut, type SessionAccess, type SessionCut } from './session-context.js';
 
 export interface ConnectionGrant {
   grant: Grant;
@@ -73,12 +74,12 @@ export async function grantRefusalNotice(deps: CoreDeps, input: { grantId: strin
   return null;
 }
 
-/** Decrypts the device's vaulted credential for one onward connection. */
-export async function openDeviceCredential(deps: CoreDeps, deviceId: string): Promise<DeviceCredential> {
-  const stored = await deps.store.read.credentials.get(deviceId);
-  if (!stored) throw conflict('device has no vaulted credential');
-  const secret = deps.vault.open(stored.sealed, credentialAad(deviceId, stored.username));
-  return { username: stored.username, kind: stored.kind, secret };
+/**
+ * The login for one onward connection: the vaulted credential decrypted, or a fresh device certificate
+ * whose key id is `use.keyId` (device-credentials.ts).
+ */
+export function openDeviceCredential(deps: CoreDeps, deviceId: string, use?: DeviceLoginUse): Promise<DeviceCredential> {
+  return openDeviceLogin(deps, deviceId, use);
 }
 
 export interface AuthFailure {
@@ -133,7 +134,9 @@ export async function auditDeviceAuthFailure(deps: CoreDeps, device: Device, det
 export async function recordSessionStart(
   deps: CoreDeps,
   conn: ConnectionGrant,
-  s: { channel: SessionChannel; command: string | null; clientAddress: string | null; proxyInstance: string; recordingPath?: (sessionId: string) => string },
+  s: { channel: SessionChannel; command: string | null; clientAddress: string | null; proxyInstance: string; recordingPath?: (sessionId: string) => string;
+    /** the device connection the session runs over (the key id of its device certificate) */
+    deviceLogin?: string | null },
 ): Promise<{ session: Session; recording: Recording | null }> {
   const now = deps.clock.now();
   return deps.store.transaction(async (tx) => {
@@ -144,7 +147,8 @@ export async function recordSessionStart(
     const recording = s.recordingPath ? await tx.recordings.insert(session.id, s.recordingPath(session.id)) : null;
     await tx.audit.append(
       { actorType: 'user', actorId: conn.technician.id, action: 'session.started', subjectType: 'session', subjectId: session.id,
-        details: { grantId: conn.grant.id, device: conn.device.name, channel: s.channel, command: s.command, clientAddress: s.clientAddress } },
+        details: { grantId: conn.grant.id, device: conn.device.name, channel: s.channel, command: s.command, clientAddress: s.clientAddress,
+          ...(s.deviceLogin ? { deviceLogin: s.deviceLogin } : {}) } },
       now,
     );
     return { session, recording };
@@ -212,16 +216,18 @@ function sessionScope(user: User): Partial<SessionFilter> | null {
   return null;
 }
 
-/** A session as people read it: with the device's and the technician's names. */
+/** A session as people read it: with the device's and the technician's names, and the access it ran under. */
 export interface SessionView extends Session {
   device: { id: string; name: string };
   technician: { id: string; username: string; displayName: string; vendorId: string | null };
+  access: SessionAccess | null;
 }
 
 async function withNames(deps: CoreDeps, sessions: Session[]): Promise<SessionView[]> {
   const users = new Map<string, User | null>();
   const devices = new Map<string, Device | null>();
   const out: SessionView[] = [];
+  const access = await sessionAccess(deps, sessions);
   for (const s of sessions) {
     if (!users.has(s.technicianId)) users.set(s.technicianId, await deps.store.read.users.byId(s.technicianId));
     if (!devices.has(s.deviceId)) devices.set(s.deviceId, await deps.store.read.devices.byId(s.deviceId));
@@ -230,6 +236,7 @@ async function withNames(deps: CoreDeps, sessions: Session[]): Promise<SessionVi
       ...s,
       device: { id: s.deviceId, name: devices.get(s.deviceId)?.name ?? '(unknown device)' },
       technician: { id: s.technicianId, username: u?.username ?? '(unknown)', displayName: u?.displayName ?? '(unknown)', vendorId: u?.vendorId ?? null },
+      access: access.get(s.grantId) ?? null,
     });
   }
   return out;
@@ -241,7 +248,7 @@ export async function listSessions(deps: CoreDeps, actor: Actor, f: SessionFilte
   return withNames(deps, await deps.store.read.sessions.list({ ...f, ...scope }));
 }
 
-export async function getSession(deps: CoreDeps, actor: Actor, id: string): Promise<SessionView & { recording: Recording | null; transfers: Transfer[] }> {
+export async function getSession(deps: CoreDeps, actor: Actor, id: string): Promise<SessionView & { recording: Recording | null; transfers: Transfer[]; cut: SessionCut | null }> {
   const user = requireUser(actor);
   const s = await deps.store.read.sessions.byId(id);
   if (!s) throw notFound('session');
@@ -250,7 +257,8 @@ export async function getSession(deps: CoreDeps, actor: Actor, id: string): Prom
     (hasRole(user, 'approver') && device?.policy.approverDepartment === user.department);
   if (!visible) throw notFound('session');
   const [named] = await withNames(deps, [s]);
-  return { ...named!, recording: await deps.store.read.recordings.bySession(id), transfers: await deps.store.read.transfers.forSession(id) };
+  return { ...named!, recording: await deps.store.read.recordings.bySession(id), transfers: await deps.store.read.transfers.forSession(id),
+    cut: await sessionCut(deps, s) };
 }
 
 /** Kill switch for one session: approvers of the device's department and admins. */

@@ -102,6 +102,16 @@ export interface Device {
   vendorIds: string[];
   /** whether a vaulted credential is set; the credential itself never leaves the vault */
   hasCredential: boolean;
+  /** how the proxy logs in to the device (§8.4); null when no credential is set */
+  credentialKind: CredentialKind | null;
+  /** when the current secret (or, for `certificate`, the mode) was set */
+  credentialIssuedAt: Date | null;
+  /** when the secret last changed after it was first set (rotation or replacement) */
+  credentialRotatedAt: Date | null;
+  /** kind `key`: the public key to install in the login user's ~/.ssh/authorized_keys (not a secret) */
+  credentialPublicKey: string | null;
+  /** the last rotation failed after its retries (cleared by the next success): the device is flagged */
+  credentialRotationFailure: { at: Date; reason: string } | null;
   /** the last connection test (POST /api/devices/:id/test, or before deployment); null before the first */
   lastTest: DeviceTestResult | null;
   retiredAt: Date | null;
@@ -109,9 +119,17 @@ export interface Device {
   updatedAt: Date;
 }
 
+/**
+ * How the proxy logs in to a device: a fresh device-CA certificate per connection (`certificate`), a
+ * broker-generated key the broker rotates (`key`), or a static secret an admin gave (`password`,
+ * `private_key`).
+ */
+export type CredentialKind = 'certificate' | 'key' | 'password' | 'private_key';
+
 export type DeviceCredentialInput =
-  | { username: string; password: string; privateKey?: undefined }
-  | { username: string; privateKey: string; password?: undefined };
+  | { username: string; password: string; privateKey?: undefined; kind?: undefined }
+  | { username: string; privateKey: string; password?: undefined; kind?: undefined }
+  | { kind: 'certificate' | 'key'; username: string; password?: undefined; privateKey?: undefined };
 
 /** A device connection test: connect, the host key against the pin, the credential's login, a no-op command. */
 export interface DeviceTestResult {
@@ -124,8 +142,15 @@ export interface DeviceTestResult {
 /** A decrypted device credential: lives in memory only, for one onward connection. */
 export interface DeviceCredential {
   username: string;
-  kind: 'password' | 'private_key';
+  /** `certificate`: `secret` is an ephemeral private key that lives only for this connection */
+  kind: 'password' | 'private_key' | 'certificate';
   secret: string;
+  /** kind `certificate`: the OpenSSH certificate line for `secret`, valid for minutes */
+  certificate?: string;
+  /** kind `certificate`: the certificate's key id, which the device's sshd logs */
+  keyId?: string;
+  /** kind `private_key`: the next key of a rotation in progress, offered when the device refuses `secret` */
+  pendingSecret?: string;
 }
 
 export type ActorType = 'user' | 'system' | 'device' | 'anonymous';

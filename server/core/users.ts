@@ -10,7 +10,7 @@ import { auditActor, requireRole } from './access.js';
 import { inTransaction } from './effects.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { cancelPendingRequests, endGrants } from './revocation.js';
-import type { CoreDeps, UserPatch } from './ports.js';
+import type { CoreDeps, LoginLock, UserPatch } from './ports.js';
 import type { Actor, RoleName, User } from './types.js';
 
 export interface CreateUserInput {
@@ -34,8 +34,13 @@ export interface UpdateUserInput {
 }
 
 function checkRoleFields(roles: RoleName[], vendorId: string | null, department: string | null): void {
-  if (roles.includes('technician') && !vendorId) throw invalid('a technician must belong to a vendor (vendorId)');
-  if (roles.includes('approver') && !department) throw invalid('an approver must belong to a department');
+  // `fields` names the input the console highlights, as for schema errors
+  if (roles.includes('technician') && !vendorId) {
+    throw invalid('a technician must belong to a vendor (vendorId)', { fields: { vendorId: 'a technician must belong to a vendor' } });
+  }
+  if (roles.includes('approver') && !department) {
+    throw invalid('an approver must belong to a department', { fields: { department: 'an approver must belong to a department' } });
+  }
 }
 
 export async function createUser(deps: CoreDeps, actor: Actor, input: CreateUserInput): Promise<User> {
@@ -46,7 +51,9 @@ export async function createUser(deps: CoreDeps, actor: Actor, input: CreateUser
   const passwordHash = await deps.passwords.hash(input.password);
   return deps.store.transaction(async (tx) => {
     if (vendorId && !(await tx.vendors.byId(vendorId))) throw invalid('vendorId does not name a vendor');
-    if (await tx.users.byUsername(input.username)) throw conflict(`username ${input.username} is taken`);
+    if (await tx.users.byUsername(input.username)) {
+      throw conflict(`username ${input.username} is taken`, { fields: { username: `${input.username} is taken: choose another` } });
+    }
     const user = await tx.users.insert({
       username: input.username,
       displayName: input.displayName,
@@ -130,14 +137,46 @@ export async function updateUser(deps: CoreDeps, actor: Actor, id: string, input
 
 const sameSet = <T>(a: T[], b: T[]) => a.length === b.length && a.every((x) => b.includes(x)) && b.every((x) => a.includes(x));
 
-export async function listUsers(deps: CoreDeps, actor: Actor, filter: { role?: RoleName; vendorId?: string; includeDisabled?: boolean }): Promise<User[]> {
+/** A user as an admin reads them: with the login locks in force now (null: none). */
+export type UserView = User & { loginLock: Omit<LoginLock, 'userId'> | null };
+
+const withLock = (u: User, locks: LoginLock[]): UserView => {
+  const lock = locks.find((l) => l.userId === u.id);
+  return { ...u, loginLock: lock ? { accountLockedUntil: lock.accountLockedUntil, lockedSources: lock.lockedSources } : null };
+};
+
+export async function listUsers(deps: CoreDeps, actor: Actor, filter: { role?: RoleName; vendorId?: string; includeDisabled?: boolean }): Promise<UserView[]> {
   requireRole(actor, 'admin');
-  return deps.store.read.users.list({ ...filter, includeDisabled: filter.includeDisabled ?? true });
+  const users = await deps.store.read.users.list({ ...filter, includeDisabled: filter.includeDisabled ?? true });
+  const locks = await deps.store.read.users.loginLocks(deps.clock.now());
+  return users.map((u) => withLock(u, locks));
 }
 
-export async function getUser(deps: CoreDeps, actor: Actor, id: string): Promise<User> {
+export async function getUser(deps: CoreDeps, actor: Actor, id: string): Promise<UserView> {
   requireRole(actor, 'admin');
   const user = await deps.store.read.users.byId(id);
   if (!user) throw notFound('user');
-  return user;
+  return withLock(user, await deps.store.read.users.loginLocks(deps.clock.now(), id));
+}
+
+/**
+ * Lifts a user's login locks (admin): the account lock and the locks of every source address on
+ * that account, with their failure counts; the per-address throttle, which covers every account
+ * tried from an address, stays. Audited as `auth.unlocked` with what was lifted.
+ */
+export async function unlockUser(deps: CoreDeps, actor: Actor, id: string): Promise<UserView> {
+  requireRole(actor, 'admin');
+  const now = deps.clock.now();
+  return deps.store.transaction(async (tx) => {
+    const user = await tx.users.byId(id);
+    const was = user ? await tx.users.unlockLogin(id, now) : null;
+    if (!user || !was) throw notFound('user');
+    await tx.audit.append(
+      { ...auditActor(actor), action: 'auth.unlocked', subjectType: 'user', subjectId: id,
+        details: { username: user.username, accountLockedUntil: was.accountLockedUntil?.toISOString() ?? null,
+          lockedSources: was.lockedSources.map((l) => ({ address: l.address, lockedUntil: l.lockedUntil.toISOString() })) } },
+      now,
+    );
+    return { ...user, loginLock: null };
+  });
 }

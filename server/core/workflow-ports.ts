@@ -11,7 +11,9 @@ export type JobSpec =
   | { kind: 'grant.expire'; grantId: string; dueAt: string }
   | { kind: 'request.expire'; requestId: string; dueAt: string }
   /** a break-glass grant's review is due: escalated if nobody has reviewed it */
-  | { kind: 'grant.review_overdue'; grantId: string; dueAt: string };
+  | { kind: 'grant.review_overdue'; grantId: string; dueAt: string }
+  /** rotate a `key` device's login key (after a grant ends, or when it is CREDENTIAL_MAX_AGE_DAYS old) */
+  | { kind: 'credential.rotate'; deviceId: string; dueAt: string };
 
 /** A job without its time: what identifies it. */
 export type JobKey = JobSpec extends infer J ? (J extends JobSpec ? Omit<J, 'dueAt'> : never) : never;
@@ -29,6 +31,8 @@ export function jobId(job: JobKey): string {
       return `request-expire-${job.requestId}`;
     case 'grant.review_overdue':
       return `grant-review-overdue-${job.grantId}`;
+    case 'credential.rotate':
+      return `credential-rotate-${job.deviceId}`;
   }
 }
 
@@ -41,7 +45,13 @@ export interface Scheduler {
   cancel(jobIds: string[]): Promise<void>;
 }
 
-export type JobHandler = (job: JobSpec) => Promise<void>;
+/** Which try of a job this is: a handler tells people of a failure only on the last one. */
+export interface JobAttempt {
+  attempt: number;
+  lastAttempt: boolean;
+}
+
+export type JobHandler = (job: JobSpec, attempt?: JobAttempt) => Promise<void>;
 
 /** Events every proxy process subscribes to, so live sessions are cut within a second. */
 export type RevocationEvent =
@@ -91,7 +101,13 @@ export type NotifyEvent =
   | { type: 'grant.changed'; grantId: string; request: RequestContext; status: 'scheduled' | 'active' | 'expired' | 'revoked' | 'extended'; startsAt: string; endsAt: string; reason?: string }
   | { type: 'session.started'; session: SessionContext; at: string }
   | { type: 'session.ended'; session: SessionContext; at: string; endReason: string }
-  | { type: 'transfer.undeclared'; session: SessionContext; at: string; transfer: { id: string; path: string; bytes: number; sha256: string | null; outcome: string } };
+  | { type: 'transfer.undeclared'; session: SessionContext; at: string; transfer: { id: string; path: string; bytes: number; sha256: string | null; outcome: string } }
+  /**
+   * A device's login key could not be rotated after the retries (§8.4): the old key is still in place,
+   * the device is flagged, and its approvers are told.
+   */
+  | { type: 'credential.rotation_failed'; device: { id: string; name: string; department: string; approverDepartment: string };
+      reason: string; attempts: number; at: string; approvers: { id: string; displayName: string; slackUserId: string | null }[] };
 
 /** A break-glass grant for notifications, with everyone who must hear of it. */
 export interface EmergencyContext {

@@ -13,6 +13,8 @@ export interface KeyMaterial {
   sshUserCa: KeyObject;
   /** ed25519 private key that signs the proxy's host certificates (technicians trust it once, in known_hosts) */
   sshHostCa: KeyObject;
+  /** ed25519 private key of the device-access CA: signs the proxy's per-connection device certificates (§8.4) */
+  sshDeviceCa: KeyObject;
   /** the proxy's SSH host key, OpenSSH private key format (what ssh2's Server takes) */
   sshHostKey: string;
   /** ed25519 private key signing bearer and terminal tokens (jose EdDSA) */
@@ -27,6 +29,7 @@ export interface KeyMaterial {
 export interface KeyOverrides {
   sshUserCa?: string;
   sshHostCa?: string;
+  sshDeviceCa?: string;
   sshHostKey?: string;
   tokenSigning?: string;
   vaultKey?: string;
@@ -51,6 +54,9 @@ async function readOrCreate(file: string, create: () => string): Promise<string>
 
 const newEd25519Pem = () =>
   generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+
+/** An ed25519 key in OpenSSH private key format (what ssh2 and OpenSSH read). */
+export const newOpenSshKey = (): string => newHostKey();
 
 /** ssh2's generator now and then yields a key its own parser refuses: keep only one that parses. */
 function newHostKey(): string {
@@ -79,6 +85,7 @@ export async function loadKeys(keysDir: string, overrides: KeyOverrides = {}): P
   const file = (name: string) => path.join(keysDir, name);
   const caPem = overrides.sshUserCa ?? (await readOrCreate(file('ssh-user-ca.pem'), newEd25519Pem));
   const hostCaPem = overrides.sshHostCa ?? (await readOrCreate(file('ssh-host-ca.pem'), newEd25519Pem));
+  const deviceCaPem = overrides.sshDeviceCa ?? (await readOrCreate(file('ssh-device-ca.pem'), newEd25519Pem));
   const hostKey = overrides.sshHostKey ?? (await readOrCreate(file('ssh-host-ed25519'), newHostKey));
   const tokenPem = overrides.tokenSigning ?? (await readOrCreate(file('token-signing.pem'), newEd25519Pem));
   const checkpointPem = overrides.auditCheckpoint ?? (await readOrCreate(file('audit-checkpoint.pem'), newEd25519Pem));
@@ -90,6 +97,7 @@ export async function loadKeys(keysDir: string, overrides: KeyOverrides = {}): P
   return {
     sshUserCa: parseEd25519(caPem, 'SSH user CA key'),
     sshHostCa: parseEd25519(hostCaPem, 'SSH host CA key'),
+    sshDeviceCa: parseEd25519(deviceCaPem, 'SSH device CA key'),
     sshHostKey: hostKey,
     tokenSigning,
     tokenVerifying: createPublicKey(tokenSigning),

@@ -6,8 +6,10 @@ import type { Queryable } from './pool.js';
 const SELECT = `
   SELECT d.*,
     COALESCE((SELECT array_agg(vd.vendor_id ORDER BY vd.vendor_id) FROM vendor_devices vd WHERE vd.device_id = d.id), '{}') AS vendor_ids,
-    EXISTS (SELECT 1 FROM device_credentials c WHERE c.device_id = d.id) AS has_credential
-  FROM devices d`;
+    EXISTS (SELECT 1 FROM device_credentials c WHERE c.device_id = d.id) AS has_credential,
+    dc.kind AS credential_kind, dc.issued_at AS credential_issued_at, dc.rotated_at AS credential_rotated_at,
+    dc.public_key AS credential_public_key, dc.rotation_failed_at AS credential_failed_at, dc.rotation_failure AS credential_failure
+  FROM devices d LEFT JOIN device_credentials dc ON dc.device_id = d.id`;
 
 function toDevice(r: Record<string, unknown>): Device {
   return {
@@ -45,6 +47,12 @@ function toDevice(r: Record<string, unknown>): Device {
     },
     vendorIds: r.vendor_ids as string[],
     hasCredential: r.has_credential as boolean,
+    credentialKind: (r.credential_kind as Device['credentialKind']) ?? null,
+    credentialIssuedAt: (r.credential_issued_at as Date | null) ?? null,
+    credentialRotatedAt: (r.credential_rotated_at as Date | null) ?? null,
+    credentialPublicKey: (r.credential_public_key as string | null) ?? null,
+    credentialRotationFailure: r.credential_failed_at
+      ? { at: r.credential_failed_at as Date, reason: r.credential_failure as string } : null,
     lastTest: r.last_test_at
       ? { at: r.last_test_at as Date, ok: r.last_test_ok as boolean, reason: (r.last_test_reason as string | null) ?? null }
       : null,

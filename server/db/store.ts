@@ -13,6 +13,10 @@ import { grantsRepo } from './grants-repo.js';
 import { requestsRepo } from './requests-repo.js';
 import { transaction, type Pool, type Queryable } from './pool.js';
 import { supervisorsRepo } from './supervisors-repo.js';
+import { searchRepo } from './search-repo.js';
+import { auditLogRepo } from './audit-context.js';
+import { reportsRepo } from './reports-repo.js';
+import { siemSinksRepo } from './siem-repo.js';
 import { transfersRepo } from './transfers-repo.js';
 import { usersRepo } from './users-repo.js';
 import { vendorsRepo } from './vendors-repo.js';
@@ -32,6 +36,10 @@ export function repositories(db: Queryable): Tx {
     credentialIssues: credentialIssuesRepo(db),
     transfers: transfersRepo(db),
     supervisors: supervisorsRepo(db),
+    search: searchRepo(db),
+    auditLog: auditLogRepo(db),
+    reports: reportsRepo(db),
+    siemSinks: siemSinksRepo(db),
   };
 }
 

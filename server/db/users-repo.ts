@@ -1,4 +1,4 @@
-import type { AddressLoginCounter, LoginCounter, NewUser, UserPatch, UserRepo } from '../core/ports.js';
+import type { AddressLoginCounter, LoginCounter, LoginLock, NewUser, UserPatch, UserRepo } from '../core/ports.js';
 import type { RoleName, User, UserSecret } from '../core/types.js';
 import type { Queryable } from './pool.js';
 
@@ -39,6 +39,25 @@ function withSecret(r: Row): User & UserSecret {
     tokenGeneration: r.token_generation as number,
   };
 }
+
+function toLoginLock(r: Row): LoginLock {
+  const sources = (r.sources as { address: string; lockedUntil: string }[] | null) ?? [];
+  return {
+    userId: r.id as string,
+    accountLockedUntil: (r.account_locked_until as Date | null) ?? null,
+    lockedSources: sources.map((x) => ({ address: x.address, lockedUntil: new Date(x.lockedUntil) }))
+      .sort((a, b) => a.lockedUntil.getTime() - b.lockedUntil.getTime()),
+  };
+}
+
+// users with an account lock or a locked (username, address) pair in force at $1
+const LOGIN_LOCKS = `
+  SELECT u.id, CASE WHEN u.locked_until > $1 THEN u.locked_until END AS account_locked_until,
+         (SELECT json_agg(json_build_object('address', f.address, 'lockedUntil', f.locked_until))
+            FROM login_account_failures f WHERE f.username = u.username AND f.locked_until > $1) AS sources
+    FROM users u
+   WHERE ($2::uuid IS NULL OR u.id = $2)
+     AND (u.locked_until > $1 OR EXISTS (SELECT 1 FROM login_account_failures f WHERE f.username = u.username AND f.locked_until > $1))`;
 
 const toCounter = (r: Row | undefined): LoginCounter | null =>
   r ? { failures: r.failures as number, windowStartedAt: r.window_started_at as Date, lockedUntil: (r.locked_until as Date | null) ?? null } : null;
@@ -161,6 +180,19 @@ export function usersRepo(db: Queryable): UserRepo {
         [username, now],
       );
       return rows[0].n as number;
+    },
+    async loginLocks(now, userId) {
+      const { rows } = await db.query(LOGIN_LOCKS, [now, userId ?? null]);
+      return rows.map(toLoginLock);
+    },
+    async unlockLogin(id, now) {
+      // the same order as a login (account row, then its pairs), so an unlock never deadlocks with one
+      const { rows } = await db.query('SELECT username FROM users WHERE id = $1 FOR UPDATE', [id]);
+      if (!rows[0]) return null;
+      const before = (await db.query(LOGIN_LOCKS, [now, id])).rows[0];
+      await db.query('UPDATE users SET locked_until = NULL, failed_logins = 0 WHERE id = $1', [id]);
+      await db.query('DELETE FROM login_account_failures WHERE username = $1', [rows[0].username]);
+      return before ? toLoginLock(before) : { userId: id, accountLockedUntil: null, lockedSources: [] };
     },
     async purgeLoginCounters(before) {
       // SKIP LOCKED: never wait on a row a login in progress holds

@@ -24,10 +24,16 @@ import { DECIDE_PATH, INTERACTIONS_PATH } from './routes/slack.js';
 import { transferRoutes } from './routes/transfers.js';
 import { userRoutes } from './routes/users.js';
 import { vendorRoutes } from './routes/vendors.js';
+import { evidenceRoutes } from './routes/evidence.js';
+import { searchRoutes } from './routes/search.js';
+import { credentialRoutes } from './routes/credentials.js';
+import { auditLogRoutes } from './routes/audit-log.js';
+import { reportRoutes } from './routes/reports.js';
 
 export function apiRoutes(deps: HttpDeps): AnyRoute[] {
   return [...authRoutes(deps), ...userRoutes(deps), ...vendorRoutes(deps), ...deviceRoutes(deps),
-    ...requestRoutes(deps), ...grantRoutes(deps), ...breakGlassRoutes(deps), ...sessionRoutes(deps), ...transferRoutes(deps), ...auditRoutes(deps)];
+    ...requestRoutes(deps), ...grantRoutes(deps), ...breakGlassRoutes(deps), ...sessionRoutes(deps), ...transferRoutes(deps), ...auditRoutes(deps), ...evidenceRoutes(deps), ...searchRoutes(deps), ...auditLogRoutes(deps), ...reportRoutes(deps),
+    ...credentialRoutes(deps)];
 }
 
 export function createApp(deps: HttpDeps, extraRoutes: AnyRoute[] = []): express.Express {

@@ -4,8 +4,8 @@
  */
 import type { Request, Response, Router } from 'express';
 import { z } from 'zod';
-import { invalid } from '../core/errors.js';
 import type { Actor } from '../core/types.js';
+import { humanIssue, invalidInput } from './errors.js';
 
 type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
 
@@ -41,12 +41,11 @@ export type AnyRoute = RouteSpec<any, any, any>;
 // helps TypeScript infer P, Q, B from the schemas
 export const route = <P, Q, B>(spec: RouteSpec<P, Q, B>): RouteSpec<P, Q, B> => spec;
 
-function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, where: string): T {
+function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, where: 'params' | 'query' | 'body'): T {
   if (!schema) return value as T;
-  const r = schema.safeParse(value ?? {});
+  const r = schema.safeParse(value ?? {}, { error: humanIssue });
   if (r.success) return r.data;
-  const problems = r.error.issues.map((i) => `${[where, ...i.path].join('.')}: ${i.message}`);
-  throw invalid(problems.join('; '), { problems });
+  throw invalidInput(where, r.error.issues);
 }
 
 export function register(router: Router, routes: AnyRoute[], resolveActor: (req: Request) => Promise<Actor>): void {

@@ -1,4 +1,8 @@
-/** zod schemas for the shapes the API accepts. Strict objects: unknown fields are an error, not ignored. */
+/**
+ * zod schemas for the shapes the API accepts. Strict objects: unknown fields are an error, not ignored.
+ * A message here completes a sentence that starts with the field's name ("hostKey: must be …"); what a
+ * schema does not word itself is worded by `humanIssue` (errors.ts).
+ */
 import ssh2 from 'ssh2';
 import { z } from 'zod';
 import { normaliseDevicePath } from '../core/transfer-policy.js';
@@ -13,14 +17,14 @@ export const username = z
   .string()
   .trim()
   .toLowerCase()
-  .regex(/^[a-z0-9][a-z0-9._-]{1,63}$/, 'lowercase letters, digits, dot, dash and underscore; 2 to 64 characters');
+  .regex(/^[a-z0-9][a-z0-9._-]{1,63}$/, 'may use lowercase letters, digits, dot, dash and underscore, 2 to 64 characters');
 export const password = z.string().min(12, 'must be at least 12 characters').max(256);
-const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,20}$/, 'a Slack user id such as U0123ABC');
+const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,20}$/, 'must be a Slack user id such as U0123ABC');
 const isoDate = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD')
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD')
   // Date.parse accepts 2099-02-30 (it rolls over): require the date to read back unchanged
-  .refine((s) => !Number.isNaN(Date.parse(s)) && new Date(s).toISOString().slice(0, 10) === s, 'not a real calendar date');
+  .refine((s) => !Number.isNaN(Date.parse(s)) && new Date(s).toISOString().slice(0, 10) === s, 'is not a real calendar date');
 
 export const loginBody = z.strictObject({ username: z.string().trim().min(1).max(64), password: z.string().min(1).max(256) });
 export const changePasswordBody = z.strictObject({ currentPassword: z.string().min(1).max(256), newPassword: password });
@@ -28,7 +32,7 @@ export const changePasswordBody = z.strictObject({ currentPassword: z.string().m
 export const createUserBody = z.strictObject({
   username,
   displayName: text(200),
-  roles: z.array(z.enum(ROLES)).min(1, 'at least one role'),
+  roles: z.array(z.enum(ROLES)).min(1, 'needs at least one role'),
   vendorId: uuid.nullish(),
   department: text(200).nullish(),
   slackUserId: slackUserId.nullish(),
@@ -37,7 +41,7 @@ export const createUserBody = z.strictObject({
 export const updateUserBody = z
   .strictObject({
     displayName: text(200),
-    roles: z.array(z.enum(ROLES)).min(1, 'at least one role'),
+    roles: z.array(z.enum(ROLES)).min(1, 'needs at least one role'),
     vendorId: uuid.nullable(),
     department: text(200).nullable(),
     slackUserId: slackUserId.nullable(),
@@ -51,28 +55,48 @@ export const listUsersQuery = z.strictObject({ role: z.enum(ROLES).optional(), v
 export const vendorBody = z.strictObject({ name: text(200), contractRef: text(200), contractEnd: isoDate });
 export const updateVendorBody = vendorBody.partial().refine((b) => Object.keys(b).length > 0, 'nothing to change');
 
+const looksPrivate = (s: string) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----|^PuTTY-User-Key-File/m.test(s);
+/** what is wrong with a pasted public key line, in words for the person who pasted it */
+function publicKeyProblem(line: string): string | null {
+  if (looksPrivate(line)) return 'that looks like a private key — paste the public key (the .pub file) instead, and keep the private key to yourself';
+  if (/^[\w@.-]+-cert-v01@openssh\.com /.test(line)) return 'that is a certificate — paste the plain public key (the .pub file without -cert)';
+  return null;
+}
 const hostKey = z
   .string()
   .trim()
-  .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( .*)?$/, 'an OpenSSH public key line, e.g. "ssh-ed25519 AAAA…"')
-  .refine((line) => !(ssh2.utils.parseKey(line) instanceof Error), 'not a readable SSH public key')
+  .refine((line) => !looksPrivate(line), { error: (iss) => publicKeyProblem(String(iss.input)) ?? 'is not a public key', abort: true })
+  .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( .*)?$/,
+    { error: 'must be one OpenSSH public key line, e.g. "ssh-ed25519 AAAA…" (what ssh-keyscan prints for the device)', abort: true })
+  .refine((line) => !(ssh2.utils.parseKey(line) instanceof Error), 'is not a readable SSH public key: copy the whole line, without breaks')
   // keep the type and key only: a comment is not part of the device's identity
   .transform((line) => line.split(' ').slice(0, 2).join(' '));
 
+/** what is wrong with a pasted device private key, in words for the admin who pasted it */
+function privateKeyProblem(k: string): string | null {
+  const parsed = ssh2.utils.parseKey(k);
+  if (!(parsed instanceof Error) && !Array.isArray(parsed) && parsed.isPrivateKey()) return null;
+  if (/^\s*(ssh-|ecdsa-)\S+ [A-Za-z0-9+/=]+/.test(k)) return 'that is a public key — paste the private key file (e.g. id_ed25519, not the .pub)';
+  if (/ENCRYPTED|passphrase/i.test(`${k} ${parsed instanceof Error ? parsed.message : ''}`)) {
+    return 'the key is protected by a passphrase: remove it (ssh-keygen -p) before vaulting the key';
+  }
+  return 'is not a readable SSH private key: paste the whole file, from -----BEGIN to -----END';
+}
 const privateKey = z
   .string()
   .max(16384)
-  .refine((k) => {
-    const parsed = ssh2.utils.parseKey(k);
-    return !(parsed instanceof Error) && !Array.isArray(parsed) && parsed.isPrivateKey();
-  }, 'not a readable, unencrypted SSH private key');
+  .refine((k) => privateKeyProblem(k) === null, { error: (iss) => privateKeyProblem(String(iss.input)) ?? 'is not valid' });
 
+const loginName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be a login name: letters, digits, dot, dash, underscore (at most 64)');
 const credential = z.union([
-  z.strictObject({ username: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a login name'), password: z.string().min(1).max(1024) }),
-  z.strictObject({ username: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a login name'), privateKey }),
-], { error: 'credential must be {username, password} or {username, privateKey}' });
+  // §8.4: a fresh device-CA certificate per connection, or a broker-generated key the broker rotates
+  z.strictObject({ kind: z.literal('certificate'), username: loginName }),
+  z.strictObject({ kind: z.literal('key'), username: loginName }),
+  z.strictObject({ username: loginName, password: z.string().min(1).max(1024) }),
+  z.strictObject({ username: loginName, privateKey }),
+], { error: 'needs a login name and a kind or a secret: {kind: "certificate", username}, {kind: "key", username}, {username, password} or {username, privateKey}' });
 
-const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time HH:MM');
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time HH:MM');
 const timezone = z.string().refine((tz) => {
   try {
     new Intl.DateTimeFormat('en', { timeZone: tz });
@@ -80,15 +104,15 @@ const timezone = z.string().refine((tz) => {
   } catch {
     return false;
   }
-}, 'an IANA time zone such as Europe/Berlin');
+}, 'must be an IANA time zone such as Europe/Berlin');
 export const maintenanceWindow = z
   .strictObject({ days: z.array(z.number().int().min(1).max(7)).min(1).max(7), start: hhmm, end: hhmm, timezone })
   .refine((w) => w.start !== w.end, 'start and end must differ');
 
 /** an absolute directory on the device, normalised (no `..`, no trailing slash) */
-const devicePath = z.string().max(1024).refine((p) => normaliseDevicePath(p) !== null, 'an absolute path on the device, e.g. /opt/firmware')
+const devicePath = z.string().max(1024).refine((p) => normaliseDevicePath(p) !== null, 'must be an absolute path on the device, e.g. /opt/firmware')
   .transform((p) => normaliseDevicePath(p)!);
-const sha256Hex = z.string().trim().toLowerCase().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in hex (64 characters)');
+const sha256Hex = z.string().trim().toLowerCase().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in hex (64 characters)');
 export const artifactsBody = z.array(z.strictObject({
   name: text(255),
   sha256: sha256Hex,
@@ -115,8 +139,8 @@ const policy = z.strictObject({
   breakGlassMaxMinutes: z.number().int().min(1).max(240),
 }).partial();
 
-const deviceName = z.string().trim().toLowerCase().regex(/^[a-z0-9][a-z0-9._-]{1,62}$/, 'lowercase letters, digits, dot, dash, underscore; 2 to 63 characters');
-const address = z.string().trim().regex(/^[A-Za-z0-9.:-]{1,253}$/, 'a host name or IP address');
+const deviceName = z.string().trim().toLowerCase().regex(/^[a-z0-9][a-z0-9._-]{1,62}$/, 'may use lowercase letters, digits, dot, dash and underscore, 2 to 63 characters');
+const address = z.string().trim().regex(/^[A-Za-z0-9.:-]{1,253}$/, 'must be a host name or IP address');
 
 export const createDeviceBody = z.strictObject({
   name: deviceName,
@@ -172,7 +196,7 @@ export const createRequestBody = z.strictObject({
   deviceId: uuid,
   reason: text(2000),
   ticketRef: text(200),
-  startsAt: z.iso.datetime({ offset: true, message: 'an ISO 8601 time with zone, e.g. 2026-12-01T09:00:00Z' }).transform((s) => new Date(s)).optional(),
+  startsAt: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time with zone, e.g. 2026-12-01T09:00:00Z' }).transform((s) => new Date(s)).optional(),
   durationMinutes: z.number().int().min(1).max(1440),
   /** the files the vendor will deliver, with their published SHA-256 (§8.3) */
   artifacts: artifactsBody.optional(),
@@ -198,7 +222,8 @@ export const listGrantsQuery = z.strictObject({
 });
 
 export const certificateBody = z.strictObject({
-  publicKey: z.string().trim().min(1).max(16384),
+  publicKey: z.string().trim().min(1).max(16384)
+    .refine((k) => publicKeyProblem(k) === null, { error: (iss) => publicKeyProblem(String(iss.input)) ?? 'is not valid' }),
 });
 export const listSessionsQuery = z.strictObject({
   grantId: uuid.optional(),

@@ -26,13 +26,21 @@ export const defaultJobOptions = {
   backoff: { type: 'exponential', delay: 2000 },
 } satisfies JobsOptions;
 
+/**
+ * Per kind: a key rotation talks to a device that may be briefly unreachable, so its retries are spread
+ * over about half an hour (1, 2, 4, 8, 16 min) before approvers are told.
+ */
+export const jobOptionsFor: Partial<Record<JobSpec['kind'], JobsOptions>> = {
+  'credential.rotate': { attempts: 6, backoff: { type: 'exponential', delay: 60_000 } },
+};
+
 export function createBullmqScheduler(conn: QueueConnection, opts: BullmqSchedulerOptions): BullmqScheduler {
   const queue: JobQueue<JobSpec> = conn.createQueue<JobSpec>(opts.queueName);
   const activeWaitMs = opts.activeWaitMs ?? 10_000;
 
   async function add(job: JobSpec): Promise<void> {
     const delay = Math.max(0, Date.parse(job.dueAt) - opts.clock.now().getTime());
-    await queue.add(job.kind, job, { ...defaultJobOptions, jobId: jobId(job), delay });
+    await queue.add(job.kind, job, { ...defaultJobOptions, ...jobOptionsFor[job.kind], jobId: jobId(job), delay });
   }
 
   /**

@@ -18,6 +18,7 @@ export const jobSpecSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('grant.expire'), grantId: id, dueAt }),
   z.object({ kind: z.literal('request.expire'), requestId: id, dueAt }),
   z.object({ kind: z.literal('grant.review_overdue'), grantId: id, dueAt }),
+  z.object({ kind: z.literal('credential.rotate'), deviceId: id, dueAt }),
 ]) satisfies z.ZodType<JobSpec>;
 
 export interface JobWorkerOptions {
@@ -44,7 +45,8 @@ export async function startJobWorker(conn: QueueConnection, opts: JobWorkerOptio
     const spec = parsed.data;
     const latenessMs = Date.now() - Date.parse(spec.dueAt);
     log.debug({ jobId: job.id, kind: spec.kind, latenessMs, attempt: job.attemptsMade + 1 }, 'job started');
-    await opts.handler(spec);
+    const attempt = job.attemptsMade + 1;
+    await opts.handler(spec, { attempt, lastAttempt: attempt >= (job.opts.attempts ?? 1) });
   };
 
   const worker = conn.createWorker<unknown>(opts.queueName, processor, { concurrency: opts.concurrency });

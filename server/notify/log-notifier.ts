@@ -8,6 +8,11 @@ export function describe(e: NotifyEvent): string {
     const what = e.type === 'session.started' ? 'started' : `ended (${e.endReason})`;
     return `session ${what}: ${s.technician.displayName} on ${s.device.name} (${s.channel}, grant ${s.grantId})`;
   }
+  if (e.type === 'credential.rotation_failed') {
+    const to = e.approvers.map((a) => a.displayName).join(', ') || 'no eligible approver';
+    return `DEVICE KEY ROTATION FAILED on ${e.device.name} [${e.device.department}] after ${e.attempts} attempts: ${e.reason} ` +
+      `(the old key stays in place; the device is flagged; approvers told: ${to})`;
+  }
   if (e.type === 'transfer.undeclared') {
     const t = e.transfer;
     return `undeclared upload by ${e.session.technician.displayName} to ${e.session.device.name}: ${t.path} (${t.bytes} bytes, sha256 ${t.sha256 ?? 'none'}, ${t.outcome})`;
@@ -42,8 +47,9 @@ export function createLogNotifier(log: Logger): Notifier {
   return {
     async notify(e) {
       // an emergency stands out in the operators' log
-      const level = e.type === 'grant.emergency' && e.stage !== 'reviewed' ? 'warn' : 'info';
-      log[level]({ notify: e.type, requestId: 'request' in e ? e.request.requestId : e.session.requestId }, describe(e));
+      const level = (e.type === 'grant.emergency' && e.stage !== 'reviewed') || e.type === 'credential.rotation_failed' ? 'warn' : 'info';
+      const subject = e.type === 'credential.rotation_failed' ? { deviceId: e.device.id } : { requestId: 'request' in e ? e.request.requestId : e.session.requestId };
+      log[level]({ notify: e.type, ...subject }, describe(e));
     },
   };
 }

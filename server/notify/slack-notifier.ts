@@ -84,6 +84,16 @@ export function jobsFor(e: NotifyEvent): Enqueued[] {
         : `⏹️ Session ended: ${who} (${s.channel}, ${e.endReason.replace(/_/g, ' ')}).`;
       return [note(s.requestId, `${s.sessionId}-${e.type === 'session.started' ? 'start' : 'end'}`, text)];
     }
+    case 'credential.rotation_failed': {
+      // no request to thread under: each eligible approver hears of it directly
+      const text = `🔑 *Device key rotation failed* on *${escapeMrkdwn(e.device.name)}* (${escapeMrkdwn(e.device.department)}) after ` +
+        `${e.attempts} attempts: ${escapeMrkdwn(e.reason)}. The old key is still in place and the device is flagged in the console; ` +
+        `check the device's \`~/.ssh/authorized_keys\` and run its connection test.`;
+      return e.approvers.filter((a) => a.slackUserId).map((a) => ({
+        id: `slack-tell-credential-${e.device.id}-${Date.parse(e.at)}-${a.id}`,
+        job: { kind: 'tell', slackUserId: a.slackUserId!, mrkdwn: text, text: flat(text) },
+      }));
+    }
     case 'transfer.undeclared': {
       const s = e.session;
       const t = e.transfer;

@@ -2,14 +2,14 @@
  * Memory: RSS of a freshly started proxy process holding N concurrent idle sessions. Each session is
  * what a technician's idle shell is: its own SSH connection presenting the grant's certificate, a pty
  * shell channel, the proxy's onward connection and channel to the device, and an open recording.
- * The clients are ssh2 clients in this process (see ssh2-cert-client.ts); the device shells are real.
+ * The clients are ssh2 clients in this process (see proxy/ssh2-cert-auth.ts); the device shells are real.
  */
 import { readFile } from 'node:fs/promises';
 import ssh2 from 'ssh2';
 import { generateKey } from '../support/device-sshd.js';
 import { rssBytes } from './procs.js';
 import { round } from './measure.js';
-import { certificateKey } from './ssh2-cert-client.js';
+import { certificateKey } from '../../proxy/ssh2-cert-auth.js';
 import type { Stack } from './stack.js';
 
 export interface MemoryPoint {

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import ssh2 from 'ssh2';
-import { certificateKey } from '../bench/ssh2-cert-client.js';
+import { certificateKey } from '../../proxy/ssh2-cert-auth.js';
 import {
   E2E_ENV, REDIS_URL, certify, grantFor, killStrays, makeWorld, metricValue, newKey, spawnSsh, sshArgs, startE2E,
   startProxyProcess, uniq, type E2E, type KeyPair, type ProxyProcess,

@@ -17,18 +17,13 @@ import { addUser } from '../support/test-broker.js';
 async function watch(w: World, sessionId: string, token: string): Promise<{ ws: WebSocket; frames: { type: string }[] }> {
   const ws = new WebSocket(`${w.e.broker.httpUrl!.replace(/^http/, 'ws')}/api/sessions/${sessionId}/watch`, { headers: { authorization: `Bearer ${token}` } });
   const frames: { type: string }[] = [];
-  ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
   await new Promise<void>((resolve, reject) => {
-    const t = setInterval(() => {
-      if (frames.some((f) => f.type === 'header')) {
-        clearInterval(t);
-        resolve();
-      }
-    }, 20);
-    const fail = (why: unknown) => {
-      clearInterval(t);
-      reject(why instanceof Error ? why : new Error(`watch closed: ${why}`));
-    };
+    ws.on('message', (d) => {
+      const frame = JSON.parse(d.toString()) as { type: string };
+      frames.push(frame);
+      if (frame.type === 'header') resolve();
+    });
+    const fail = (why: unknown) => reject(why instanceof Error ? why : new Error(`watch closed: ${why}`));
     ws.once('error', fail);
     ws.once('close', (code) => fail(code));
   });
@@ -138,6 +133,7 @@ describe('supervised sessions', () => {
     expect((await upload).code).toBe(0);
     sup.ws.close();
     await closed(sup.ws);
+    await endedSessions(w, grant.id, 1, 10_000);
 
     // an SFTP session nobody watches any more: opening a file is refused with the reason
     const client = await ssh2Sftp(w, grant, newKey(e));

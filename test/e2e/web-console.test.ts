@@ -149,6 +149,9 @@ describe('web console', () => {
     // the kill switch, with a reason the technician reads
     await approver.page.getByRole('button', { name: 'Terminate…' }).click();
     await approver.page.getByLabel('Reason (shown to the technician)').fill('unplanned change seen on the ICU ventilator');
+    // revoking the grant too is the default; this approver ends the session only
+    await approver.page.getByLabel('Also revoke the grant (no reconnecting)').uncheck();
+    await approver.page.getByTestId('terminate-explainer').getByText('The grant stays active').waitFor();
     await approver.page.getByRole('button', { name: 'Terminate now' }).click();
     await expect.poll(() => tech.page.getByTestId('terminal-ended').innerText(), { timeout: 10_000 }).toContain('unplanned change seen on the ICU ventilator');
     expect(await tech.page.getByTestId('terminal-ended').innerText()).toContain('cut off by an approver');

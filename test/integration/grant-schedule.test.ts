@@ -196,7 +196,7 @@ describe.each([
     expect(t.ended(g.id)[0]).toMatchObject({ reason: 'expired' });
 
     const again = await reconcile(t.deps);
-    expect(again).toEqual({ expiredGrants: 0, activatedGrants: 0, expiredRequests: 0, ensuredJobs: 0 });
+    expect(again).toEqual({ expiredGrants: 0, activatedGrants: 0, expiredRequests: 0, ensuredJobs: 0, dueRotations: 0 });
     expect(await actionsOf(h, g.id)).toEqual(after);
     expect(await t.allGone(g)).toBe(true);
     expect(t.ended(g.id)).toHaveLength(1);

@@ -41,9 +41,37 @@ function ensureDeviceUser(): void {
   execFileSync('usermod', ['-p', '*', DEVICE_USER]);
 }
 
+export interface DeviceSshdOptions {
+  /**
+   * A certificate device (§8.4): sshd trusts this CA public key line (`TrustedUserCAKeys`) and reads
+   * no authorized_keys at all; the login user is `DEVICE_USER`.
+   */
+  trustedUserCa?: string;
+  /**
+   * A rotated-key device: a login user of its own (root only), whose `~/.ssh/authorized_keys` sshd
+   * reads and which starts with `authorizedKey`. `keysFile` (relative to the home) makes sshd read that
+   * file instead, so it ignores whatever is added to ~/.ssh/authorized_keys.
+   */
+  ownUser?: { authorizedKey: string; keysFile?: string };
+  /** LogLevel VERBOSE: sshd logs every accepted key and certificate id (read with log()) */
+  verbose?: boolean;
+}
+
 export interface DeviceSshd {
   port: number;
   dir: string;
+  /** the login user (DEVICE_USER, or the own user) */
+  username: string;
+  /** with ownUser: the user's home */
+  home: string | null;
+  /** what sshd wrote to stderr so far (its log, with -e) */
+  log(): string;
+  /** with ownUser: the file sshd reads the user's keys from (~/.ssh/authorized_keys, or keysFile) */
+  keysFile: string | null;
+  /** with ownUser: replaces the lines of ~/.ssh/authorized_keys (or of `file` under the home), owned by the user */
+  writeKeys(lines: string[], file?: string): Promise<void>;
+  /** with ownUser: the lines of ~/.ssh/authorized_keys (or of `file` under the home) */
+  readKeys(file?: string): Promise<string[]>;
   /** the device's host public key line, to pin in its trust record */
   hostKey: string;
   /** the credential the broker vaults for this device */
@@ -51,7 +79,22 @@ export interface DeviceSshd {
   stop(): Promise<void>;
 }
 
-export async function startDeviceSshd(): Promise<DeviceSshd> {
+let ownUsers = 0;
+
+/** a fresh login user with its home in `dir` (removed by stop()) */
+async function createOwnUser(dir: string, authorizedKey: string): Promise<{ username: string; home: string }> {
+  if (os.userInfo().uid !== 0) throw new Error('a device sshd with its own user needs root');
+  const username = `pcrot${process.pid % 100000}x${ownUsers++}`;
+  const home = path.join(dir, 'home');
+  execFileSync('useradd', ['-M', '-d', home, '-s', '/bin/sh', username]);
+  execFileSync('usermod', ['-p', '*', username]);
+  await fs.mkdir(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
+  await fs.writeFile(path.join(home, '.ssh', 'authorized_keys'), authorizedKey.trim() + '\n', { mode: 0o600 });
+  execFileSync('chown', ['-R', `${username}:`, home]);
+  return { username, home };
+}
+
+export async function startDeviceSshd(opts: DeviceSshdOptions = {}): Promise<DeviceSshd> {
   ensureDeviceUser();
   mkdirSync('/run/sshd', { recursive: true });
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pc-device-'));
@@ -59,12 +102,19 @@ export async function startDeviceSshd(): Promise<DeviceSshd> {
   const host = generateKey(dir, 'host_ed25519');
   const login = generateKey(dir, 'login_ed25519');
   await fs.writeFile(path.join(dir, 'authorized_keys'), login.publicKey + '\n', { mode: 0o644 });
+  const own = opts.ownUser ? await createOwnUser(dir, opts.ownUser.authorizedKey) : null;
+  let keys = `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`;
+  if (own) keys = `AuthorizedKeysFile ${opts.ownUser!.keysFile ?? '.ssh/authorized_keys'}`;
+  if (opts.trustedUserCa) {
+    await fs.writeFile(path.join(dir, 'device_ca.pub'), opts.trustedUserCa.trim() + '\n', { mode: 0o644 });
+    keys = `AuthorizedKeysFile none\nTrustedUserCAKeys ${path.join(dir, 'device_ca.pub')}`;
+  }
   const port = await freePort();
   const config = [
     `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${host.path}`,
-    `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`, 'PubkeyAuthentication yes', 'PasswordAuthentication no',
+    keys, 'PubkeyAuthentication yes', 'PasswordAuthentication no',
     'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', 'PidFile none', 'PermitRootLogin prohibit-password',
-    'AllowTcpForwarding yes', 'Subsystem sftp internal-sftp', 'LogLevel ERROR',
+    'AllowTcpForwarding yes', 'Subsystem sftp internal-sftp', `LogLevel ${opts.verbose ? 'VERBOSE' : 'ERROR'}`,
     // tests open tens of device connections at once; sshd's default (10:30:100) drops some at random
     'MaxStartups 200', 'MaxSessions 50',
   ].join('\n');
@@ -76,10 +126,24 @@ export async function startDeviceSshd(): Promise<DeviceSshd> {
   await waitForPort(port, () => stderr);
   return {
     port, dir, hostKey: host.publicKey.split(' ').slice(0, 2).join(' '),
-    credential: { username: DEVICE_USER, privateKey: login.privateKey },
+    username: own?.username ?? DEVICE_USER, home: own?.home ?? null, log: () => stderr,
+    keysFile: own ? path.join(own.home, opts.ownUser!.keysFile ?? '.ssh/authorized_keys') : null,
+    async writeKeys(lines, file = '.ssh/authorized_keys') {
+      if (!own) throw new Error('writeKeys needs ownUser');
+      const f = path.join(own.home, file);
+      await fs.writeFile(f, lines.map((l) => l.trim() + '\n').join(''), { mode: 0o600 });
+      execFileSync('chown', [`${own.username}:`, f]);
+    },
+    async readKeys(file = '.ssh/authorized_keys') {
+      if (!own) throw new Error('readKeys needs ownUser');
+      return (await fs.readFile(path.join(own.home, file), 'utf8')).split('\n').filter((l) => l.trim());
+    },
+    credential: { username: own?.username ?? DEVICE_USER, privateKey: login.privateKey },
     async stop() {
       proc.kill('SIGTERM');
       await new Promise((r) => (proc.exitCode !== null ? r(null) : proc.once('exit', r)));
+      // -f: a session of the user may still be closing
+      if (own) execFileSync('userdel', ['-f', own.username], { stdio: 'ignore' });
       await fs.rm(dir, { recursive: true, force: true });
     },
   };

@@ -26,6 +26,8 @@ import type { HttpDeps } from '../../server/http/deps.js';
 import { createMetrics } from '../../server/metrics.js';
 import { FakeScheduler, MemoryBus, RecordingNotifier } from './fakes.js';
 import { SettableDeviceTester } from './device-tester-fake.js';
+import { createDeviceKeys } from '../../server/crypto/device-keys.js';
+import { createDeviceShell } from '../../proxy/device-shell.js';
 
 export class FakeClock implements Clock {
   constructor(private t = new Date()) {}
@@ -69,7 +71,7 @@ export async function startHarness(opts: { databaseUrl?: string } = {}): Promise
     vault: createVault(keys.vaultKey),
     passwords: scryptHasher,
     tokens: createTokenIssuer({ signing: keys.tokenSigning, verifying: keys.tokenVerifying }, 60, clock),
-    policy: { loginMaxFailures: 3, loginMaxFailuresPerAddress: 20, loginAccountLockSources: 3, loginLockoutMinutes: 15, requestTtlHours: 24 },
+    policy: { loginMaxFailures: 3, loginMaxFailuresPerAddress: 20, loginAccountLockSources: 3, loginLockoutMinutes: 15, requestTtlHours: 24, credentialMaxAgeDays: 30 },
     scheduler: new FakeScheduler(),
     bus: new MemoryBus(),
     notifier: new RecordingNotifier(),
@@ -78,6 +80,8 @@ export async function startHarness(opts: { databaseUrl?: string } = {}): Promise
     sshEndpoint: { host: '127.0.0.1', port: 2222, hostKeyLine: hostKeyLine(keys.sshHostKey), hostCaLine: publicKeyToSshLine(keys.sshHostCa) },
     checkpointKey: createCheckpointKey(keys.auditCheckpoint),
     deviceTester: new SettableDeviceTester(),
+    deviceKeys: createDeviceKeys(keys.sshDeviceCa),
+    deviceShell: createDeviceShell(),
   };
   const deps: HttpDeps = {
     ...core,

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import { expect } from 'vitest';
-import { certificateKey } from '../bench/ssh2-cert-client.js';
+import { certificateKey } from '../../proxy/ssh2-cert-auth.js';
 import { certify, sha256, uniq, type E2E, type GrantJson, type KeyPair, type World } from './ssh-e2e.js';
 
 export interface TransferJson {

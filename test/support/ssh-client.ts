@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import ssh2 from 'ssh2';
-import { certificateKey } from '../bench/ssh2-cert-client.js';
+import { certificateKey } from '../../proxy/ssh2-cert-auth.js';
 
 export interface SshResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number; timedOut: boolean }
 
@@ -165,7 +165,7 @@ export function spawnSshOnTty(args: string[], tty: { cols: number; rows: number;
 /**
  * Presents a certificate line to the proxy with ssh2's client (the real OpenSSH client refuses to load a
  * certificate whose CA signature does not verify, so it cannot send a forged one). The request is
- * written the way OpenSSH writes it (test/bench/ssh2-cert-client.ts), so a genuine certificate for a
+ * written the way OpenSSH writes it (proxy/ssh2-cert-auth.ts), so a genuine certificate for a
  * usable grant is accepted: that is the control every refusal here is compared with. Resolves
  * 'accepted' (authentication succeeded; no channel is opened) or the client's error message.
  */

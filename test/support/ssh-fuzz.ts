@@ -4,7 +4,7 @@
  *   may follow it), built here byte by byte, then mutated;
  * - certificate publickey authentication requests after a real key exchange: ssh2's client does
  *   the handshake, and its Protocol's authPK is replaced, for that one connection, by one that
- *   writes the request the way OpenSSH does (as test/bench/ssh2-cert-client.ts) with a field
+ *   writes the request the way OpenSSH does (as proxy/ssh2-cert-auth.ts) with a field
  *   mutated (the request then signed as it stands, so the proxy has to judge the content) or the
  *   packet's bytes mutated after signing.
  */

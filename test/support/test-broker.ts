@@ -24,7 +24,10 @@ export async function startTestBroker(env: Record<string, string> = {}): Promise
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pc-broker-'));
   const config = loadConfig({
     DATABASE_URL: inject('databaseUrl'), DATA_DIR: dataDir, PORT: '0', SSH_PORT: '0', HOST: '127.0.0.1',
-    PUBLIC_URL: 'http://127.0.0.1', ADMIN_PASSWORD: 'admin-password-for-tests', LOG_LEVEL: 'debug', ...env,
+    PUBLIC_URL: 'http://127.0.0.1', ADMIN_PASSWORD: 'admin-password-for-tests', LOG_LEVEL: 'debug',
+    // test brokers share the run's database but not their keys: each keeps its jobs to itself, as
+    // separate deployments would (a job signed or sealed with one broker's keys fails in another's worker)
+    JOB_QUEUE_PREFIX: `tb-${path.basename(dataDir).replace(/[^A-Za-z0-9_-]/g, '')}-`, ...env,
   });
   const logLines: string[] = [];
   const log = pino({ level: 'debug' }, { write: (s: string) => void logLines.push(s) });

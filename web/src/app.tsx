@@ -4,6 +4,7 @@ import { Loading, NotAllowed, Page } from './components/ui';
 import { DirectoryProvider } from './lib/directory';
 import { Link, matchPath, navigate, useLocation } from './lib/router';
 import { hasRole, SessionProvider, useSession } from './lib/session';
+import { AccessPage } from './pages/access';
 import { AdminDevicePage, AdminDevicesPage, NewDevicePage } from './pages/admin-devices';
 import { UsersPage } from './pages/admin-users';
 import { VendorsPage } from './pages/admin-vendors';
@@ -20,6 +21,8 @@ import { RequestDetailPage } from './pages/request-detail';
 import { RequestFormPage } from './pages/request-form';
 import { SessionsPage } from './pages/sessions';
 import { TechDevicesPage } from './pages/tech-devices';
+import { SearchPage } from './pages/search';
+import { ReportsPage } from './pages/reports';
 
 // the terminal, watch and replay pages carry xterm.js and asciinema-player: loaded when first opened
 const TerminalPage = lazy(() => import('./pages/terminal').then((m) => ({ default: m.TerminalPage })));
@@ -40,12 +43,15 @@ const ROUTES: RouteDef[] = [
   { path: '/grants/:id/certificate', roles: ['technician'], render: (p) => <CertificatePage grantId={p.id!} /> },
   { path: '/approvals', roles: ['approver'], render: () => <ApprovalsPage /> },
   { path: '/approvals/:id', roles: ['approver', 'admin', 'auditor'], render: (p) => <RequestDetailPage requestId={p.id!} /> },
+  { path: '/grants', roles: ['approver', 'admin'], render: () => <AccessPage /> },
   { path: '/emergency', roles: ['approver', 'admin', 'auditor'], render: () => <EmergencyPage /> },
   { path: '/live', roles: ['approver', 'admin', 'auditor'], render: () => <LivePage /> },
   { path: '/sessions', roles: ['auditor', 'admin'], render: () => <SessionsPage /> },
   { path: '/sessions/:id', roles: ['auditor', 'admin'], render: (p) => <SessionPage sessionId={p.id!} /> },
   { path: '/sessions/:id/watch', roles: ['approver', 'admin', 'auditor'], render: (p) => <WatchPage sessionId={p.id!} /> },
   { path: '/audit', roles: ['auditor', 'admin'], render: () => <AuditPage /> },
+  { path: '/search', roles: ['auditor', 'admin'], render: () => <SearchPage /> },
+  { path: '/reports', roles: ['auditor', 'admin'], render: () => <ReportsPage /> },
   { path: '/admin/devices', roles: ['admin'], render: () => <AdminDevicesPage /> },
   { path: '/admin/devices/new', roles: ['admin'], render: () => <NewDevicePage /> },
   { path: '/admin/devices/:id', roles: ['admin'], render: (p) => <AdminDevicePage deviceId={p.id!} /> },
@@ -58,20 +64,32 @@ interface NavItem {
   to: string;
   label: string;
   roles: Role[];
+  /** pages under another item's path that belong to this one (the watch page is a live-sessions page) */
+  also?: string[];
 }
 
 const NAV: NavItem[] = [
   { to: '/devices', label: 'Devices', roles: ['technician'] },
   { to: '/access', label: 'My access', roles: ['technician'] },
   { to: '/approvals', label: 'Approvals', roles: ['approver'] },
+  { to: '/grants', label: 'Access', roles: ['approver', 'admin'] },
   { to: '/emergency', label: 'Emergency', roles: ['approver', 'admin', 'auditor'] },
-  { to: '/live', label: 'Live sessions', roles: ['approver', 'admin', 'auditor'] },
+  { to: '/live', label: 'Live sessions', roles: ['approver', 'admin', 'auditor'], also: ['/sessions/:id/watch'] },
   { to: '/sessions', label: 'Recordings', roles: ['auditor', 'admin'] },
   { to: '/audit', label: 'Audit log', roles: ['auditor', 'admin'] },
+  { to: '/search', label: 'Search', roles: ['auditor', 'admin'] },
+  { to: '/reports', label: 'Reports', roles: ['auditor', 'admin'] },
   { to: '/admin/devices', label: 'Manage devices', roles: ['admin'] },
   { to: '/admin/vendors', label: 'Vendors', roles: ['admin'] },
   { to: '/admin/users', label: 'Users', roles: ['admin'] },
 ];
+
+/** The one navigation item a page belongs to: one that claims it, else the longest path it lies under. */
+function activeNav(items: NavItem[], pathname: string): string | undefined {
+  const claimed = items.find((n) => n.also?.some((p) => matchPath(p, pathname)));
+  if (claimed) return claimed.to;
+  return items.filter((n) => pathname === n.to || pathname.startsWith(n.to + '/')).sort((a, b) => b.to.length - a.to.length)[0]?.to;
+}
 
 /** Where each role starts; a user with several roles starts at the first that applies. */
 const HOME: { role: Role; to: string }[] = [
@@ -141,6 +159,7 @@ function Layout({ children }: { children: ReactNode }) {
   const [open, setOpen] = useState(false);
   useEffect(() => setOpen(false), [pathname]);
   const items = NAV.filter((n) => hasRole(user, ...n.roles));
+  const active = activeNav(items, pathname);
   return (
     <div className="layout">
       <header className="topbar">
@@ -152,7 +171,7 @@ function Layout({ children }: { children: ReactNode }) {
         </button>
         <nav id="main-nav" className={`nav ${open ? 'open' : ''}`} aria-label="Main">
           {items.map((n) => (
-            <Link key={n.to} to={n.to} className={pathname === n.to || pathname.startsWith(n.to + '/') ? 'active' : ''}>
+            <Link key={n.to} to={n.to} className={n.to === active ? 'active' : ''} aria-current={n.to === active ? 'page' : undefined}>
               {n.label}
             </Link>
           ))}

@@ -1,4 +1,4 @@
-import { createUser, getUser, listUsers, updateUser } from '../../core/users.js';
+import { createUser, getUser, listUsers, unlockUser, updateUser } from '../../core/users.js';
 import type { HttpDeps } from '../deps.js';
 import { route } from '../route.js';
 import { createUserBody, idParams, listUsersQuery, updateUserBody } from '../schemas.js';
@@ -23,5 +23,10 @@ export const userRoutes = (deps: HttpDeps) => [
     method: 'patch', path: '/api/users/:id', tag: 'users', params: idParams, body: updateUserBody,
     summary: 'Change a user: roles, vendor, department, password, disabled (admin)',
     handler: ({ actor, params, body }) => updateUser(deps, actor, params.id, body),
+  }),
+  route({
+    method: 'post', path: '/api/users/:id/unlock', tag: 'users', params: idParams,
+    summary: 'Lift a user\'s login locks: the account lock and every source address locked out of it (admin; audited auth.unlocked)',
+    handler: ({ actor, params }) => unlockUser(deps, actor, params.id),
   }),
 ];

@@ -6,8 +6,16 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** the broker's `error.details`: for bad input `fields` ({path: message}), for 429 `retryAt` */
+    readonly details: Record<string, unknown> = {},
   ) {
     super(message);
+  }
+
+  /** what is wrong with each field of the request, by its path ("hostKey", "policy.maxSessionMinutes") */
+  get fields(): Record<string, string> {
+    const f = this.details.fields;
+    return f && typeof f === 'object' ? (f as Record<string, string>) : {};
   }
 }
 
@@ -49,9 +57,9 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     data = undefined;
   }
   if (!res.ok) {
-    const err = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
+    const err = (data as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined)?.error;
     if (res.status === 401 && path !== '/api/auth/login') for (const fn of unauthenticatedListeners) fn();
-    throw new ApiError(res.status, err?.code ?? 'error', err?.message ?? `${res.status} ${res.statusText}`);
+    throw new ApiError(res.status, err?.code ?? 'error', err?.message ?? `${res.status} ${res.statusText}`, err?.details ?? {});
   }
   return data as T;
 }

@@ -28,6 +28,13 @@ export type GrantStatus = Core.GrantStatus;
 export type EndReason = Core.SessionEndReason;
 
 export type User = Wire<Core.User>;
+
+/** The login locks in force on a user (GET /api/users, admins): the account's own and per source address. */
+export interface LoginLock {
+  accountLockedUntil: string | null;
+  lockedSources: { address: string; lockedUntil: string }[];
+}
+export type UserView = User & { loginLock?: LoginLock | null };
 export type Vendor = Wire<Core.Vendor>;
 export type MaintenanceWindow = Core.MaintenanceWindow;
 export type DevicePolicy = Core.DevicePolicy;
@@ -45,7 +52,14 @@ export type AccessRequest = Wire<Core.AccessRequest> & { context?: RequestContex
 
 export type Decision = Wire<Core.Decision> & { approver?: { id: string; displayName: string; username?: string } };
 
-export type Grant = Wire<Core.Grant>;
+export type Grant = Wire<Core.Grant> & {
+  /** names the broker embeds (GET /api/grants, GET /api/grants/:id) */
+  device?: { id: string; name: string };
+  technician?: { id: string; username: string; displayName: string };
+  vendor?: { id: string; name: string } | null;
+  revoker?: { id: string; displayName: string } | null;
+  request?: { id: string; reason: string; ticketRef: string } | null;
+};
 
 export type RequestView = AccessRequest & {
   decisions: Decision[];
@@ -63,6 +77,13 @@ export type Session = Wire<Core.Session> & {
   /** names the broker embeds (approvers and auditors cannot list users) */
   technician?: { id: string; username: string; displayName: string; vendorId?: string | null };
   device?: { id: string; name: string };
+  /** the access it ran under: the grant's window and the request's reason and ticket */
+  access?: {
+    grantId: string; status: GrantStatus; startsAt: string; endsAt: string; emergency: boolean;
+    vendor: { id: string; name: string } | null; reason: string | null; ticketRef: string | null;
+  } | null;
+  /** who cut it and why (GET /api/sessions/:id, for a session that ended as revoked) */
+  cut?: { kind: 'terminated' | 'grant_revoked'; by: { id: string; displayName: string } | null; reason: string; at: string } | null;
 };
 
 export type AuditEvent = Wire<Core.AuditEvent>;

@@ -1,5 +1,6 @@
 import { cloneElement, isValidElement, useCallback, useId, useState, type ReactElement, type ReactNode } from 'react';
 import { ApiError } from '../api/client';
+import { sentence, useFieldProblem, useFieldSummary } from './form-errors';
 import { fmtCountdown } from '../lib/format';
 import { useNow, useTitle } from '../lib/hooks';
 
@@ -37,7 +38,7 @@ const TONES: Record<string, string> = {
   pending: 'warn', scheduled: 'info', active: 'ok', approved: 'ok', deployed: 'ok', live: 'ok', approve: 'ok',
   denied: 'bad', deny: 'bad', revoked: 'bad', retired: 'muted', expired: 'muted', cancelled: 'muted', staged: 'info',
   suspended: 'warn', error: 'bad', client_closed: 'muted', device_closed: 'muted', critical: 'bad', high: 'warn',
-  medium: 'info', low: 'muted', disabled: 'bad', verified: 'ok', broken: 'bad', emergency: 'bad',
+  medium: 'info', low: 'muted', disabled: 'bad', verified: 'ok', broken: 'bad', emergency: 'bad', locked: 'bad',
 };
 
 export function Badge({ value, label }: { value: string; label?: string }) {
@@ -45,13 +46,25 @@ export function Badge({ value, label }: { value: string; label?: string }) {
 }
 
 export function ErrorBox({ error }: { error: unknown }) {
+  const summary = useFieldSummary(error);
   if (!error) return null;
+  if (summary) {
+    // inside a form: the fields say what is wrong; here only what no field shows
+    return (
+      <div className="alert alert-bad" role="alert" data-testid="form-problems">
+        {summary.count > 0 && <strong>Please check the highlighted field{summary.count === 1 ? '' : 's'}.</strong>}
+        {summary.unshown.length > 0 && (
+          <ul className="compact">{summary.unshown.map(([path, m]) => <li key={path}><span className="mono">{path}</span>: {m}</li>)}</ul>
+        )}
+      </div>
+    );
+  }
   const message = error instanceof Error ? error.message : String(error);
   const status = error instanceof ApiError ? error.status : 0;
   return (
     <div className="alert alert-bad" role="alert">
       {status === 403 ? <strong>Not allowed. </strong> : status === 404 ? <strong>Not found. </strong> : null}
-      {message}
+      {sentence(message)}
     </div>
   );
 }
@@ -101,20 +114,26 @@ export function CopyBlock({ label, text, testId }: { label: string; text: string
   );
 }
 
-/** A labelled control; a single child control without an id gets one, so the label names it. */
-export function Field({ label, hint, children, htmlFor }: { label: string; hint?: ReactNode; children: ReactNode; htmlFor?: string }) {
+/**
+ * A labelled control; a single child control without an id gets one, so the label names it. `name` is
+ * the request field it fills: inside <FieldErrors>, the broker's problem with it is shown and marked.
+ */
+export function Field({ label, hint, children, htmlFor, name }: { label: string; hint?: ReactNode; children: ReactNode; htmlFor?: string; name?: string }) {
   const generated = useId();
+  const problem = useFieldProblem(name);
   let id = htmlFor;
   let control = children;
-  if (!id && isValidElement(children)) {
-    const el = children as ReactElement<{ id?: string }>;
-    id = el.props.id ?? generated;
-    if (!el.props.id) control = cloneElement(el, { id });
+  if (isValidElement(children)) {
+    const el = children as ReactElement<{ id?: string; 'aria-invalid'?: boolean; 'aria-describedby'?: string }>;
+    id = id ?? el.props.id ?? generated;
+    const extra = problem ? { 'aria-invalid': true, 'aria-describedby': `${id}-problem` } : {};
+    if (!el.props.id || problem) control = cloneElement(el, { id: el.props.id ?? id, ...extra });
   }
   return (
-    <div className="field">
+    <div className={`field${problem ? ' has-problem' : ''}`}>
       <label htmlFor={id}>{label}</label>
       {control}
+      {problem && <small className="field-problem" id={`${id}-problem`} data-field={name}>{problem}</small>}
       {hint && <small className="hint">{hint}</small>}
     </div>
   );

@@ -2,6 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { patch, post } from '../api/client';
 import { LIFECYCLE_STATES, type AuditEvent, type Device, type Items, type LifecycleState } from '../api/types';
 import { credentialOf, CredentialFields, DeviceFields, draftOf, emptyCredential, recordOf, type CredentialDraft, type DeviceDraft } from './device-form';
+import { FieldErrors } from '../components/form-errors';
 import { TrustRecord } from '../components/trust-record';
 import { Badge, Card, Empty, ErrorBox, Field, Loading, Page, useAction } from '../components/ui';
 import { useDirectory } from '../lib/directory';
@@ -74,15 +75,17 @@ export function NewDevicePage() {
   return (
     <Page title="Enroll a device" subtitle={<Link to="/admin/devices">← Devices</Link>}>
       <form className="form card" onSubmit={submit} aria-label="New device">
-        <ErrorBox error={error} />
-        <DeviceFields x={x} set={set} creating />
-        <fieldset>
-          <legend>Vaulted credential (optional now, needed before deploying)</legend>
-          <CredentialFields c={cred} set={setCred} />
-        </fieldset>
-        <div className="form-actions">
-          <button className="btn btn-primary" disabled={busy}>{busy ? 'Enrolling…' : 'Enroll (staged)'}</button>
-        </div>
+        <FieldErrors error={error}>
+          <ErrorBox error={error} />
+          <DeviceFields x={x} set={set} creating />
+          <fieldset>
+            <legend>Vaulted credential (optional now, needed before deploying)</legend>
+            <CredentialFields c={cred} set={setCred} />
+          </fieldset>
+          <div className="form-actions">
+            <button className="btn btn-primary" disabled={busy}>{busy ? 'Enrolling…' : 'Enroll (staged)'}</button>
+          </div>
+        </FieldErrors>
       </form>
     </Page>
   );
@@ -131,12 +134,14 @@ function EditDevice({ device, onDone }: { device: Device; onDone(): void }) {
   };
   return (
     <form className="form card" onSubmit={submit} aria-label="Edit device">
-      <ErrorBox error={error} />
-      <DeviceFields x={x} set={(p) => setX((o) => ({ ...o, ...p }))} creating={false} />
-      <div className="form-actions">
-        <button className="btn btn-primary" disabled={busy}>Save changes</button>
-        <button type="button" className="btn btn-ghost" onClick={onDone}>Cancel</button>
-      </div>
+      <FieldErrors error={error}>
+        <ErrorBox error={error} />
+        <DeviceFields x={x} set={(p) => setX((o) => ({ ...o, ...p }))} creating={false} />
+        <div className="form-actions">
+          <button className="btn btn-primary" disabled={busy}>Save changes</button>
+          <button type="button" className="btn btn-ghost" onClick={onDone}>Cancel</button>
+        </div>
+      </FieldErrors>
     </form>
   );
 }
@@ -204,11 +209,13 @@ function Credential({ device, onDone }: { device: Device; onDone(): void }) {
   return (
     <Card title={device.hasCredential ? 'Replace the vaulted credential' : 'Set the vaulted credential'}>
       <form className="form" onSubmit={submit} aria-label="Device credential">
-        {saved && <div className="alert alert-ok">Credential sealed in the vault.</div>}
-        <ErrorBox error={error} />
-        <p className="muted small">{device.hasCredential ? 'A credential is vaulted. It is never shown; you can only replace it.' : 'No credential yet: the device cannot be deployed without one.'}</p>
-        <CredentialFields c={c} set={setC} />
-        <button className="btn" disabled={busy || !c.username.trim() || !c.secret}>{device.hasCredential ? 'Replace' : 'Set'} credential</button>
+        <FieldErrors error={error}>
+          {saved && <div className="alert alert-ok">Credential sealed in the vault.</div>}
+          <ErrorBox error={error} />
+          <p className="muted small">{device.hasCredential ? 'A credential is vaulted. It is never shown; you can only replace it.' : 'No credential yet: the device cannot be deployed without one.'}</p>
+          <CredentialFields c={c} set={setC} />
+          <button className="btn" disabled={busy || !c.username.trim() || !c.secret}>{device.hasCredential ? 'Replace' : 'Set'} credential</button>
+        </FieldErrors>
       </form>
     </Card>
   );

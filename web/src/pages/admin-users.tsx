@@ -1,7 +1,9 @@
 import { useState, type FormEvent } from 'react';
 import { patch, post } from '../api/client';
-import { ROLES, type Items, type Role, type User } from '../api/types';
+import { ROLES, type Items, type LoginLock, type Role, type UserView as User } from '../api/types';
+import { FieldErrors, FieldProblem } from '../components/form-errors';
 import { Badge, Card, Empty, ErrorBox, Field, Loading, Page, useAction } from '../components/ui';
+import { fmtClock, fmtTime } from '../lib/format';
 import { useDirectory } from '../lib/directory';
 import { useApi } from '../lib/hooks';
 import { useUser } from '../lib/session';
@@ -95,7 +97,10 @@ function UserRow({ u, onDone }: { u: User; onDone(): void }) {
           <>{u.vendorId ? dir.vendorName(u.vendorId) : ''}{u.vendorId && u.department ? ' · ' : ''}{u.department ?? ''}</>
         )}
       </td>
-      <td data-label="State">{u.disabledAt ? <Badge value="disabled" /> : <Badge value="active" label="enabled" />}</td>
+      <td data-label="State">
+        {u.disabledAt ? <Badge value="disabled" /> : <Badge value="active" label="enabled" />}
+        {u.loginLock && <LockState lock={u.loginLock} />}
+      </td>
       <td className="row-actions">
         <ErrorBox error={error} />
         {editing ? (
@@ -106,6 +111,10 @@ function UserRow({ u, onDone }: { u: User; onDone(): void }) {
         ) : (
           <>
             <button type="button" className="btn btn-small" onClick={() => setEditing(true)}>Edit</button>
+            {u.loginLock && (
+              <button type="button" className="btn btn-small btn-primary" disabled={busy}
+                onClick={() => void run(() => post(`/api/users/${u.id}/unlock`)).then((r) => r && onDone())}>Unlock</button>
+            )}
             {u.id !== me.id && (
               <button type="button" className={`btn btn-small ${u.disabledAt ? '' : 'btn-danger'}`} disabled={busy} onClick={toggleDisabled}>
                 {u.disabledAt ? 'Enable' : 'Disable'}
@@ -139,23 +148,41 @@ function NewUser({ onDone }: { onDone(): void }) {
   return (
     <Card title="Add a user">
       <form className="form" onSubmit={submit} aria-label="New user">
-        <ErrorBox error={error} />
-        <Field label="Username" htmlFor="u-name"><input id="u-name" required autoComplete="off" value={username} onChange={(e) => setUsername(e.target.value)} /></Field>
-        <Field label="Display name" htmlFor="u-display"><input id="u-display" required value={displayName} onChange={(e) => setDisplayName(e.target.value)} /></Field>
-        <fieldset className="field"><legend>Roles</legend><RoleChecks roles={roles} set={setRoles} /></fieldset>
-        <Field label="Vendor (technicians)" htmlFor="u-vendor">
-          <select id="u-vendor" value={vendorId} onChange={(e) => setVendorId(e.target.value)}>
-            <option value="">none</option>
-            {dir.vendors.map((v) => <option key={v.id} value={v.id}>{v.name}</option>)}
-          </select>
-        </Field>
-        <Field label="Department (approvers)" htmlFor="u-dept"><input id="u-dept" value={department} onChange={(e) => setDepartment(e.target.value)} /></Field>
-        <Field label="Slack user id (optional)" htmlFor="u-slack"><input id="u-slack" placeholder="U0123ABC" value={slackUserId} onChange={(e) => setSlack(e.target.value)} /></Field>
-        <Field label="Initial password" htmlFor="u-pass" hint="At least 12 characters. Give it to the person over a separate channel.">
-          <input id="u-pass" type="password" required minLength={12} autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />
-        </Field>
-        <button className="btn btn-primary" disabled={busy || !roles.length}>Add user</button>
+        <FieldErrors error={error}>
+          <ErrorBox error={error} />
+          <Field label="Username" htmlFor="u-name" name="username"><input id="u-name" required autoComplete="off" value={username} onChange={(e) => setUsername(e.target.value)} /></Field>
+          <Field label="Display name" htmlFor="u-display" name="displayName"><input id="u-display" required value={displayName} onChange={(e) => setDisplayName(e.target.value)} /></Field>
+          <fieldset className="field"><legend>Roles</legend><RoleChecks roles={roles} set={setRoles} /><FieldProblem name="roles" nested /></fieldset>
+          <Field label="Vendor (technicians)" htmlFor="u-vendor" name="vendorId">
+            <select id="u-vendor" value={vendorId} onChange={(e) => setVendorId(e.target.value)}>
+              <option value="">none</option>
+              {dir.vendors.map((v) => <option key={v.id} value={v.id}>{v.name}</option>)}
+            </select>
+          </Field>
+          <Field label="Department (approvers)" htmlFor="u-dept" name="department"><input id="u-dept" value={department} onChange={(e) => setDepartment(e.target.value)} /></Field>
+          <Field label="Slack user id (optional)" htmlFor="u-slack" name="slackUserId"><input id="u-slack" placeholder="U0123ABC" value={slackUserId} onChange={(e) => setSlack(e.target.value)} /></Field>
+          <Field label="Initial password" htmlFor="u-pass" name="password" hint="At least 12 characters. Give it to the person over a separate channel.">
+            <input id="u-pass" type="password" required minLength={12} autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />
+          </Field>
+          <button className="btn btn-primary" disabled={busy || !roles.length}>Add user</button>
+        </FieldErrors>
       </form>
     </Card>
+  );
+}
+
+/** Why the user cannot log in now, and until when (the locks run out by themselves; Unlock lifts them at once). */
+function LockState({ lock }: { lock: LoginLock }) {
+  const sources = lock.lockedSources;
+  const last = sources.at(-1)?.lockedUntil;
+  return (
+    <div className="lock-state" data-testid="lock-state">
+      <Badge value="locked" label={lock.accountLockedUntil ? 'account locked' : 'locked out'} />
+      <small className="muted">
+        {lock.accountLockedUntil && <> until <span title={fmtTime(lock.accountLockedUntil)}>{fmtClock(lock.accountLockedUntil)}</span> for everyone</>}
+        {sources.length > 0 && <>{lock.accountLockedUntil ? '; ' : ' '}from {sources.length === 1 ? sources[0]!.address : `${sources.length} addresses`}
+          {last && <> until <span title={fmtTime(last)}>{fmtClock(last)}</span></>}</>}
+      </small>
+    </div>
   );
 }

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { patch, post } from '../api/client';
 import type { Items, Vendor } from '../api/types';
+import { FieldErrors } from '../components/form-errors';
 import { Badge, Card, Empty, ErrorBox, Field, Loading, Page, useAction } from '../components/ui';
 import { useDirectory } from '../lib/directory';
 import { useApi } from '../lib/hooks';
@@ -74,11 +75,13 @@ function NewVendor({ onDone }: { onDone(): void }) {
   return (
     <Card title="Add a vendor">
       <form className="form" onSubmit={submit} aria-label="New vendor">
-        <ErrorBox error={error} />
-        <Field label="Name" htmlFor="v-name"><input id="v-name" required value={name} onChange={(e) => setName(e.target.value)} /></Field>
-        <Field label="Contract reference" htmlFor="v-ref"><input id="v-ref" required value={contractRef} onChange={(e) => setRef(e.target.value)} /></Field>
-        <Field label="Contract end (last day of access)" htmlFor="v-end"><input id="v-end" type="date" required value={contractEnd} onChange={(e) => setEnd(e.target.value)} /></Field>
-        <button className="btn btn-primary" disabled={busy}>Add vendor</button>
+        <FieldErrors error={error}>
+          <ErrorBox error={error} />
+          <Field label="Name" htmlFor="v-name" name="name"><input id="v-name" required value={name} onChange={(e) => setName(e.target.value)} /></Field>
+          <Field label="Contract reference" htmlFor="v-ref" name="contractRef"><input id="v-ref" required value={contractRef} onChange={(e) => setRef(e.target.value)} /></Field>
+          <Field label="Contract end (last day of access)" htmlFor="v-end" name="contractEnd"><input id="v-end" type="date" required value={contractEnd} onChange={(e) => setEnd(e.target.value)} /></Field>
+          <button className="btn btn-primary" disabled={busy}>Add vendor</button>
+        </FieldErrors>
       </form>
     </Card>
   );

@@ -1,6 +1,7 @@
-import { useState, type FormEvent } from 'react';
+import { useMemo, useState, type FormEvent } from 'react';
 import { post } from '../api/client';
 import type { Grant, SshCertificate } from '../api/types';
+import { FieldErrors, onField } from '../components/form-errors';
 import { Badge, Card, CopyBlock, Countdown, ErrorBox, Field, KV, Page, useAction } from '../components/ui';
 import { useDirectory } from '../lib/directory';
 import { fmtTime } from '../lib/format';
@@ -16,6 +17,7 @@ export function CertificatePage({ grantId }: { grantId: string }) {
   const [cert, setCert] = useState<SshCertificate | null>(null);
   const { busy, error, run } = useAction();
   const g = grant.data;
+  const keyError = useMemo(() => onField(error, 'publicKey'), [error]);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -37,15 +39,17 @@ export function CertificatePage({ grantId }: { grantId: string }) {
       )}
       <Card title="1. Your public key">
         <form className="form" onSubmit={submit}>
-          <ErrorBox error={error} />
-          <Field label="OpenSSH public key" htmlFor="pubkey"
-            hint={<>Paste the output of <code>cat ~/.ssh/id_ed25519.pub</code> (or create one with <code>ssh-keygen -t ed25519</code>). Never paste a private key.</>}>
-            <textarea id="pubkey" name="publicKey" rows={3} className="mono" required spellCheck={false} value={publicKey}
-              placeholder="ssh-ed25519 AAAAC3Nza… you@laptop" onChange={(e) => setPublicKey(e.target.value)} />
-          </Field>
-          <button className="btn btn-primary" type="submit" disabled={busy || !publicKey.trim()}>
-            {busy ? 'Signing…' : 'Get certificate'}
-          </button>
+          <FieldErrors error={keyError}>
+            <ErrorBox error={keyError} />
+            <Field label="OpenSSH public key" htmlFor="pubkey" name="publicKey"
+              hint={<>Paste the output of <code>cat ~/.ssh/id_ed25519.pub</code> (or create one with <code>ssh-keygen -t ed25519</code>). Never paste a private key.</>}>
+              <textarea id="pubkey" name="publicKey" rows={3} className="mono" required spellCheck={false} value={publicKey}
+                placeholder="ssh-ed25519 AAAAC3Nza… you@laptop" onChange={(e) => setPublicKey(e.target.value)} />
+            </Field>
+            <button className="btn btn-primary" type="submit" disabled={busy || !publicKey.trim()}>
+              {busy ? 'Signing…' : 'Get certificate'}
+            </button>
+          </FieldErrors>
         </form>
       </Card>
       {cert && (

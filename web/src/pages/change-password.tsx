@@ -1,4 +1,5 @@
 import { useState, type FormEvent } from 'react';
+import { FieldErrors } from '../components/form-errors';
 import { ErrorBox, Field, Page, useAction } from '../components/ui';
 import { useTitle } from '../lib/hooks';
 import { useSession } from '../lib/session';
@@ -29,23 +30,25 @@ function PasswordForm({ submitLabel, block = false }: { submitLabel: string; blo
 
   return (
     <form className="form" onSubmit={submit} aria-label="Change password">
-      <ErrorBox error={error} />
-      {done && <div className="alert alert-ok" role="status">Password changed. Your other sessions have been logged out.</div>}
-      <Field label="Current password" htmlFor="pw-current">
-        <input id="pw-current" type="password" autoComplete="current-password" required value={current}
-          onChange={(e) => (setCurrent(e.target.value), setDone(false))} />
-      </Field>
-      <Field label="New password" htmlFor="pw-new" hint={`At least ${MIN_LENGTH} characters; a passphrase of several words is easy to type and hard to guess.`}>
-        <input id="pw-new" type="password" autoComplete="new-password" required minLength={MIN_LENGTH} maxLength={256} value={next}
-          onChange={(e) => setNext(e.target.value)} />
-      </Field>
-      <Field label="Repeat the new password" htmlFor="pw-repeat" hint={mismatch ? <span className="tone-text-bad">The two new passwords differ.</span> : undefined}>
-        <input id="pw-repeat" type="password" autoComplete="new-password" required value={repeat}
-          aria-invalid={mismatch} onChange={(e) => setRepeat(e.target.value)} />
-      </Field>
-      <button className={`btn btn-primary${block ? ' btn-block' : ''}`} type="submit" disabled={busy || mismatch}>
-        {busy ? 'Changing…' : submitLabel}
-      </button>
+      <FieldErrors error={error}>
+        <ErrorBox error={error} />
+        {done && <div className="alert alert-ok" role="status">Password changed. Your other sessions have been logged out.</div>}
+        <Field label="Current password" htmlFor="pw-current" name="currentPassword">
+          <input id="pw-current" type="password" autoComplete="current-password" required value={current}
+            onChange={(e) => (setCurrent(e.target.value), setDone(false))} />
+        </Field>
+        <Field label="New password" htmlFor="pw-new" name="newPassword" hint={`At least ${MIN_LENGTH} characters; a passphrase of several words is easy to type and hard to guess.`}>
+          <input id="pw-new" type="password" autoComplete="new-password" required minLength={MIN_LENGTH} maxLength={256} value={next}
+            onChange={(e) => setNext(e.target.value)} />
+        </Field>
+        <Field label="Repeat the new password" htmlFor="pw-repeat" hint={mismatch ? <span className="tone-text-bad">The two new passwords differ.</span> : undefined}>
+          <input id="pw-repeat" type="password" autoComplete="new-password" required value={repeat}
+            aria-invalid={mismatch} onChange={(e) => setRepeat(e.target.value)} />
+        </Field>
+        <button className={`btn btn-primary${block ? ' btn-block' : ''}`} type="submit" disabled={busy || mismatch}>
+          {busy ? 'Changing…' : submitLabel}
+        </button>
+      </FieldErrors>
     </form>
   );
 }

@@ -1,5 +1,6 @@
 // The device enrollment and edit form: trust record, access policy, vendors, vaulted credential.
 import { CRITICALITIES, type Criticality, type Device, type DevicePolicy } from '../api/types';
+import { FieldProblem } from '../components/form-errors';
 import { Field } from '../components/ui';
 import { useDirectory } from '../lib/directory';
 import { Link } from '../lib/router';
@@ -57,33 +58,33 @@ export function DeviceFields({ x, set, creating }: { x: DeviceDraft; set(p: Part
     <>
       <fieldset className="form-grid">
         <legend>Trust record</legend>
-        {creating && <Field label="Name (the SSH principal)" htmlFor="d-name"><input id="d-name" required {...text('name')} placeholder="icu-vent-07" className="mono" /></Field>}
-        <Field label="Manufacturer" htmlFor="d-man"><input id="d-man" required {...text('manufacturer')} /></Field>
-        <Field label="Model" htmlFor="d-model"><input id="d-model" required {...text('model')} /></Field>
-        <Field label="Serial number" htmlFor="d-serial"><input id="d-serial" {...text('serialNumber')} /></Field>
-        <Field label="Firmware baseline" htmlFor="d-fw"><input id="d-fw" required {...text('firmwareBaseline')} /></Field>
-        <Field label="Owning department" htmlFor="d-dept"><input id="d-dept" required {...text('department')} /></Field>
-        <Field label="Criticality" htmlFor="d-crit">
+        {creating && <Field label="Name (the SSH principal)" htmlFor="d-name" name="name"><input id="d-name" required {...text('name')} placeholder="icu-vent-07" className="mono" /></Field>}
+        <Field label="Manufacturer" htmlFor="d-man" name="manufacturer"><input id="d-man" required {...text('manufacturer')} /></Field>
+        <Field label="Model" htmlFor="d-model" name="model"><input id="d-model" required {...text('model')} /></Field>
+        <Field label="Serial number" htmlFor="d-serial" name="serialNumber"><input id="d-serial" {...text('serialNumber')} /></Field>
+        <Field label="Firmware baseline" htmlFor="d-fw" name="firmwareBaseline"><input id="d-fw" required {...text('firmwareBaseline')} /></Field>
+        <Field label="Owning department" htmlFor="d-dept" name="department"><input id="d-dept" required {...text('department')} /></Field>
+        <Field label="Criticality" htmlFor="d-crit" name="criticality">
           <select id="d-crit" value={x.criticality} onChange={(e) => set({ criticality: e.target.value as Criticality, ...(creating ? { approvalsRequired: e.target.value === 'critical' ? '2' : '1' } : {}) })}>
             {CRITICALITIES.map((c) => <option key={c}>{c}</option>)}
           </select>
         </Field>
-        <Field label="Clinical purpose" htmlFor="d-purpose"><textarea id="d-purpose" required rows={2} {...text('clinicalPurpose')} /></Field>
-        <Field label="Network address" htmlFor="d-addr"><input id="d-addr" required {...text('address')} placeholder="10.20.30.40" /></Field>
-        <Field label="SSH port" htmlFor="d-port"><input id="d-port" type="number" min={1} max={65535} required {...text('sshPort')} /></Field>
-        <Field label="Pinned SSH host key" htmlFor="d-hostkey" hint="The device's public host key line; connections are refused if it does not match.">
+        <Field label="Clinical purpose" htmlFor="d-purpose" name="clinicalPurpose"><textarea id="d-purpose" required rows={2} {...text('clinicalPurpose')} /></Field>
+        <Field label="Network address" htmlFor="d-addr" name="address"><input id="d-addr" required {...text('address')} placeholder="10.20.30.40" /></Field>
+        <Field label="SSH port" htmlFor="d-port" name="sshPort"><input id="d-port" type="number" min={1} max={65535} required {...text('sshPort')} /></Field>
+        <Field label="Pinned SSH host key" htmlFor="d-hostkey" name="hostKey" hint="The device's public host key line; connections are refused if it does not match.">
           <textarea id="d-hostkey" rows={2} className="mono" {...text('hostKey')} placeholder="ssh-ed25519 AAAA…" />
         </Field>
       </fieldset>
       <fieldset className="form-grid">
         <legend>Access policy</legend>
-        <Field label="Max session (minutes)" htmlFor="d-max"><input id="d-max" type="number" min={1} max={1440} required {...text('maxSessionMinutes')} /></Field>
-        <Field label="Approvals required" htmlFor="d-appr">
+        <Field label="Max session (minutes)" htmlFor="d-max" name="policy.maxSessionMinutes"><input id="d-max" type="number" min={1} max={1440} required {...text('maxSessionMinutes')} /></Field>
+        <Field label="Approvals required" htmlFor="d-appr" name="policy.approvalsRequired">
           <select id="d-appr" value={x.approvalsRequired} onChange={(e) => set({ approvalsRequired: e.target.value as '1' | '2' })}>
             <option value="1">1</option><option value="2">2 (default for critical devices)</option>
           </select>
         </Field>
-        <Field label="Approver department" htmlFor="d-apdept" hint="Empty: the owning department."><input id="d-apdept" {...text('approverDepartment')} /></Field>
+        <Field label="Approver department" htmlFor="d-apdept" name="policy.approverDepartment" hint="Empty: the owning department."><input id="d-apdept" {...text('approverDepartment')} /></Field>
         <div className="field checks">
           <label><input type="checkbox" checked={x.allowExec} onChange={(e) => set({ allowExec: e.target.checked })} /> exec</label>
           <label><input type="checkbox" checked={x.allowPortForwarding} onChange={(e) => set({ allowPortForwarding: e.target.checked })} /> port forwarding</label>
@@ -91,7 +92,7 @@ export function DeviceFields({ x, set, creating }: { x: DeviceDraft; set(p: Part
           <label><input type="checkbox" checked={x.breakGlass} onChange={(e) => set({ breakGlass: e.target.checked })} /> emergency access (break-glass)</label>
         </div>
         {x.breakGlass && (
-          <Field label="Emergency access at most (minutes)" htmlFor="d-bgmax" hint="Opened without approval, reviewed afterwards; 1 to 240.">
+          <Field label="Emergency access at most (minutes)" htmlFor="d-bgmax" name="policy.breakGlassMaxMinutes" hint="Opened without approval, reviewed afterwards; 1 to 240.">
             <input id="d-bgmax" type="number" min={1} max={240} required {...text('breakGlassMaxMinutes')} />
           </Field>
         )}
@@ -110,6 +111,7 @@ export function DeviceFields({ x, set, creating }: { x: DeviceDraft; set(p: Part
               <input aria-label="Time zone" value={x.timezone} onChange={(e) => set({ timezone: e.target.value })} />
             </div>
           )}
+          <FieldProblem name="policy.maintenanceWindow" nested />
         </div>
       </fieldset>
       <fieldset>
@@ -124,6 +126,7 @@ export function DeviceFields({ x, set, creating }: { x: DeviceDraft; set(p: Part
             ))}
           </div>
         )}
+        <FieldProblem name="vendorIds" nested />
       </fieldset>
     </>
   );
@@ -136,18 +139,19 @@ export const credentialOf = (c: CredentialDraft) => ({ username: c.username.trim
 export function CredentialFields({ c, set }: { c: CredentialDraft; set(c: CredentialDraft): void }) {
   return (
     <div className="form-grid">
-      <Field label="Login name on the device" htmlFor="c-user"><input id="c-user" autoComplete="off" value={c.username} onChange={(e) => set({ ...c, username: e.target.value })} /></Field>
+      <Field label="Login name on the device" htmlFor="c-user" name="credential.username"><input id="c-user" autoComplete="off" value={c.username} onChange={(e) => set({ ...c, username: e.target.value })} /></Field>
       <Field label="Kind" htmlFor="c-kind">
         <select id="c-kind" value={c.kind} onChange={(e) => set({ ...c, kind: e.target.value as CredentialDraft['kind'], secret: '' })}>
           <option value="privateKey">private key</option><option value="password">password</option>
         </select>
       </Field>
-      <Field label={c.kind === 'password' ? 'Password' : 'Private key (unencrypted OpenSSH/PEM)'} htmlFor="c-secret"
+      <Field label={c.kind === 'password' ? 'Password' : 'Private key (unencrypted OpenSSH/PEM)'} htmlFor="c-secret" name={`credential.${c.kind}`}
         hint="Sealed in the broker's vault; it is never shown again, to anyone.">
         {c.kind === 'password'
           ? <input id="c-secret" type="password" autoComplete="new-password" value={c.secret} onChange={(e) => set({ ...c, secret: e.target.value })} />
           : <textarea id="c-secret" rows={4} className="mono" spellCheck={false} autoComplete="off" value={c.secret} onChange={(e) => set({ ...c, secret: e.target.value })} />}
       </Field>
+      <FieldProblem name="credential" />
     </div>
   );
 }

@@ -1,6 +1,8 @@
 import { useState, type FormEvent } from 'react';
+import { ApiError } from '../api/client';
 import { ErrorBox, Field, useAction } from '../components/ui';
-import { useTitle } from '../lib/hooks';
+import { fmtClock, fmtCountdown, fmtTime } from '../lib/format';
+import { useNow, useTitle } from '../lib/hooks';
 import { navigate, useLocation } from '../lib/router';
 import { useSession } from '../lib/session';
 
@@ -11,6 +13,7 @@ export function LoginPage() {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const { busy, error, run } = useAction();
+  const locked = error instanceof ApiError && error.status === 429 && typeof error.details.retryAt === 'string' ? error.details.retryAt : null;
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -31,7 +34,7 @@ export function LoginPage() {
         <h1 id="login-title">Log in</h1>
         <p className="muted">Just-in-time access to medical devices. Every session is recorded.</p>
         {notice && <div className="alert alert-warn">{notice}</div>}
-        <ErrorBox error={error} />
+        {locked ? <LockedNotice retryAt={locked} /> : <ErrorBox error={error} />}
         <Field label="Username" htmlFor="username">
           <input id="username" name="username" autoComplete="username" autoCapitalize="none" spellCheck={false} required
             value={username} onChange={(e) => setUsername(e.target.value)} autoFocus />
@@ -45,5 +48,21 @@ export function LoginPage() {
         </button>
       </form>
     </main>
+  );
+}
+
+/** A throttled or locked login: until when, in the reader's time, and what to do meanwhile. */
+function LockedNotice({ retryAt }: { retryAt: string }) {
+  const now = useNow(1000);
+  const left = new Date(retryAt).getTime() - now;
+  const sameDay = new Date(retryAt).toDateString() === new Date(now).toDateString();
+  return (
+    <div className="alert alert-bad" role="alert" data-testid="login-locked">
+      <strong>Too many failed login attempts.</strong>{' '}
+      {left > 0
+        ? <>You can try again at <time dateTime={retryAt}>{sameDay ? fmtClock(retryAt) : fmtTime(retryAt)}</time> (in {fmtCountdown(left)}).</>
+        : <>You can try again now.</>}
+      {' '}An administrator can unlock your account sooner.
+    </div>
   );
 }

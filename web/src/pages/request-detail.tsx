@@ -138,6 +138,12 @@ function GrantPanel({ grant: g, onChange }: { grant: Grant; onChange(): void }) 
         [open ? 'Ends in' : 'Ended', open ? <Countdown key="c" to={g.endsAt} /> : `${fmtTime(g.endedAt)}${g.endReason ? ` — ${g.endReason}` : ''}`],
       ]} />
       {open && hasRole(me, 'approver', 'admin') && <RevokeGrant grant={g} onDone={onChange} />}
+      {hasRole(me, 'approver', 'admin', 'auditor') && (
+        <p className="inline">
+          <a className="btn btn-small" href={`/api/grants/${g.id}/evidence`} download={`evidence-${g.id}.json`} data-testid="download-evidence">Download evidence</a>
+          <a className="btn btn-small btn-ghost" href={`/api/grants/${g.id}/evidence?format=html`} target="_blank" rel="noopener">Maintenance record</a>
+        </p>
+      )}
     </Card>
   );
 }

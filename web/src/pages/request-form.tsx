@@ -3,6 +3,7 @@ import { post } from '../api/client';
 import type { AccessRequest, Device } from '../api/types';
 import { BreakGlassCard } from '../components/break-glass';
 import { maintenanceText, TrustRecord } from '../components/trust-record';
+import { FieldErrors, FieldProblem } from '../components/form-errors';
 import { Card, ErrorBox, Field, Loading, Page, useAction } from '../components/ui';
 import { fmtMinutes, fromLocalInput, toLocalInput } from '../lib/format';
 import { useApi } from '../lib/hooks';
@@ -43,47 +44,50 @@ function RequestForm({ device }: { device: Device }) {
     <div className="two-col">
       <Card title={<>Access to <span className="mono">{device.name}</span></>}>
         <form onSubmit={submit} className="form" aria-label="Access request">
-          <ErrorBox error={error} />
-          <Field label="Reason" htmlFor="reason" hint="What you will do on the device. The approver reads this.">
-            <textarea id="reason" name="reason" required maxLength={2000} rows={3} value={reason} onChange={(e) => setReason(e.target.value)} />
-          </Field>
-          <Field label="Change ticket" htmlFor="ticket" hint="The hospital's change or service ticket reference.">
-            <input id="ticket" name="ticketRef" required maxLength={200} value={ticketRef} onChange={(e) => setTicketRef(e.target.value)} placeholder="e.g. CHG-10423" />
-          </Field>
-          <fieldset className="field">
-            <legend>Start</legend>
-            <label className="radio">
-              <input type="radio" name="start" checked={!later} onChange={() => setLater(false)} /> As soon as it is approved
-            </label>
-            <label className="radio">
-              <input type="radio" name="start" checked={later} onChange={() => setLater(true)} /> Later, at
-            </label>
-            {later && (
-              <input type="datetime-local" aria-label="Start time" value={startsAt} min={toLocalInput(new Date())} onChange={(e) => setStartsAt(e.target.value)} required />
-            )}
-            <small className="hint">The clock starts at the window start, never at request time.</small>
-          </fieldset>
-          <Field label={`Duration (minutes, at most ${max})`} htmlFor="duration" hint={<>This device allows sessions of at most <strong>{fmtMinutes(max)}</strong>.</>}>
-            <input id="duration" name="durationMinutes" type="number" min={1} max={max} step={1} required value={duration}
-              onChange={(e) => setDuration(Number(e.target.value))} />
-            <div className="chips">
-              {presets.map((m) => (
-                <button key={m} type="button" className={`chip ${m === duration ? 'on' : ''}`} onClick={() => setDuration(m)}>
-                  {fmtMinutes(m)}
-                </button>
-              ))}
+          <FieldErrors error={error}>
+            <ErrorBox error={error} />
+            <Field label="Reason" htmlFor="reason" name="reason" hint="What you will do on the device. The approver reads this.">
+              <textarea id="reason" name="reason" required maxLength={2000} rows={3} value={reason} onChange={(e) => setReason(e.target.value)} />
+            </Field>
+            <Field label="Change ticket" htmlFor="ticket" name="ticketRef" hint="The hospital's change or service ticket reference.">
+              <input id="ticket" name="ticketRef" required maxLength={200} value={ticketRef} onChange={(e) => setTicketRef(e.target.value)} placeholder="e.g. CHG-10423" />
+            </Field>
+            <fieldset className="field">
+              <legend>Start</legend>
+              <label className="radio">
+                <input type="radio" name="start" checked={!later} onChange={() => setLater(false)} /> As soon as it is approved
+              </label>
+              <label className="radio">
+                <input type="radio" name="start" checked={later} onChange={() => setLater(true)} /> Later, at
+              </label>
+              {later && (
+                <input type="datetime-local" aria-label="Start time" value={startsAt} min={toLocalInput(new Date())} onChange={(e) => setStartsAt(e.target.value)} required />
+              )}
+              <small className="hint">The clock starts at the window start, never at request time.</small>
+              <FieldProblem name="startsAt" />
+            </fieldset>
+            <Field label={`Duration (minutes, at most ${max})`} htmlFor="duration" name="durationMinutes" hint={<>This device allows sessions of at most <strong>{fmtMinutes(max)}</strong>.</>}>
+              <input id="duration" name="durationMinutes" type="number" min={1} max={max} step={1} required value={duration}
+                onChange={(e) => setDuration(Number(e.target.value))} />
+              <div className="chips">
+                {presets.map((m) => (
+                  <button key={m} type="button" className={`chip ${m === duration ? 'on' : ''}`} onClick={() => setDuration(m)}>
+                    {fmtMinutes(m)}
+                  </button>
+                ))}
+              </div>
+            </Field>
+            <p className="muted">
+              Needs {device.policy.approvalsRequired} approval{device.policy.approvalsRequired > 1 ? 's' : ''} from {device.policy.approverDepartment}.
+              Maintenance hours: {maintenanceText(device)}.
+            </p>
+            <div className="form-actions">
+              <button className="btn btn-primary" type="submit" disabled={busy || duration < 1 || duration > max}>
+                {busy ? 'Sending…' : 'Send request'}
+              </button>
+              <Link to="/devices" className="btn btn-ghost">Cancel</Link>
             </div>
-          </Field>
-          <p className="muted">
-            Needs {device.policy.approvalsRequired} approval{device.policy.approvalsRequired > 1 ? 's' : ''} from {device.policy.approverDepartment}.
-            Maintenance hours: {maintenanceText(device)}.
-          </p>
-          <div className="form-actions">
-            <button className="btn btn-primary" type="submit" disabled={busy || duration < 1 || duration > max}>
-              {busy ? 'Sending…' : 'Send request'}
-            </button>
-            <Link to="/devices" className="btn btn-ghost">Cancel</Link>
-          </div>
+          </FieldErrors>
         </form>
       </Card>
       <div>

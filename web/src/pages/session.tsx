@@ -7,7 +7,7 @@ import { Badge, Card, ErrorBox, KV, Loading, Page } from '../components/ui';
 import { useDirectory } from '../lib/directory';
 import { endReasonText, fmtBytes, fmtDuration, fmtTime } from '../lib/format';
 import { useApi } from '../lib/hooks';
-import { Link } from '../lib/router';
+import { Link, useLocation } from '../lib/router';
 
 interface Cast {
   text: string;
@@ -85,6 +85,8 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
         {s && (s.endedAt ? <Badge value={s.endReason ?? 'error'} label={endReasonText(s.endReason)} /> : <Badge value="live" />)}
         {s && !s.endedAt && <Link to={`/sessions/${sessionId}/watch`} className="btn">Watch live</Link>}
         {rec && <a className="btn" href={recordingUrl} download={`session-${sessionId}.cast`} data-testid="download-cast">Download .cast</a>}
+        {s && <a className="btn" href={`/api/grants/${s.grantId}/evidence`} download={`evidence-${s.grantId}.json`} data-testid="download-evidence">Download evidence</a>}
+        {s && <a className="btn btn-ghost" href={`/api/grants/${s.grantId}/evidence?format=html`} target="_blank" rel="noopener">Maintenance record</a>}
       </>}>
       <ErrorBox error={session.error} />
       {!s && !session.error && <Loading />}
@@ -97,6 +99,7 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
             {cast && <Replay cast={cast} />}
           </div>
           <div className="stack replay-side">
+            {s.cut && <CutNotice cut={s.cut} />}
             <Card title="Session">
               <KV items={[
                 ['Device', <span className="mono" key="d">{dir.deviceName(s.deviceId)}</span>],
@@ -108,6 +111,17 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
                 ['Traffic', `${fmtBytes(s.bytesIn)} in, ${fmtBytes(s.bytesOut)} out`],
               ]} />
             </Card>
+            {s.access && (
+              <Card title="Access" className="session-access">
+                <KV items={[
+                  ['Reason', <span key="r" data-testid="access-reason">{s.access.reason ?? '—'}</span>],
+                  ['Ticket', <span key="t" className="mono" data-testid="access-ticket">{s.access.ticketRef ?? '—'}</span>],
+                  ['Vendor', s.access.vendor?.name ?? '—'],
+                  ['Window', `${fmtTime(s.access.startsAt)} – ${fmtTime(s.access.endsAt)}`],
+                  ['Grant', <span key="g"><Badge value={s.access.status} />{s.access.emergency && <> <Badge value="emergency" /></>}</span>],
+                ]} />
+              </Card>
+            )}
             {!!s.transfers?.length && <TransferList transfers={s.transfers} startedAt={s.startedAt} />}
             {rec && (
               <Card title="Recording">
@@ -125,6 +139,17 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
         </div>
       )}
     </Page>
+  );
+}
+
+/** Who cut the session and why: the approver's termination, or the revocation of its grant. */
+function CutNotice({ cut }: { cut: NonNullable<Session['cut']> }) {
+  const who = cut.by?.displayName ?? 'the broker';
+  return (
+    <div className="alert alert-warn" role="note" data-testid="session-cut">
+      <strong>{cut.kind === 'terminated' ? `Terminated by ${who}` : `Cut off: access revoked by ${who}`}</strong>
+      {' '}at {fmtTime(cut.at)}{cut.reason ? <> — “{cut.reason}”</> : ''}
+    </div>
   );
 }
 
@@ -155,7 +180,8 @@ function Replay({ cast }: { cast: Cast }) {
   const [speed, setSpeed] = useState(1);
   const [engine, setEngine] = useState<'checking' | 'asciinema' | 'xterm'>('checking');
   const [seekTo, setSeekTo] = useState<{ t: number; n: number } | undefined>(undefined);
-  const resumeAt = useRef(0);
+  // a search hit opens the replay at its moment (?t=seconds)
+  const resumeAt = useRef(Number(useLocation().search.get('t')) || 0);
 
   useEffect(() => {
     void canCompileWasm().then((ok) => setEngine(ok ? 'asciinema' : 'xterm'));

@@ -90,14 +90,18 @@ export function SessionsPage() {
         <div className="table-wrap">
           <table className="table" data-testid="sessions">
             <thead>
-              <tr><th>Started</th><th>Device</th><th>Technician</th><th>Channel</th><th>Duration</th><th>Ended</th><th>Traffic</th><th /></tr>
+              <tr><th>Started</th><th>Device</th><th>Technician</th><th>Reason</th><th>Channel</th><th>Duration</th><th>Ended</th><th>Traffic</th><th /></tr>
             </thead>
             <tbody>
               {sessions.data.items.map((s) => (
                 <tr key={s.id} data-session-id={s.id}>
                   <td data-label="Started">{fmtTime(s.startedAt)}</td>
                   <td data-label="Device" className="mono">{dir.deviceName(s.deviceId)}</td>
-                  <td data-label="Technician">{dir.userName(s.technicianId)}</td>
+                  <td data-label="Technician">{dir.userName(s.technicianId)}{s.access?.vendor && <div className="muted small">{s.access.vendor.name}</div>}</td>
+                  <td data-label="Reason" data-testid="session-reason">
+                    {s.access?.reason ?? '—'}{s.access?.ticketRef && <div className="muted small mono">{s.access.ticketRef}</div>}
+                    {s.access?.emergency && <Badge value="emergency" />}
+                  </td>
                   <td data-label="Channel">{s.channel}{s.command && <code className="small"> {s.command}</code>}</td>
                   <td data-label="Duration">{s.endedAt ? fmtDuration(new Date(s.endedAt).getTime() - new Date(s.startedAt).getTime()) : '—'}</td>
                   <td data-label="Ended">{s.endedAt ? <Badge value={s.endReason ?? 'error'} label={endReasonText(s.endReason)} /> : <Badge value="live" />}</td>

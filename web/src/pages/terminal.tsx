@@ -21,11 +21,29 @@ interface Ended {
   message: string;
 }
 
+/** Ends nobody needs to worry about: the technician (or the program) finished, or the device closed it. */
+const NORMAL = new Set(['client_closed', 'device_closed', 'closed']);
+
+/**
+ * One line about how the session ended: calm for a normal end, with the exit status when there is
+ * one; for a cut, the reason and the broker's message, each said once.
+ */
+export function endNotice(e: Ended): { calm: boolean; text: string } {
+  const why = e.reason === 'closed' ? 'disconnected' : endReasonText(e.reason);
+  if (NORMAL.has(e.reason)) {
+    const status = /exit status \d+/.exec(e.message)?.[0];
+    return { calm: true, text: `Session ended: ${why}${status ? ` (${status})` : ''}.` };
+  }
+  const detail = e.message.trim();
+  const repeats = !detail || detail.toLowerCase().includes(why.toLowerCase()) || why.toLowerCase().includes(detail.toLowerCase().replace(/\.$/, ''));
+  return { calm: false, text: `Session ended: ${why}.${repeats ? '' : ` ${detail[0]!.toUpperCase()}${detail.slice(1)}`}` };
+}
+
 /** Why a terminal WebSocket closed without an `end` message. */
 function closeText(code: number, reason: string): Ended {
   if (code === 4401) return { reason: 'refused', message: 'The terminal link was refused: it expired or was already used. Reconnect to get a new one.' };
   if (code === 4403) return { reason: 'refused', message: reason || 'You are not allowed to open a terminal on this grant now.' };
-  if (code === 1000) return { reason: 'closed', message: reason || 'The session ended.' };
+  if (code === 1000) return { reason: 'closed', message: '' };
   return { reason: 'disconnected', message: `The connection to the broker was lost${reason ? `: ${reason}` : ''} (code ${code}).` };
 }
 
@@ -169,11 +187,7 @@ export function TerminalPage({ grantId }: { grantId: string }) {
       {notices.map((n, i) => (
         <div key={i} className="alert alert-warn" data-testid="terminal-notice">{n}</div>
       ))}
-      {ended && (
-        <div className="alert alert-bad" role="status" data-testid="terminal-ended">
-          <strong>Session ended: {endReasonText(ended.reason)}.</strong> {ended.message}
-        </div>
-      )}
+      {ended && <EndedNotice ended={ended} />}
       <div className={`terminal-frame ${phase}`}>
         <XtermView onOpen={onOpen} onResize={onResize} label={`Terminal on ${deviceName}`} />
       </div>
@@ -189,6 +203,18 @@ export function TerminalPage({ grantId }: { grantId: string }) {
   );
 }
 
+function EndedNotice({ ended }: { ended: Ended }) {
+  const { calm, text } = endNotice(ended);
+  const [head, ...rest] = text.split('. ');
+  return (
+    <div className={`alert ${calm ? 'alert-info' : 'alert-bad'}`} role="status" data-testid="terminal-ended" data-calm={calm}>
+      <strong>{rest.length ? `${head}.` : head}</strong>{rest.length > 0 && ` ${rest.join('. ')}`}
+    </div>
+  );
+}
+
 function writeEnd(term: Terminal, e: Ended) {
-  term.write(`\r\n\x1b[1;31m[portcullis] session ended: ${endReasonText(e.reason)}${e.message ? ` — ${e.message}` : ''}\x1b[0m\r\n`);
+  const { calm, text } = endNotice(e);
+  // dim for a normal end, red for a cut
+  term.write(`\r\n\x1b[${calm ? '2' : '1;31'}m[portcullis] ${text}\x1b[0m\r\n`);
 }

@@ -1,0 +1,152 @@
+/**
+ * Rotation of a `key` device's login key (§8.4), run by the `credential.rotate` job after each grant of
+ * the device ends and when the key is CREDENTIAL_MAX_AGE_DAYS old.
+ *
+ * Invariants (the broker is never locked out):
+ * - the next key is sealed in the vault (as pending) before it goes anywhere near the device;
+ * - the old key's line is removed only over a login with the new key, which proves the new key works;
+ * - the vaulted key is swapped only after that; until then the old key stays current;
+ * - every step is idempotent, so a rotation cut short anywhere finishes when the job runs again: it
+ *   logs in with the current key, or with the pending one when the old line is already gone;
+ * - a device in use (an active grant) is left alone: that grant's end schedules the rotation again;
+ * - after the last retry the failure is audited, the device flagged and its approvers told.
+ */
+import { isEligibleApprover } from './access.js';
+import { credentialAad, loginKeyComment } from './device-credentials.js';
+import { inTransaction } from './effects.js';
+import { conflict } from './errors.js';
+import type { CoreDeps, CredentialRecord, DeviceCommandResult, SealedSecret } from './ports.js';
+import type { Device, DeviceCredential } from './types.js';
+import type { JobAttempt } from './workflow-ports.js';
+
+/** single-quoted for sh */
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+/** the base64 key blob of an authorized_keys line: what identifies the key whatever its options or comment */
+const blobOf = (line: string) => {
+  const blob = line.trim().split(/\s+/).find((w) => /^AAAA[A-Za-z0-9+/]+={0,2}$/.test(w));
+  if (!blob) throw conflict('not an OpenSSH public key line');
+  return blob;
+};
+
+const KEYS = '"$HOME/.ssh/authorized_keys"';
+
+/** Adds `line` to the login user's authorized_keys unless its key is there already (exit 0 when it is there after). */
+export function appendKeyCommand(line: string): string {
+  const blob = q(blobOf(line));
+  return [
+    'set -e', 'umask 077', 'mkdir -p "$HOME/.ssh"', `touch ${KEYS}`,
+    `if ! grep -qF ${blob} ${KEYS}; then`,
+    // a last line without its newline would be joined to ours
+    `  if [ -s ${KEYS} ] && [ -n "$(tail -c 1 ${KEYS})" ]; then echo >> ${KEYS}; fi`,
+    `  printf '%s\\n' ${q(line.trim())} >> ${KEYS}`,
+    'fi',
+    `grep -qF ${blob} ${KEYS}`,
+  ].join('\n');
+}
+
+/** Removes every line of `oldLine`'s key, never `keepLine`'s, by replacing the file (exit 0 when the old key is gone). */
+export function removeKeyCommand(oldLine: string, keepLine: string): string {
+  const old = q(blobOf(oldLine));
+  const keep = q(blobOf(keepLine));
+  return [
+    'set -e', 'umask 077', `t=${KEYS}.portcullis-$$`, 'trap \'rm -f "$t"\' EXIT',
+    // grep -v exits 1 when no line is left: that is not an error here
+    `grep -vF ${old} ${KEYS} > "$t" || [ $? -eq 1 ]`,
+    `grep -qF ${keep} "$t"`,
+    `mv -f "$t" ${KEYS}`,
+    `! grep -qF ${old} ${KEYS}`,
+  ].join('\n');
+}
+
+export type RotationOutcome = 'rotated' | 'not_rotated' | 'in_use';
+
+const ranOk = (r: DeviceCommandResult) => r.kind === 'ran' && r.code === 0;
+
+function describe(r: DeviceCommandResult): string {
+  if (r.kind !== 'ran') return r.reason;
+  const err = r.stderr.trim().split('\n').slice(-2).join(' ').slice(0, 200);
+  return `exit ${r.code ?? 'without status'}${err ? `: ${err}` : ''}`;
+}
+
+function loginOf(deps: CoreDeps, deviceId: string, username: string, sealed: SealedSecret): DeviceCredential {
+  return { username, kind: 'private_key', secret: deps.vault.open(sealed, credentialAad(deviceId, username)) };
+}
+
+/** Runs the rotation's steps; throws (a conflict with the reason) when one fails. */
+async function runRotation(deps: CoreDeps, device: Device, start: CredentialRecord): Promise<void> {
+  const now = deps.clock.now();
+  let record = start;
+  if (!record.pending) {
+    const key = deps.deviceKeys.newLoginKey(loginKeyComment(device.name, now));
+    const sealed = deps.vault.seal(key.privateKey, credentialAad(device.id, record.username));
+    await deps.store.transaction((tx) => tx.credentials.setPending(device.id, sealed, key.publicKeyLine, now));
+    // whichever pending key was sealed first (another run may have won) is the one to install
+    record = (await deps.store.read.credentials.record(device.id))!;
+  }
+  const pending = record.pending;
+  if (!pending || !record.sealed || !record.publicKey) throw conflict('the device\'s credential changed during the rotation');
+  const current = loginOf(deps, device.id, record.username, record.sealed);
+  const next = loginOf(deps, device.id, record.username, pending.sealed);
+
+  let added = await deps.deviceShell.exec(device, current, appendKeyCommand(pending.publicKey));
+  // the old line may be gone already (a rotation cut short after removing it): the new key gets in
+  if (added.kind === 'login_refused') added = await deps.deviceShell.exec(device, next, appendKeyCommand(pending.publicKey));
+  if (!ranOk(added)) throw conflict(`could not add the new key to authorized_keys: ${describe(added)}`);
+
+  // logging in with the new key is the proof; only over that login does the old key go
+  const removed = await deps.deviceShell.exec(device, next, removeKeyCommand(record.publicKey, pending.publicKey));
+  if (removed.kind === 'login_refused') throw conflict(`the device refused a login with the new key (the old key stays in place): ${removed.reason}`);
+  if (!ranOk(removed)) throw conflict(`could not remove the old key from authorized_keys: ${describe(removed)}`);
+
+  const at = deps.clock.now();
+  await deps.store.transaction(async (tx) => {
+    if (!(await tx.credentials.promotePending(device.id, pending.publicKey, at))) {
+      throw conflict('the device\'s credential changed during the rotation');
+    }
+    await tx.audit.append(
+      { actorType: 'system', actorId: 'credential-rotation', action: 'credential.rotated', subjectType: 'device', subjectId: device.id,
+        details: { name: device.name, username: record.username, publicKey: pending.publicKey, previousPublicKey: record.publicKey } },
+      at,
+    );
+  });
+}
+
+/** Audits the failure, flags the device and tells its approvers (after the last retry). */
+async function reportFailure(deps: CoreDeps, device: Device, reason: string, attempts: number): Promise<void> {
+  const at = deps.clock.now();
+  await inTransaction(deps, async (tx, fx) => {
+    await tx.credentials.markRotationFailed(device.id, reason, at);
+    await tx.audit.append(
+      { actorType: 'system', actorId: 'credential-rotation', action: 'credential.rotation_failed', subjectType: 'device', subjectId: device.id,
+        details: { name: device.name, reason, attempts } },
+      at,
+    );
+    const approvers = (await tx.users.list({ role: 'approver', includeDisabled: false }))
+      .filter((u) => isEligibleApprover(u, device, null))
+      .map((u) => ({ id: u.id, displayName: u.displayName, slackUserId: u.slackUserId }));
+    fx.notify({
+      type: 'credential.rotation_failed', reason, attempts, at: at.toISOString(), approvers,
+      device: { id: device.id, name: device.name, department: device.department, approverDepartment: device.policy.approverDepartment },
+    });
+  });
+}
+
+/**
+ * The `credential.rotate` job. A device that is not a deployed or suspended `key` device is left alone
+ * (`not_rotated`); one in use waits for its grant's end (`in_use`). A failed step throws, so the job is
+ * retried; on the last attempt the failure is reported first.
+ */
+export async function rotateDeviceCredential(deps: CoreDeps, deviceId: string, attempt: JobAttempt = { attempt: 1, lastAttempt: true }): Promise<RotationOutcome> {
+  const device = await deps.store.read.devices.byId(deviceId);
+  if (!device || device.lifecycleState === 'retired') return 'not_rotated';
+  const record = await deps.store.read.credentials.record(deviceId);
+  if (!record || record.kind !== 'key') return 'not_rotated';
+  if ((await deps.store.read.grants.list({ deviceId, status: 'active', limit: 1 })).length) return 'in_use';
+  try {
+    await runRotation(deps, device, record);
+    return 'rotated';
+  } catch (err) {
+    if (attempt.lastAttempt) await reportFailure(deps, device, (err as Error).message.slice(0, 500), attempt.attempt);
+    throw err;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Search and evidence over a real recording (§8.7): a technician's pty session through the proxy to
+ * a real sshd, with echo turned off (`stty -echo`) before a line is typed. The worker's indexer
+ * picks the finalised recording up; `GET /api/search` finds the unechoed line through the input
+ * events only, and the device's output as output. The grant's evidence bundle holds the typed line
+ * and, with the downloaded recording beside it, passes `portcullis-verify`.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import {
+  certify, downloadRecording, endedSessions, grantFor, makeWorld, newKey, spawnSsh, sshArgs, useE2E,
+} from '../support/ssh-e2e.js';
+
+const run = promisify(execFile);
+
+interface Hit { sessionId: string; deviceName: string; offsetSeconds: number; kind: string; snippet: string }
+
+describe('search and evidence over a real recording', () => {
+  const env = useE2E('single');
+
+  it('finds a line typed with echo off, and the bundle of its grant verifies', async () => {
+    const e = env.e;
+    const w = await makeWorld(e);
+    const grant = await grantFor(w);
+    const key = newKey(e);
+    await certify(w, grant, key);
+    const marker = `noecho${randomBytes(4).toString('hex')}`;
+    const s = spawnSsh(sshArgs(e, key, w.device.name, ['-tt']));
+    try {
+      await s.waitForOutput(/\$ $/, 10_000);
+      s.write('stty -echo\r');
+      await new Promise((r) => setTimeout(r, 300));
+      s.write(`: ${marker}\r`);
+      s.write('echo SHOWN-$((6*7))-DONE\r');
+      await s.waitForOutput(/SHOWN-42-DONE/);
+      s.write('exit\r');
+      await s.waitExit(5000);
+    } finally {
+      s.kill();
+    }
+    const [session] = await endedSessions(w, grant.id);
+    const api = e.broker.api;
+
+    let hits: Hit[] = [];
+    const deadline = Date.now() + 20_000;
+    while (hits.length === 0 && Date.now() < deadline) {
+      hits = (await api.ok<{ items: Hit[] }>('GET', `/api/search?q=${marker}`, w.auditor.token)).items;
+      if (hits.length === 0) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(hits).toEqual([expect.objectContaining({ sessionId: session!.id, deviceName: w.device.name, kind: 'input', snippet: expect.stringContaining(`⟦${marker}⟧`) })]);
+    const shown = (await api.ok<{ items: Hit[] }>('GET', `/api/search?q=SHOWN-42-DONE&deviceId=${w.device.id}`, w.auditor.token)).items;
+    expect(shown.some((h) => h.kind === 'output' && h.sessionId === session!.id)).toBe(true);
+
+    const bundle = await api.ok('GET', `/api/grants/${grant.id}/evidence`, w.auditor.token);
+    expect(bundle.sessions[0].typedLines.map((l: { text: string }) => l.text)).toContain(`: ${marker}`);
+    await fs.writeFile(path.join(e.dir, 'evidence.json'), JSON.stringify(bundle));
+    const cast = await downloadRecording(w, session!.id, w.auditor.token);
+    await fs.writeFile(path.join(e.dir, bundle.sessions[0].recording.file), cast.body);
+    const { stdout } = await run(process.execPath, [path.resolve('server/cli/portcullis-verify.mjs'), path.join(e.dir, 'evidence.json')]);
+    expect(stdout).toMatch(/SHA-256 matches/);
+    expect(stdout).toMatch(/evidence verified/);
+  });
+});
