@@ -11,7 +11,6 @@ import { auditRefusedChannel, authorizeConnection, recordSessionEnd, recordSessi
 import type { Device, SessionEndReason } from '../server/core/types.js';
 import type { ProxyContext } from './context.js';
 import type { DeviceLink } from './device-link.js';
-import type { CutReason, LiveMember } from './live-registry.js';
 
 const DEVICE_LOOPBACK = new Set(['localhost', '127.0.0.1', '::1']);
 
@@ -42,18 +41,11 @@ export function handleForward(
   info: ssh2.TcpipRequestInfo,
 ): void {
   const { deps, log, registry, metrics } = ctx;
-  let cut: CutReason | null = null;
   let stop: ((reason: SessionEndReason) => void) | null = null;
-  const member: LiveMember = {
-    grantId: conn.grant.id,
-    deviceName: conn.device.name,
-    notify: () => undefined,
-    cut(reason) {
-      cut = reason;
-      stop?.(reason);
-    },
-  };
-  registry.add(member, conn.grant.endsAt);
+  // registered before the grant is checked; a cut while opening is remembered and refuses the forward
+  const opening = registry.addOpening({ grantId: conn.grant.id, deviceName: conn.device.name, endsAt: conn.grant.endsAt }, () => undefined);
+  const member = opening.member;
+  const cutReason = () => opening.cutWhileOpening?.reason ?? null;
   const target = { destIP: info.destIP, destPort: info.destPort };
 
   const run = async () => {
@@ -71,13 +63,13 @@ export function handleForward(
       await auditRefusedChannel(deps, current, 'port forwarding', { ...target, why: refused });
       return;
     }
-    if (cut) return reject();
+    if (cutReason()) return reject();
     const remote = await openForward(await link.get(), info).catch((err: Error) => {
       log.info({ err: err.message, ...target, device: current.device.name }, 'device refused the forward');
       return null;
     });
     if (!remote) return reject();
-    if (cut) {
+    if (cutReason()) {
       remote.close();
       return reject();
     }
@@ -114,17 +106,20 @@ export function handleForward(
     local.pipe(remote).pipe(local);
     local.on('close', () => stop?.('client_closed'));
     remote.on('close', () => stop?.('device_closed'));
-    if (cut) stop(cut);
+    const end = stop;
+    opening.live({ notify: () => undefined, cut: (reason) => end(reason) });
+    const early = cutReason();
+    if (early) end(early);
   };
   run().catch((err) => {
     log.error({ err }, 'forward failed');
-    registry.remove(member);
+    opening.remove();
     try {
       reject();
     } catch {
       // already accepted: the channel closes with the connection
     }
   }).finally(() => {
-    if (!stop) registry.remove(member);
+    if (!stop) opening.remove();
   });
 }

@@ -60,6 +60,19 @@ export interface LiveRegistryOptions {
   onCheckError?: (err: unknown, grantId: string) => void;
 }
 
+/**
+ * A channel registered for cut-off before its grant is checked (§8.2). Until `live()` hands it the
+ * session's own notices and cut, a cut is remembered in `cutWhileOpening` and told once to the
+ * opener's `onEarlyCut` (which refuses the channel); the opener checks it after every await.
+ */
+export interface OpeningMember {
+  readonly member: LiveMember;
+  readonly cutWhileOpening: { reason: CutReason; text: string } | null;
+  /** from now on the registry's notices and cuts go to `handlers` */
+  live(handlers: Pick<LiveMember, 'notify' | 'cut'>): void;
+  remove(): void;
+}
+
 interface GrantEntry {
   endsAt: Date;
   deviceName: string;
@@ -90,6 +103,35 @@ export class LiveRegistry {
       this.arm(member.grantId, g);
     }
     g.members.add(member);
+  }
+
+  /** Registers a channel that is still opening (see OpeningMember). */
+  addOpening(
+    at: { grantId: string; deviceName: string; endsAt: Date },
+    onEarlyCut: (reason: CutReason, text: string) => void,
+  ): OpeningMember {
+    let early: { reason: CutReason; text: string } | null = null;
+    let handlers: Pick<LiveMember, 'notify' | 'cut'> | null = null;
+    const member: LiveMember = {
+      grantId: at.grantId,
+      deviceName: at.deviceName,
+      notify: (text, marker) => handlers?.notify(text, marker),
+      cut(reason, text) {
+        if (handlers) return handlers.cut(reason, text);
+        if (early) return;
+        early = { reason, text };
+        onEarlyCut(reason, text);
+      },
+    };
+    this.add(member, at.endsAt);
+    return {
+      member,
+      get cutWhileOpening() {
+        return early;
+      },
+      live: (h) => void (handlers = h),
+      remove: () => this.remove(member),
+    };
   }
 
   remove(member: LiveMember): void {

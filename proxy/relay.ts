@@ -103,25 +103,16 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
 
   // Registered for cut-off before the grant is checked (§8.2): a revocation that lands while the grant
   // is read, the device connection opens or the session is written still reaches this session.
-  let cutWhileOpening: { reason: CutReason; text: string } | null = null;
+  const opening = registry.addOpening({ grantId: conn.grant.id, deviceName: conn.device.name, endsAt: conn.grant.endsAt }, (reason, text) => {
+    client.notice(text);
+    spec.onEnd?.(reason, text);
+    client.close({ code: 255 });
+  });
+  const member = opening.member;
   // once relaying: the registry's cuts, and the session's own idle logoff
   let live: { notify: LiveMember['notify']; cut(reason: CutReason | 'idle', text: string): void } | null = null;
-  const member: LiveMember = {
-    grantId: conn.grant.id,
-    deviceName: conn.device.name,
-    notify: (text, marker) => live?.notify(text, marker),
-    cut(reason, text) {
-      if (live) return live.cut(reason, text);
-      if (cutWhileOpening) return;
-      cutWhileOpening = { reason, text };
-      client.notice(text);
-      spec.onEnd?.(reason, text);
-      client.close({ code: 255 });
-    },
-  };
-  registry.add(member, conn.grant.endsAt);
   const abandon = () => {
-    registry.remove(member);
+    opening.remove();
     return null;
   };
 
@@ -141,19 +132,19 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
       await auditRefusedChannel(deps, current, refused.what).catch((err) => log.warn({ err }, 'audit failed'));
       return abandon();
     }
-    if (cutWhileOpening || clientGone) return abandon();
+    if (opening.cutWhileOpening || clientGone) return abandon();
     device = await link.get();
   } catch (err) {
     const text = err instanceof DeviceUnavailable ? err.message : isAppError(err) ? `access refused: ${err.message}` : 'internal error';
     if (!isAppError(err) && !(err instanceof DeviceUnavailable)) log.error({ err }, 'relay start failed');
-    if (!cutWhileOpening) {
+    if (!opening.cutWhileOpening) {
       client.notice(text);
       spec.onEnd?.('error', text);
       client.close({ code: 255 });
     }
     return abandon();
   }
-  if (cutWhileOpening || clientGone) return abandon();
+  if (opening.cutWhileOpening || clientGone) return abandon();
 
   // the session and its recording; if either cannot be written the relay fails (the caller tells the
   // technician) and nothing stays registered
@@ -180,7 +171,7 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
       maxBufferedBytes: 8 * 1024 * 1024,
     });
   } catch (err) {
-    registry.remove(member);
+    opening.remove();
     throw err;
   }
   spec.onStart?.(session.id);
@@ -241,7 +232,9 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
       ctx.track(finish(endReason));
     },
   };
-  const earlyCut = cutWhileOpening as { reason: CutReason; text: string } | null;
+  opening.live(live);
+  // (a getter: it may have been set during the awaits above)
+  const earlyCut = opening.cutWhileOpening as { reason: CutReason; text: string } | null;
   if (earlyCut) {
     // cut while the session was being written: the technician was already told, nothing was relayed
     cutMarker(earlyCut.reason, earlyCut.text);

@@ -16,7 +16,7 @@ import type { SessionEndReason } from '../../server/core/types.js';
 import type { NotifyEvent, SessionContext } from '../../server/core/workflow-ports.js';
 import type { ProxyContext } from '../context.js';
 import { DeviceUnavailable, type DeviceLink } from '../device-link.js';
-import type { CutReason, LiveMember } from '../live-registry.js';
+import type { CutReason } from '../live-registry.js';
 import { createRecorder } from '../recording/recorder.js';
 import { superviseInput } from '../supervised-input.js';
 import { holdRequests } from './held-requests.js';
@@ -58,21 +58,9 @@ export function handleSftpChannel(ctx: ProxyContext, conn: ConnectionGrant, link
   const { deps, log, registry, metrics } = ctx;
   const held = holdRequests(client);
   let clientGone = false;
-  let cutWhileOpening: { reason: CutReason; text: string } | null = null;
-  let live: Pick<LiveMember, 'notify' | 'cut'> | null = null;
-  const member: LiveMember = {
-    grantId: conn.grant.id,
-    deviceName: conn.device.name,
-    notify: (text, marker) => live?.notify(text, marker),
-    cut(reason, text) {
-      if (live) return live.cut(reason, text);
-      if (cutWhileOpening) return;
-      cutWhileOpening = { reason, text };
-      refuse(text);
-    },
-  };
   // registered for cut-off before the grant is checked (§8.2)
-  registry.add(member, conn.grant.endsAt);
+  const opening = registry.addOpening({ grantId: conn.grant.id, deviceName: conn.device.name, endsAt: conn.grant.endsAt }, (_reason, text) => refuse(text));
+  const member = opening.member;
   client.on('error', (err: Error) => log.info({ err: err.message }, 'technician SFTP protocol error'));
   const onGoneEarly = () => (clientGone = true);
   // the client's EOF ends the session (as sftp-server exits on EOF): ssh2 does not close the channel itself
@@ -81,7 +69,7 @@ export function handleSftpChannel(ctx: ProxyContext, conn: ConnectionGrant, link
   let refused = false;
   /** answers the client's requests with the reason for a while, then closes the channel */
   function refuse(text: string): void {
-    registry.remove(member);
+    opening.remove();
     if (refused) return;
     refused = true;
     held.refuse(`Portcullis: ${text}`);
@@ -103,7 +91,7 @@ export function handleSftpChannel(ctx: ProxyContext, conn: ConnectionGrant, link
       await auditRefusedChannel(deps, current, 'SFTP').catch((err) => log.warn({ err }, 'audit failed'));
       return;
     }
-    if (cutWhileOpening || clientGone) return refuse('the session ended');
+    if (opening.cutWhileOpening || clientGone) return refuse('the session ended');
     let device: ssh2.SFTPWrapper;
     try {
       device = await openDeviceSftp(await link.get());
@@ -112,7 +100,7 @@ export function handleSftpChannel(ctx: ProxyContext, conn: ConnectionGrant, link
       return refuse(err instanceof DeviceUnavailable ? err.message : 'the device refused to open SFTP');
     }
     device.on('error', (err: Error) => log.warn({ err: err.message }, 'device SFTP error'));
-    if (cutWhileOpening || clientGone) {
+    if (opening.cutWhileOpening || clientGone) {
       device.end();
       return refuse('the session ended');
     }
@@ -190,10 +178,10 @@ export function handleSftpChannel(ctx: ProxyContext, conn: ConnectionGrant, link
       recorder.marker(reason === 'expired' ? 'expired' : `revoked: ${text}`);
       ctx.track(finish(reason, reason === 'expired' ? 'the grant ended during the transfer' : `access was revoked during the transfer: ${text}`));
     };
-    live = {
+    opening.live({
       notify: (_text, marker) => recorder.marker(marker),
       cut: (reason, text) => (finished ? undefined : cut(reason, text)),
-    };
+    });
     if (supervision) {
       member.supervisionChanged = () => void supervision.refresh();
       client.once('close', () => supervision.stop());
@@ -203,7 +191,8 @@ export function handleSftpChannel(ctx: ProxyContext, conn: ConnectionGrant, link
       await supervision.whenSupervised();
       if (finished) return;
     }
-    const early = cutWhileOpening as { reason: CutReason; text: string } | null;
+    // (a getter: it may have been set during the awaits above)
+    const early = opening.cutWhileOpening as { reason: CutReason; text: string } | null;
     if (early) return cut(early.reason, early.text);
     if (clientGone) return void (await finish('client_closed', 'the session ended before it started'));
     client.removeListener('end', onGoneEarly);

@@ -11,19 +11,11 @@ import { forbidden } from './errors.js';
 import type { CoreDeps, TransferFilter } from './ports.js';
 import type { ConnectionGrant } from './sessions.js';
 import { matchArtifact } from './transfer-policy.js';
-import type { Actor, DeclaredArtifact, Transfer, TransferOutcome, User } from './types.js';
+import type { Actor, DeclaredArtifact, Transfer, User } from './types.js';
 import type { SessionContext } from './workflow-ports.js';
 
-export interface TransferResult {
-  direction: Transfer['direction'];
-  path: string;
-  bytes: number;
-  sha256: string | null;
-  startedAt: Date;
-  endedAt: Date;
-  outcome: TransferOutcome;
-  reason: string | null;
-}
+/** What the proxy knows of a transfer when it ends: the record before it is tied to its session. */
+export type TransferResult = Pick<Transfer, 'direction' | 'path' | 'bytes' | 'sha256' | 'startedAt' | 'endedAt' | 'outcome' | 'reason'>;
 
 /** The artifacts declared on the request the grant came from. */
 export async function declaredArtifacts(deps: CoreDeps, conn: ConnectionGrant): Promise<DeclaredArtifact[]> {

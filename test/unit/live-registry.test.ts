@@ -105,6 +105,27 @@ describe('LiveRegistry', () => {
     expect(opening.cuts).toEqual([{ reason: 'revoked', text: 'access revoked: kill switch; disconnecting' }]);
   });
 
+  it('addOpening: a cut while opening is remembered and told once; after live() cuts go to the session', () => {
+    const { registry, at } = setup();
+    const early: string[] = [];
+    const a = registry.addOpening({ grantId: 'g1', deviceName: 'pump-7', endsAt: at(30) }, (reason, text) => early.push(`${reason}: ${text}`));
+    registry.apply({ type: 'grant.ended', grantIds: ['g1'], reason: 'revoked', message: 'kill switch' });
+    registry.apply({ type: 'grant.ended', grantIds: ['g1'], reason: 'revoked', message: 'again' });
+    expect(early).toEqual(['revoked: access revoked: kill switch; disconnecting']);
+    expect(a.cutWhileOpening).toEqual({ reason: 'revoked', text: 'access revoked: kill switch; disconnecting' });
+
+    const b = registry.addOpening({ grantId: 'g2', deviceName: 'pump-7', endsAt: at(30) }, () => early.push('not expected'));
+    const cuts: string[] = [];
+    b.live({ notify: () => undefined, cut: (reason) => cuts.push(reason) });
+    registry.apply({ type: 'grant.ended', grantIds: ['g2'], reason: 'expired', message: '' });
+    expect(cuts).toEqual(['expired']);
+    expect(b.cutWhileOpening).toBeNull();
+    expect(early).toHaveLength(1);
+    const c = registry.addOpening({ grantId: 'g3', deviceName: 'pump-7', endsAt: at(30) }, () => undefined);
+    c.remove();
+    expect(registry.has('g3')).toBe(false);
+  });
+
   it('a forged grant.extended moves nothing: the grant is read, and its real end still cuts', async () => {
     const { time, db, checks, registry, at } = setup();
     const m = member('g1', 's1');
