@@ -213,6 +213,13 @@ export const extendBody = z.strictObject({
   reason: text(2000),
   ticketRef: text(200).optional(),
 });
+/** a version string as the vendor prints it: no control or format characters (they would hide in the audit log) */
+const firmwareVersion = text(200).regex(/^\P{C}+$/u, 'must be printable characters only (no control characters)');
+export const firmwareBody = z.strictObject({
+  version: firmwareVersion,
+  /** what was installed and why, as the technician reports it; line breaks allowed */
+  note: z.string().trim().max(1000).regex(/^(?:[^\p{C}]|[\n\t])*$/u, 'must be printable text (line breaks allowed)').nullish(),
+});
 export const listGrantsQuery = z.strictObject({
   status: z.enum(GRANT_STATUSES).optional(),
   /** `true`: break-glass grants only; `unreviewed`: those still waiting for their review */

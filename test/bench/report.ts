@@ -100,13 +100,13 @@ export function markdown(r: Results, meta: Record<string, unknown>, checks: Chec
     for (const p of m.points) row([`proxy RSS, ${p.sessions} idle sessions, MB`, '', '', `${p.rssMB} (${p.perSessionKB} KB/session)`, '', '']);
   }
   if (t) {
-    lines.push('', '| recording / CPU | output bytes | recording bytes | recording ÷ output | binary omitted | dropped (backlog) | proxy CPU-s/GiB | proxy full GCs/GiB |', '|---|---|---|---|---|---|---|---|');
+    lines.push('', '| recording / CPU | output bytes | recording bytes | recording ÷ output | binary "b" events | dropped (backlog) | proxy CPU-s/GiB | proxy full GCs/GiB |', '|---|---|---|---|---|---|---|---|');
     for (const sc of ['download-binary', 'download-text'] as const) {
       const rec = t.recording[sc];
       if (!Number.isFinite(rec.outputBytes)) continue;
-      row([sc, rec.outputBytes, rec.recordingBytes, rec.ratio, rec.binaryOmittedBytes, rec.backlogDroppedBytes, t.proxyCpuSPerGiB[sc], t.proxyMajorGCsPerGiB[sc]]);
+      row([sc, rec.outputBytes, rec.recordingBytes, rec.ratio, rec.binaryKeptEvents, rec.backlogDroppedBytes, t.proxyCpuSPerGiB[sc], t.proxyMajorGCsPerGiB[sc]]);
     }
-    for (const sc of ['upload-binary', 'upload-text'] as const) if (Number.isFinite(t.proxyCpuSPerGiB[sc])) row([`${sc} (input, not recorded)`, '', '', '', '', '', t.proxyCpuSPerGiB[sc], t.proxyMajorGCsPerGiB[sc]]);
+    for (const sc of ['upload-binary', 'upload-text'] as const) if (Number.isFinite(t.proxyCpuSPerGiB[sc])) row([`${sc} (input, recorded as i/b events)`, '', '', '', '', '', t.proxyCpuSPerGiB[sc], t.proxyMajorGCsPerGiB[sc]]);
   }
   lines.push('', '| target (recording on) | required | measured | result |', '|---|---|---|---|');
   for (const ch of checks) row([ch.figure, ch.target, ch.measured, ch.pass === null ? 'n/a' : ch.pass ? 'PASS' : '**FAIL**']);

@@ -22,7 +22,7 @@ export interface RecordingInfo {
   sessionId: string;
   bytesOut: number;
   recordingBytes: number;
-  binaryOmittedBytes: number;
+  binaryKeptEvents: number;
   backlogDroppedBytes: number;
 }
 
@@ -46,7 +46,7 @@ export interface ThroughputResult {
   proxyCpuSPerGiB: Record<Scenario, number>;
   /** the proxy's full GCs per GiB relayed, median over the Portcullis runs */
   proxyMajorGCsPerGiB: Record<Scenario, number>;
-  recording: Record<'download-binary' | 'download-text', { outputBytes: number; recordingBytes: number; ratio: number; binaryOmittedBytes: number; backlogDroppedBytes: number }>;
+  recording: Record<'download-binary' | 'download-text', { outputBytes: number; recordingBytes: number; ratio: number; binaryKeptEvents: number; backlogDroppedBytes: number }>;
 }
 
 const UPLOAD_REMOTE = 't0=$(date +%s%N); cat >/dev/null; t1=$(date +%s%N); echo "$t0 $t1"';
@@ -111,24 +111,27 @@ export async function lastRecording(stack: Stack): Promise<RecordingInfo> {
   throw new Error('the session did not end or its recording was not finalised');
 }
 
-/** Sums the recorder's "[portcullis: N bytes of … not recorded …]" notices in a cast file. */
-async function scanNotices(file: string): Promise<{ binaryOmittedBytes: number; backlogDroppedBytes: number }> {
-  let binaryOmittedBytes = 0;
+/**
+ * Counts what a cast file says it could not record: the recorder's "recording backlog: N bytes not
+ * recorded" markers, and the bytes kept as "b" events (output that is not valid UTF-8, kept exactly).
+ */
+async function scanNotices(file: string): Promise<{ binaryKeptEvents: number; backlogDroppedBytes: number }> {
+  let binaryKeptEvents = 0;
   let backlogDroppedBytes = 0;
   let tail = '';
   for await (const chunk of createReadStream(file, { encoding: 'latin1', highWaterMark: 4 << 20 })) {
     const text = tail + (chunk as string);
-    const re = /\[portcullis: (\d+) bytes of (binary )?output not recorded( \(recording backlog\))?\]/g;
+    const re = /"m", "recording backlog: (\d+) bytes not recorded"|, "b", "[oi]:/g;
     let m: RegExpExecArray | null;
     let consumed = 0;
     while ((m = re.exec(text))) {
-      if (m[3]) backlogDroppedBytes += Number(m[1]);
-      else if (m[2]) binaryOmittedBytes += Number(m[1]);
+      if (m[1]) backlogDroppedBytes += Number(m[1]);
+      else binaryKeptEvents++;
       consumed = re.lastIndex;
     }
     tail = text.slice(Math.max(consumed, text.length - 200));
   }
-  return { binaryOmittedBytes, backlogDroppedBytes };
+  return { binaryKeptEvents, backlogDroppedBytes };
 }
 
 export async function measureThroughput(stack: Stack, o: { mib: number; runs: number; log: (s: string) => void; scenarios?: Scenario[] }): Promise<ThroughputResult> {
@@ -161,7 +164,7 @@ export async function measureThroughput(stack: Stack, o: { mib: number; runs: nu
     const pick = (f: (r: RecordingInfo) => number) => median(recs.map(f));
     const outputBytes = pick((r) => r.bytesOut);
     const recordingBytes = pick((r) => r.recordingBytes);
-    return { outputBytes, recordingBytes, ratio: round(recordingBytes / outputBytes, 4), binaryOmittedBytes: pick((r) => r.binaryOmittedBytes), backlogDroppedBytes: pick((r) => r.backlogDroppedBytes) };
+    return { outputBytes, recordingBytes, ratio: round(recordingBytes / outputBytes, 4), binaryKeptEvents: pick((r) => r.binaryKeptEvents), backlogDroppedBytes: pick((r) => r.backlogDroppedBytes) };
   };
   return { mib: o.mib, runs, medianMiBps, proxyCpuSPerGiB, proxyMajorGCsPerGiB, recording: { 'download-binary': recSummary('download-binary'), 'download-text': recSummary('download-text') } };
 }

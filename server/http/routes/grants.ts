@@ -1,10 +1,11 @@
+import { recordFirmware } from '../../core/firmware.js';
 import { getGrant, listGrants, revokeGrant } from '../../core/grants.js';
 import { requestExtension } from '../../core/requests.js';
 import { issueSshCertificate, sshKnownHosts } from '../../core/ssh-certificates.js';
 import { issueTerminalToken } from '../../core/terminal-tokens.js';
 import type { HttpDeps } from '../deps.js';
 import { route } from '../route.js';
-import { certificateBody, extendBody, idParams, listGrantsQuery, revokeBody } from '../schemas.js';
+import { certificateBody, extendBody, firmwareBody, idParams, listGrantsQuery, revokeBody } from '../schemas.js';
 
 export const grantRoutes = (deps: HttpDeps) => [
   route({
@@ -26,6 +27,11 @@ export const grantRoutes = (deps: HttpDeps) => [
     method: 'post', path: '/api/grants/:id/extend', tag: 'access', status: 201, params: idParams, body: extendBody,
     summary: 'Ask to extend your active grant; creates an extension request that needs a fresh approval',
     handler: ({ actor, params, body }) => requestExtension(deps, actor, params.id, body),
+  }),
+  route({
+    method: 'post', path: '/api/grants/:id/firmware', tag: 'access', params: idParams, body: firmwareBody,
+    summary: "Record the firmware version the grant installed on the device's trust record, audited with the uploads that delivered it (the grant's technician, approver of the department, admin; while active or up to 7 days after)",
+    handler: ({ actor, params, body }) => recordFirmware(deps, actor, params.id, body),
   }),
   route({
     method: 'post', path: '/api/grants/:id/ssh-certificate', tag: 'access', status: 201, params: idParams, body: certificateBody,

@@ -2,6 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { post } from '../api/client';
 import type { AccessRequest, Grant, Items, RequestView } from '../api/types';
 import { EmergencyBadge } from '../components/break-glass';
+import { RecordFirmware } from '../components/firmware-form';
 import { Badge, Card, Countdown, Empty, ErrorBox, Field, Loading, Page, useAction } from '../components/ui';
 import { useDirectory } from '../lib/directory';
 import { fmtMinutes, fmtTime } from '../lib/format';
@@ -67,6 +68,7 @@ function GrantCard({ grant: g, onChange }: { grant: Grant; onChange(): void }) {
         </div>
       )}
       {extending && <ExtendForm grant={g} onDone={() => (setExtending(false), onChange())} />}
+      <RecordFirmware grant={g} onDone={onChange} />
     </Card>
   );
 }
@@ -149,7 +151,7 @@ function PastGrants({ items }: { items: Grant[] }) {
     <div className="table-wrap">
       <table className="table">
         <thead>
-          <tr><th>Device</th><th>Window</th><th>Status</th><th>Why it ended</th></tr>
+          <tr><th>Device</th><th>Window</th><th>Status</th><th>Why it ended</th><th>Firmware</th></tr>
         </thead>
         <tbody>
           {items.map((g) => (
@@ -158,6 +160,7 @@ function PastGrants({ items }: { items: Grant[] }) {
               <td data-label="Window">{fmtTime(g.startsAt)} – {fmtTime(g.endedAt ?? g.endsAt)}</td>
               <td data-label="Status"><EmergencyBadge grant={g} /><Badge value={g.status} /></td>
               <td data-label="Why">{g.endReason ?? '—'}</td>
+              <td data-label="Firmware"><RecordFirmware grant={g} onDone={() => undefined} /></td>
             </tr>
           ))}
         </tbody>

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { post } from '../api/client';
 import type { AccessRequest, Device, Grant, Items, RequestView, Session } from '../api/types';
+import { RecordFirmware } from '../components/firmware-form';
 import { TrustRecord } from '../components/trust-record';
 import { Badge, Card, Countdown, Empty, ErrorBox, Field, KV, Loading, Page, useAction } from '../components/ui';
 import { useDirectory } from '../lib/directory';
@@ -75,7 +76,7 @@ export function RequestDetailPage({ requestId }: { requestId: string }) {
               </ul>
             )}
           </Card>
-          {r.grant && <GrantPanel grant={r.grant} onChange={view.reload} />}
+          {r.grant && <GrantPanel grant={r.grant} onChange={() => { view.reload(); device.reload(); }} />}
         </div>
         <div className="stack">
           <Card title="Device trust record">
@@ -138,6 +139,7 @@ function GrantPanel({ grant: g, onChange }: { grant: Grant; onChange(): void }) 
         [open ? 'Ends in' : 'Ended', open ? <Countdown key="c" to={g.endsAt} /> : `${fmtTime(g.endedAt)}${g.endReason ? ` — ${g.endReason}` : ''}`],
       ]} />
       {open && hasRole(me, 'approver', 'admin') && <RevokeGrant grant={g} onDone={onChange} />}
+      <RecordFirmware grant={g} onDone={onChange} />
       {hasRole(me, 'approver', 'admin', 'auditor') && (
         <p className="inline">
           <a className="btn btn-small" href={`/api/grants/${g.id}/evidence`} download={`evidence-${g.id}.json`} data-testid="download-evidence">Download evidence</a>
