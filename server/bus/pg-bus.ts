@@ -16,6 +16,16 @@ export const PG_REVOCATION_CHANNEL = 'portcullis_revocations';
 export const NOTIFY_MAX_BYTES = 7999;
 const MAX_MESSAGE_CHARS = 1000;
 
+/** SQLSTATEs of a connection the server ended on purpose: admin_shutdown (also pg_terminate_backend), crash_shutdown */
+const CLOSED_BY_DATABASE = new Set(['57P01', '57P02']);
+/** reconnect failures logged at info after the database closed the listener (about 1.5 s of back-off) */
+const QUIET_RECONNECT_ATTEMPTS = 4;
+
+function closedByDatabase(err: Error | undefined): string | null {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && CLOSED_BY_DATABASE.has(code) ? code : null;
+}
+
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 const shorten = (s: string) => (s.length > MAX_MESSAGE_CHARS ? `${s.slice(0, MAX_MESSAGE_CHARS - 1)}…` : s);
 
@@ -90,12 +100,16 @@ export function createPgBus(opts: PgBusOptions): ClosableBus {
     listener = undefined;
     client.end().catch(() => undefined);
     if (closed) return;
-    log.warn({ err }, 'revocation listener connection lost; reconnecting');
-    ready = reconnect();
+    // the database closing our connection on purpose is no fault: on Ctrl-C the embedded PostgreSQL gets the
+    // signal with the broker and shuts down before the broker's stop reaches this bus
+    const byDatabase = closedByDatabase(err);
+    if (byDatabase) log.info({ code: byDatabase }, 'revocation listener closed by the database (shutting down or terminated); reconnecting');
+    else log.warn({ err }, 'revocation listener connection lost; reconnecting');
+    ready = reconnect(byDatabase !== null);
     ready.catch(() => undefined);
   }
 
-  async function reconnect(): Promise<void> {
+  async function reconnect(databaseStopping: boolean): Promise<void> {
     for (let attempt = 0; !closed; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 5000)).unref());
       if (closed) break;
@@ -105,7 +119,9 @@ export function createPgBus(opts: PgBusOptions): ClosableBus {
         subscribers.resubscribed();
         return;
       } catch (err) {
-        log.warn({ err, attempt }, 'revocation listener reconnect failed');
+        // a database that is going down refuses for a moment: only a longer outage is worth a warning
+        if (databaseStopping && attempt < QUIET_RECONNECT_ATTEMPTS) log.info({ err, attempt }, 'revocation listener reconnect failed');
+        else log.warn({ err, attempt }, 'revocation listener reconnect failed');
       }
     }
     throw new Error('revocation bus closed');

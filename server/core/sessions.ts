@@ -12,6 +12,7 @@ import type { CoreDeps, SessionFilter } from './ports.js';
 import type { Actor, Device, DeviceCredential, Grant, Recording, Session, SessionChannel, SessionEndReason, Transfer, User } from './types.js';
 import { contractCovers } from './access-rules.js';
 import { sessionAccess, sessionCut, type SessionAccess, type SessionCut } from './session-context.js';
+import { currentSupervisors, type Supervisor } from './supervision.js';
 
 export interface ConnectionGrant {
   grant: Grant;
@@ -248,7 +249,9 @@ export async function listSessions(deps: CoreDeps, actor: Actor, f: SessionFilte
   return withNames(deps, await deps.store.read.sessions.list({ ...f, ...scope }));
 }
 
-export async function getSession(deps: CoreDeps, actor: Actor, id: string): Promise<SessionView & { recording: Recording | null; transfers: Transfer[]; cut: SessionCut | null }> {
+export async function getSession(deps: CoreDeps, actor: Actor, id: string): Promise<SessionView & {
+  recording: Recording | null; transfers: Transfer[]; cut: SessionCut | null; supervisors?: Supervisor[];
+}> {
   const user = requireUser(actor);
   const s = await deps.store.read.sessions.byId(id);
   if (!s) throw notFound('session');
@@ -258,7 +261,9 @@ export async function getSession(deps: CoreDeps, actor: Actor, id: string): Prom
   if (!visible) throw notFound('session');
   const [named] = await withNames(deps, [s]);
   return { ...named!, recording: await deps.store.read.recordings.bySession(id), transfers: await deps.store.read.transfers.forSession(id),
-    cut: await sessionCut(deps, s) };
+    cut: await sessionCut(deps, s),
+    // who supervises it right now (SPEC §8.6): only for a live session of a device that requires supervision
+    ...(device?.policy.supervision === 'required' && !s.endedAt ? { supervisors: await currentSupervisors(deps, s.id) } : {}) };
 }
 
 /** Kill switch for one session: approvers of the device's department and admins. */

@@ -4,7 +4,7 @@
  * browser sends an Origin, come from our own origin: CSRF-safe on top of SameSite=Strict.
  * A user who must change their password first reaches only the routes in PENDING_PASSWORD_ROUTES.
  */
-import type { CookieOptions, Request } from 'express';
+import type { CookieOptions, Request, Response } from 'express';
 import { authenticate } from '../core/auth.js';
 import { forbidden, unauthenticated } from '../core/errors.js';
 import type { CoreDeps } from '../core/ports.js';
@@ -17,6 +17,23 @@ export const PENDING_PASSWORD_ROUTES = new Set(['GET /api/me', 'POST /api/me/pas
 
 export function sessionCookieOptions(secure: boolean, expires?: Date): CookieOptions {
   return { httpOnly: true, sameSite: 'strict', secure, path: '/', ...(expires ? { expires } : {}) };
+}
+
+/**
+ * A marker beside the session cookie that the console's script can read (it holds nothing secret):
+ * with no marker the console knows nobody is signed in and skips the GET /api/me that would answer 401.
+ */
+export const SIGNED_IN_COOKIE = 'portcullis_signed_in';
+
+/** Sets the session cookie and its readable marker, with the token's expiry. */
+export function setSessionCookies(res: Response, secure: boolean, token: string, expires: Date): void {
+  res.cookie(SESSION_COOKIE, token, sessionCookieOptions(secure, expires));
+  res.cookie(SIGNED_IN_COOKIE, '1', { ...sessionCookieOptions(secure, expires), httpOnly: false });
+}
+
+export function clearSessionCookies(res: Response, secure: boolean): void {
+  res.clearCookie(SESSION_COOKIE, sessionCookieOptions(secure));
+  res.clearCookie(SIGNED_IN_COOKIE, { ...sessionCookieOptions(secure), httpOnly: false });
 }
 
 /** An Origin we can read that is ours (the public URL, or the host the browser talked to); `null` and garbage are foreign. */

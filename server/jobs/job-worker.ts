@@ -51,7 +51,12 @@ export async function startJobWorker(conn: QueueConnection, opts: JobWorkerOptio
 
   const worker = conn.createWorker<unknown>(opts.queueName, processor, { concurrency: opts.concurrency });
   // without a listener an 'error' event would crash the process; BullMQ reconnects by itself
-  worker.on('error', (err) => log.error({ err }, 'job worker error'));
+  // the database ending its connections on purpose (a shutdown: 57P01/57P02) is not a fault of ours
+  worker.on('error', (err) => {
+    const code = (err as { code?: unknown }).code;
+    if (code === '57P01' || code === '57P02') log.info({ code }, 'job worker connection ended by the database');
+    else log.error({ err }, 'job worker error');
+  });
   worker.on('failed', (job, err) =>
     log.warn({ jobId: job?.id, name: job?.name, attemptsMade: job?.attemptsMade, err }, 'job failed'),
   );

@@ -84,6 +84,8 @@ export type Session = Wire<Core.Session> & {
   } | null;
   /** who cut it and why (GET /api/sessions/:id, for a session that ended as revoked) */
   cut?: { kind: 'terminated' | 'grant_revoked'; by: { id: string; displayName: string } | null; reason: string; at: string } | null;
+  /** who supervises it now (GET /api/sessions/:id, live sessions of devices whose policy requires supervision) */
+  supervisors?: { userId: string; displayName: string; username: string }[];
 };
 
 export type AuditEvent = Wire<Core.AuditEvent>;

@@ -1,5 +1,6 @@
 // Who is logged in. The session itself is the broker's httpOnly cookie; the console only knows the
-// user GET /api/me returns, and drops it the moment the broker answers 401. A user whose password
+// user GET /api/me returns (asked only when the broker's readable portcullis_signed_in marker is
+// there), and drops it the moment the broker answers 401. A user whose password
 // someone else chose (user.passwordChangeRequired) is shown only the change-password form.
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { ApiError, get, onUnauthenticated, post } from '../api/client';
@@ -18,16 +19,28 @@ interface SessionState {
 
 const SessionContext = createContext<SessionState | null>(null);
 
+/** the broker's readable marker beside its httpOnly session cookie (set at login, cleared at logout) */
+const SIGNED_IN_COOKIE = 'portcullis_signed_in';
+const signedIn = () => document.cookie.split(';').some((c) => c.trim().startsWith(`${SIGNED_IN_COOKIE}=`));
+/** the session ended underneath us: the next page load goes straight to the login form */
+const forgetSignedIn = () => {
+  document.cookie = `${SIGNED_IN_COOKIE}=; path=/; max-age=0; samesite=strict${location.protocol === 'https:' ? '; secure' : ''}`;
+};
+
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [status, setStatus] = useState<SessionState['status']>('loading');
   const [user, setUser] = useState<User | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
 
   useEffect(() => {
-    get<User>('/api/me')
-      .then((u) => (setUser(u), setStatus('user')))
-      .catch(() => setStatus('anonymous'));
+    // no marker, no session: asking /api/me would only earn a 401 in the browser's console
+    if (signedIn()) {
+      get<User>('/api/me')
+        .then((u) => (setUser(u), setStatus('user')))
+        .catch(() => setStatus('anonymous'));
+    } else setStatus('anonymous');
     return onUnauthenticated(() => {
+      forgetSignedIn();
       setUser((was) => {
         if (was) setNotice('Your session has ended. Please log in again.');
         return null;
@@ -47,6 +60,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     await post('/api/auth/logout').catch((e: unknown) => {
       if (!(e instanceof ApiError)) throw e;
     });
+    forgetSignedIn();
     setUser(null);
     setStatus('anonymous');
   }, []);
