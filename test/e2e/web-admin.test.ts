@@ -5,26 +5,15 @@
  * main page fits a phone's width. Screenshots go to test-artifacts/screenshots/.
  */
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDeviceSshd, type DeviceSshd } from '../support/device-sshd.js';
-import { buildWebConsole, createStory, firstLogin, INITIAL_PASSWORD, launchBrowser, login, newPerson, openGrant, PASSWORD, PHONE, reportErrors, screenshot, terminalText } from '../support/browser.js';
-import { startTestBroker, type TestBroker } from '../support/test-broker.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type DeviceSshd } from '../support/device-sshd.js';
+import { createStory, firstLogin, INITIAL_PASSWORD, login, newPerson, openGrant, PASSWORD, PHONE, reportErrors, screenshot, terminalText, useWebConsole } from '../support/browser.js';
+import { type TestBroker } from '../support/test-broker.js';
 
 describe('web console: admin pages and phones', () => {
-  let broker: TestBroker;
-  let sshd: DeviceSshd;
-  let browser: Browser;
-  let base: string;
-  beforeAll(async () => {
-    await buildWebConsole();
-    [broker, sshd, browser] = await Promise.all([startTestBroker(), startDeviceSshd(), launchBrowser()]);
-    base = broker.httpUrl!;
-  }, 300_000);
-  afterAll(async () => {
-    await browser?.close();
-    await broker?.stop();
-    await sshd?.stop();
-  });
+  const web = useWebConsole();
+  let broker: TestBroker, sshd: DeviceSshd, browser: Browser, base: string;
+  beforeAll(() => void ({ broker, sshd, browser, base } = web));
 
   it('an admin enrolls a vendor and a device, deploys and edits it, sets its credential and adds a technician', async () => {
     const s = await createStory(broker, sshd);

@@ -5,24 +5,15 @@
  * the review, after which nothing waits for review.
  */
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDeviceSshd, type DeviceSshd } from '../support/device-sshd.js';
-import { buildWebConsole, createStory, launchBrowser, login, newPerson, PASSWORD, reportErrors, screenshot } from '../support/browser.js';
-import { startTestBroker, type TestBroker } from '../support/test-broker.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type DeviceSshd } from '../support/device-sshd.js';
+import { createStory, login, newPerson, PASSWORD, reportErrors, screenshot, useWebConsole } from '../support/browser.js';
+import { type TestBroker } from '../support/test-broker.js';
 
 describe('break-glass in the web console', () => {
-  let broker: TestBroker;
-  let sshd: DeviceSshd;
-  let browser: Browser;
-  beforeAll(async () => {
-    await buildWebConsole();
-    [broker, sshd, browser] = await Promise.all([startTestBroker(), startDeviceSshd(), launchBrowser()]);
-  }, 300_000);
-  afterAll(async () => {
-    await browser?.close();
-    await broker?.stop();
-    await sshd?.stop();
-  });
+  const web = useWebConsole();
+  let broker: TestBroker, sshd: DeviceSshd, browser: Browser;
+  beforeAll(() => void ({ broker, sshd, browser } = web));
 
   it('technician opens emergency access from the request form; the approver is alerted and reviews it', async () => {
     const s = await createStory(broker, sshd);

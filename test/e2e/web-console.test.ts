@@ -11,27 +11,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateKey, startDeviceSshd, type DeviceSshd } from '../support/device-sshd.js';
-import { buildWebConsole, createStory, launchBrowser, login, newPerson, openGrant, PASSWORD, reportErrors, screenshot, terminalText, type Story } from '../support/browser.js';
-import { startTestBroker, type TestBroker } from '../support/test-broker.js';
-
+import { beforeAll, describe, expect, it } from 'vitest';
+import { generateKey, type DeviceSshd } from '../support/device-sshd.js';
+import { createStory, login, newPerson, openGrant, PASSWORD, reportErrors, screenshot, terminalText, type Story, useWebConsole } from '../support/browser.js';
+import { type TestBroker } from '../support/test-broker.js';
 
 describe('web console', () => {
-  let broker: TestBroker;
-  let sshd: DeviceSshd;
-  let browser: Browser;
-  let base: string;
-  beforeAll(async () => {
-    await buildWebConsole();
-    [broker, sshd, browser] = await Promise.all([startTestBroker(), startDeviceSshd(), launchBrowser()]);
-    base = broker.httpUrl!;
-  }, 300_000);
-  afterAll(async () => {
-    await browser?.close();
-    await broker?.stop();
-    await sshd?.stop();
-  });
+  const web = useWebConsole();
+  let broker: TestBroker, sshd: DeviceSshd, browser: Browser, base: string;
+  beforeAll(() => void ({ broker, sshd, browser, base } = web));
 
   const typeInTerminal = async (page: Page, line: string) => {
     await page.getByTestId('terminal').click();

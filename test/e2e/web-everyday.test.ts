@@ -7,32 +7,19 @@
  * until when and an admin unlocks them. Screenshots go to test-artifacts/screenshots/.
  */
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDeviceSshd, type DeviceSshd } from '../support/device-sshd.js';
-import {
-  buildWebConsole, createStory, INITIAL_PASSWORD, launchBrowser, login, newPerson, openGrant, PASSWORD, PHONE, reportErrors, screenshot, type Story,
-} from '../support/browser.js';
-import { startTestBroker, type TestBroker } from '../support/test-broker.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type DeviceSshd } from '../support/device-sshd.js';
+import { createStory, INITIAL_PASSWORD, login, newPerson, openGrant, PASSWORD, PHONE, reportErrors, screenshot, type Story, useWebConsole } from '../support/browser.js';
+import { type TestBroker } from '../support/test-broker.js';
 
 // generous waits: these tests share two cores with the rest of the suite
 const LONG = { timeout: 30_000 };
 const LIBRARY_WORDING = /Too small|Too big|Invalid input|Invalid option|Unrecognized key|body\./;
 
 describe('the everyday console', () => {
-  let broker: TestBroker;
-  let sshd: DeviceSshd;
-  let browser: Browser;
-  let base: string;
-  beforeAll(async () => {
-    await buildWebConsole();
-    [broker, sshd, browser] = await Promise.all([startTestBroker(), startDeviceSshd(), launchBrowser()]);
-    base = broker.httpUrl!;
-  }, 300_000);
-  afterAll(async () => {
-    await browser?.close();
-    await broker?.stop();
-    await sshd?.stop();
-  });
+  const web = useWebConsole();
+  let broker: TestBroker, sshd: DeviceSshd, browser: Browser, base: string;
+  beforeAll(() => void ({ broker, sshd, browser, base } = web));
 
   /** Another technician of the story's vendor, logged in through the API. */
   const technician = async (s: Story, tag: string, displayName: string) => {

@@ -6,25 +6,16 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { authorizeConnection, recordSessionEnd, recordSessionStart } from '../../server/core/sessions.js';
-import { startDeviceSshd, type DeviceSshd } from '../support/device-sshd.js';
-import { buildWebConsole, createStory, launchBrowser, login, newPerson, openGrant, PASSWORD, reportErrors, screenshot } from '../support/browser.js';
-import { startTestBroker, type TestBroker } from '../support/test-broker.js';
+import { type DeviceSshd } from '../support/device-sshd.js';
+import { createStory, login, newPerson, openGrant, PASSWORD, reportErrors, screenshot, useWebConsole } from '../support/browser.js';
+import { type TestBroker } from '../support/test-broker.js';
 
 describe('web console: search, evidence and reports', () => {
-  let broker: TestBroker;
-  let sshd: DeviceSshd;
-  let browser: Browser;
-  beforeAll(async () => {
-    await buildWebConsole();
-    [broker, sshd, browser] = await Promise.all([startTestBroker(), startDeviceSshd(), launchBrowser()]);
-  }, 300_000);
-  afterAll(async () => {
-    await browser?.close();
-    await broker?.stop();
-    await sshd?.stop();
-  });
+  const web = useWebConsole();
+  let broker: TestBroker, sshd: DeviceSshd, browser: Browser;
+  beforeAll(() => void ({ broker, sshd, browser } = web));
 
   it('an auditor finds a typed line, opens the replay there, and gets the evidence and the reports', async () => {
     const s = await createStory(broker, sshd);

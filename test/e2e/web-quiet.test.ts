@@ -6,10 +6,10 @@
  * after which the console asks nothing again.
  */
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDeviceSshd, type DeviceSshd } from '../support/device-sshd.js';
-import { buildWebConsole, createStory, launchBrowser, login, newPerson, openGrant, PASSWORD, terminalText } from '../support/browser.js';
-import { startTestBroker, type TestBroker } from '../support/test-broker.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type DeviceSshd } from '../support/device-sshd.js';
+import { createStory, login, newPerson, openGrant, PASSWORD, terminalText, useWebConsole } from '../support/browser.js';
+import { type TestBroker } from '../support/test-broker.js';
 
 /** Everything the browser complains about: console errors and warnings, page errors, answers of 400 and up. */
 function listen(page: Page): string[] {
@@ -25,18 +25,9 @@ function listen(page: Page): string[] {
 }
 
 describe('a quiet web console', () => {
-  let broker: TestBroker;
-  let sshd: DeviceSshd;
-  let browser: Browser;
-  beforeAll(async () => {
-    await buildWebConsole();
-    [broker, sshd, browser] = await Promise.all([startTestBroker(), startDeviceSshd(), launchBrowser()]);
-  }, 300_000);
-  afterAll(async () => {
-    await browser?.close();
-    await broker?.stop();
-    await sshd?.stop();
-  });
+  const web = useWebConsole();
+  let broker: TestBroker, sshd: DeviceSshd, browser: Browser;
+  beforeAll(() => void ({ broker, sshd, browser } = web));
 
   it('loads the login page without a 401 or a console message, and logging out leaves it quiet too', async () => {
     const s = await createStory(broker, sshd);

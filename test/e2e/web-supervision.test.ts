@@ -6,28 +6,19 @@
  * the technician's input reaches the device.
  */
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDeviceSshd, type DeviceSshd } from '../support/device-sshd.js';
-import { buildWebConsole, createStory, launchBrowser, login, newPerson, openGrant, PASSWORD, reportErrors, screenshot, terminalText } from '../support/browser.js';
-import { startTestBroker, type TestBroker } from '../support/test-broker.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type DeviceSshd } from '../support/device-sshd.js';
+import { createStory, login, newPerson, openGrant, PASSWORD, reportErrors, screenshot, terminalText, useWebConsole } from '../support/browser.js';
+import { type TestBroker } from '../support/test-broker.js';
 
 const LONG = { timeout: 30_000 };
 /** the terminal's text with rows joined, so a notice wrapped at the terminal's width still matches */
 const flat = async (page: Page) => (await terminalText(page)).replace(/\n/g, '');
 
 describe('supervision on the watch page', () => {
-  let broker: TestBroker;
-  let sshd: DeviceSshd;
-  let browser: Browser;
-  beforeAll(async () => {
-    await buildWebConsole();
-    [broker, sshd, browser] = await Promise.all([startTestBroker(), startDeviceSshd(), launchBrowser()]);
-  }, 300_000);
-  afterAll(async () => {
-    await browser?.close();
-    await broker?.stop();
-    await sshd?.stop();
-  });
+  const web = useWebConsole();
+  let broker: TestBroker, sshd: DeviceSshd, browser: Browser;
+  beforeAll(() => void ({ broker, sshd, browser } = web));
 
   it('shows that input is held, then who supervises, while the page is open', async () => {
     const s = await createStory(broker, sshd);

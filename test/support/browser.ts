@@ -9,8 +9,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
-import type { DeviceSshd } from './device-sshd.js';
-import { addUser, type TestBroker } from './test-broker.js';
+import { afterAll, beforeAll } from 'vitest';
+import { startDeviceSshd, type DeviceSshd } from './device-sshd.js';
+import { addUser, startTestBroker, type TestBroker } from './test-broker.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const SCREENSHOT_DIR = path.join(root, 'test-artifacts', 'screenshots');
@@ -19,6 +20,33 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Builds web/dist unless it is newer than web/src (the same script `npm start` runs). */
 export async function buildWebConsole(): Promise<void> {
   await promisify(execFile)(process.execPath, [path.join(root, 'web', 'build-if-stale.mjs')], { cwd: root, timeout: 300_000 });
+}
+
+export interface WebConsoleEnv {
+  broker: TestBroker;
+  sshd: DeviceSshd;
+  browser: Browser;
+  /** the broker's HTTP address */
+  base: string;
+}
+
+/**
+ * Registers a describe block's hooks: the web console built, one broker, a device sshd and Chromium for
+ * its tests, all stopped after them. Read the fields inside tests (they are set before the first).
+ */
+export function useWebConsole(): WebConsoleEnv {
+  const env = {} as WebConsoleEnv;
+  beforeAll(async () => {
+    await buildWebConsole();
+    [env.broker, env.sshd, env.browser] = await Promise.all([startTestBroker(), startDeviceSshd(), launchBrowser()]);
+    env.base = env.broker.httpUrl!;
+  }, 300_000);
+  afterAll(async () => {
+    await env.browser?.close();
+    await env.broker?.stop();
+    await env.sshd?.stop();
+  });
+  return env;
 }
 
 export async function launchBrowser(): Promise<Browser> {
