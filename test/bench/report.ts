@@ -2,12 +2,14 @@
 import type { CutoffResult } from './cutoff.js';
 import type { KeystrokeResult } from './keystroke.js';
 import type { MemoryResult } from './memory.js';
+import type { ScpResult } from './scp.js';
 import type { SetupResult } from './setup-time.js';
 import type { ThroughputResult } from './throughput.js';
 import { round } from './measure.js';
 
 export interface Results {
   throughput?: ThroughputResult;
+  scp?: ScpResult;
   keystroke?: KeystrokeResult;
   setup?: SetupResult;
   cutoff?: CutoffResult;
@@ -45,6 +47,19 @@ export function checkTargets(r: Results): Check[] {
       checks.push({ figure: 'download-binary vs direct', target: '≥ 0.6×', measured: `${bin}×`, pass: bin >= 0.6 });
     }
   }
+  const sc = r.scp;
+  if (sc) {
+    for (const s of ['scp-upload', 'scp-download'] as const) {
+      const m = sc.medianMiBps[s];
+      if (!Number.isFinite(m.portcullis)) continue; // not measured (BENCH_SCENARIOS)
+      const x = ratio(m.portcullis, m.direct)!;
+      checks.push({ figure: `${s} vs direct`, target: '≥ 0.8×', measured: `${x}×`, pass: x >= 0.8 });
+      const j = ratio(m.portcullis, m.jump)!;
+      checks.push({ figure: `${s} vs ssh -J`, target: '≥ 1.5×', measured: `${j}×`, pass: j >= 1.5 });
+      checks.push({ figure: `${s} proxy RSS growth during the transfer`, target: '≤ 64 MB', measured: `${sc.maxRssGrowthMB[s]} MB`, pass: sc.maxRssGrowthMB[s] <= 64 });
+      checks.push({ figure: `${s} transfer recorded (complete, SHA-256 equal)`, target: 'every run', measured: sc.recordsOk[s] ? 'yes' : 'no', pass: sc.recordsOk[s] });
+    }
+  }
   if (r.keystroke) {
     const k = r.keystroke;
     checks.push({ figure: 'keystroke round trip median', target: `≤ ssh -J (${k.medianUs.jump} µs)`, measured: `${k.medianUs.portcullis} µs`, pass: k.medianUs.portcullis <= k.medianUs.jump });
@@ -80,6 +95,14 @@ export function markdown(r: Results, meta: Record<string, unknown>, checks: Chec
       row([`${s} MiB/s (${t.mib} MiB)`, m.direct, m.jump, m.portcullis, fmt(ratio(m.portcullis, m.direct), '×'), fmt(ratio(m.portcullis, m.jump), '×')]);
     }
   }
+  const scp = r.scp;
+  if (scp) {
+    for (const s of ['scp-upload', 'scp-download'] as const) {
+      const m = scp.medianMiBps[s];
+      if (!Number.isFinite(m.portcullis)) continue;
+      row([`${s} MiB/s (${scp.mib} MiB, wall time of \`scp\`, set-up included)`, m.direct, m.jump, m.portcullis, fmt(ratio(m.portcullis, m.direct), '×'), fmt(ratio(m.portcullis, m.jump), '×')]);
+    }
+  }
   const k = r.keystroke;
   if (k) {
     row([`keystroke round trip median µs (${k.echoes} echoes)`, k.medianUs.direct, k.medianUs.jump, k.medianUs.portcullis, fmt(ratio(k.medianUs.portcullis, k.medianUs.direct), '×'), fmt(ratio(k.medianUs.portcullis, k.medianUs.jump), '×')]);
@@ -107,6 +130,15 @@ export function markdown(r: Results, meta: Record<string, unknown>, checks: Chec
       row([sc, rec.outputBytes, rec.recordingBytes, rec.ratio, rec.binaryKeptEvents, rec.backlogDroppedBytes, t.proxyCpuSPerGiB[sc], t.proxyMajorGCsPerGiB[sc]]);
     }
     for (const sc of ['upload-binary', 'upload-text'] as const) if (Number.isFinite(t.proxyCpuSPerGiB[sc])) row([`${sc} (input, recorded as i/b events)`, '', '', '', '', '', t.proxyCpuSPerGiB[sc], t.proxyMajorGCsPerGiB[sc]]);
+  }
+  if (scp) {
+    lines.push('', '| scp through Portcullis | proxy RSS before, MB | peak during, MB | growth, MB (max) | proxy CPU-s/GiB | transfer records |', '|---|---|---|---|---|---|');
+    for (const s of ['scp-upload', 'scp-download'] as const) {
+      const runs = scp.runs[s].filter((x) => x.path === 'portcullis');
+      if (!runs.length) continue;
+      const records = runs.map((x) => `${x.record?.outcome}${x.record?.ok ? ', sha256 equal' : ', MISMATCH'}`).join('; ');
+      row([s, runs.map((x) => x.proxyRssBeforeMB).join(' / '), runs.map((x) => x.proxyRssPeakMB).join(' / '), scp.maxRssGrowthMB[s], scp.proxyCpuSPerGiB[s], records]);
+    }
   }
   lines.push('', '| target (recording on) | required | measured | result |', '|---|---|---|---|');
   for (const ch of checks) row([ch.figure, ch.target, ch.measured, ch.pass === null ? 'n/a' : ch.pass ? 'PASS' : '**FAIL**']);

@@ -5,7 +5,7 @@
  * Settings (environment): BENCH_MIB (512), BENCH_RUNS (3), BENCH_ECHOES (1000), BENCH_SETUP_RUNS (10),
  * BENCH_CUT_RUNS (10), BENCH_SESSIONS ("200,1000"), BENCH_CONCURRENCY (16), BENCH_EXPIRY_LEAD_MS (3000),
  * BENCH_ONLY (comma list of setup,keystroke,throughput,cutoff,memory), BENCH_SCENARIOS (comma list of
- * upload-binary,upload-text,download-binary,download-text), BENCH_PROFILE=1 (proxy under
+ * upload-binary,upload-text,download-binary,download-text,scp-upload,scp-download), BENCH_PROFILE=1 (proxy under
  * `node --cpu-prof`, one profile per phase, summarised), BENCH_REDIS_URL (revocation bus and jobs on
  * Redis instead of PostgreSQL), BENCH_LOG_LEVEL (broker log level, default warn).
  * `--hold`: start everything, print how to reach it, and wait for Ctrl-C (for investigation by hand).
@@ -26,6 +26,7 @@ import { summariseFile, summaryMarkdown } from './profile.js';
 import { checkTargets, markdown, type Results } from './report.js';
 import { measureSetup } from './setup-time.js';
 import { repoRoot, startStack, type Stack } from './stack.js';
+import { measureScp, SCP_SCENARIOS, type ScpScenario } from './scp.js';
 import { measureThroughput, SCENARIOS, type Scenario } from './throughput.js';
 
 const PHASES = ['setup', 'keystroke', 'throughput', 'cutoff', 'memory'] as const;
@@ -51,9 +52,12 @@ const cfg = {
   expiryLeadMs: num('BENCH_EXPIRY_LEAD_MS', 3000),
   only: (process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',').map((s) => s.trim()) : [...PHASES]) as Phase[],
   profile: process.env.BENCH_PROFILE === '1',
-  scenarios: (process.env.BENCH_SCENARIOS ? process.env.BENCH_SCENARIOS.split(',').map((s) => s.trim()) : [...SCENARIOS]) as Scenario[],
+  scenarios: (process.env.BENCH_SCENARIOS ? process.env.BENCH_SCENARIOS.split(',').map((s) => s.trim()) : [...SCENARIOS, ...SCP_SCENARIOS]) as (Scenario | ScpScenario)[],
 };
-for (const s of cfg.scenarios) if (!SCENARIOS.includes(s)) throw new Error(`BENCH_SCENARIOS: unknown scenario ${s} (${SCENARIOS.join(', ')})`);
+const ALL_SCENARIOS: string[] = [...SCENARIOS, ...SCP_SCENARIOS];
+for (const s of cfg.scenarios) if (!ALL_SCENARIOS.includes(s)) throw new Error(`BENCH_SCENARIOS: unknown scenario ${s} (${ALL_SCENARIOS.join(', ')})`);
+const stdioScenarios = cfg.scenarios.filter((s): s is Scenario => (SCENARIOS as string[]).includes(s));
+const scpScenarios = cfg.scenarios.filter((s): s is ScpScenario => (SCP_SCENARIOS as string[]).includes(s));
 for (const p of cfg.only) if (!PHASES.includes(p)) throw new Error(`BENCH_ONLY: unknown phase ${p} (${PHASES.join(', ')})`);
 
 const log = (s: string) => process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
@@ -70,8 +74,9 @@ async function preflight(tmpRoot: string): Promise<void> {
   for (const bin of ['ssh', '/usr/sbin/sshd', 'ssh-keygen']) {
     if (!tryRun('sh', ['-c', `command -v ${bin} || true`])) throw new Error(`${bin} is not installed (apt-get install openssh-client openssh-server)`);
   }
-  // the text file, plus one recording of it at a time (deleted after each run), plus slack
-  const needMiB = (cfg.only.includes('throughput') ? 2.2 * cfg.mib : 0) + 512;
+  // the text file, plus one recording of it at a time (deleted after each run); scp: the random file
+  // and one copy of it at a time; plus slack
+  const needMiB = (cfg.only.includes('throughput') ? (stdioScenarios.length ? 2.2 : 0) * cfg.mib + (scpScenarios.length ? 2.2 : 0) * cfg.mib : 0) + 512;
   const st = await fs.statfs(tmpRoot);
   const freeMiB = (st.bavail * st.bsize) / 1048576;
   if (freeMiB < needMiB) throw new Error(`not enough disk under ${tmpRoot}: ${Math.round(freeMiB)} MiB free, ${Math.round(needMiB)} MiB needed; lower BENCH_MIB`);
@@ -106,7 +111,7 @@ async function main(): Promise<number> {
     note: [
       cfg.smoke ? '**Smoke run (tiny sizes): the figures are not representative and the targets are not meaningful.**' : '',
       cfg.profile ? '**Profiled run (`node --cpu-prof` on the proxy): figures include profiler overhead.**' : '',
-      `Medians of ${cfg.runs} run(s), ${cfg.mib} MiB per transfer, default ciphers, loopback. Throughput excludes connection set-up (measured on its own).`,
+      `Medians of ${cfg.runs} run(s), ${cfg.mib} MiB per transfer, default ciphers, loopback. Throughput excludes connection set-up (measured on its own), except the scp rows: those are the file size over the wall time of the \`scp\` process (SFTP mode), connection set-up included for all three paths alike.`,
       'The proxy runs in its own process (ROLES=proxy), the API and worker in another (ROLES=api,worker), over one throw-away PostgreSQL database; recording is on.',
     ].filter(Boolean).join(' '),
   };
@@ -137,7 +142,8 @@ async function main(): Promise<number> {
       try {
         if (phase === 'setup') results.setup = await measureSetup(stack, { runs: cfg.setupRuns, log });
         if (phase === 'keystroke') results.keystroke = await measureKeystrokes(stack, { echoes: cfg.echoes, runs: cfg.runs, log });
-        if (phase === 'throughput') results.throughput = await measureThroughput(stack, { mib: cfg.mib, runs: cfg.runs, log, scenarios: cfg.scenarios });
+        if (phase === 'throughput' && stdioScenarios.length) results.throughput = await measureThroughput(stack, { mib: cfg.mib, runs: cfg.runs, log, scenarios: stdioScenarios });
+        if (phase === 'throughput' && scpScenarios.length) results.scp = await measureScp(stack, { mib: cfg.mib, runs: cfg.runs, log, scenarios: scpScenarios });
         if (phase === 'cutoff') results.cutoff = await measureCutoff(stack, { runs: cfg.cutRuns, expiryLeadMs: cfg.expiryLeadMs, log });
         if (phase === 'memory') results.memory = await measureMemory(stack, { counts: cfg.sessions, concurrency: cfg.concurrency, log });
       } catch (err) {

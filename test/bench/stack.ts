@@ -162,7 +162,8 @@ export async function startStack(runDir: string, tmp: string, log: (s: string) =
   const dev = await api.ok('POST', '/api/devices', adminToken, {
     name: deviceName, manufacturer: 'Bench', model: 'Loopback', firmwareBaseline: '1', department: 'bench', clinicalPurpose: 'benchmark',
     criticality: 'low', address: '127.0.0.1', sshPort: device.port, hostKey: device.hostKey, vendorIds: [vendor.id],
-    policy: { maxSessionMinutes: 1440, approvalsRequired: 1 },
+    // the scp scenarios deliver files through the proxy's SFTP relay (§8.3)
+    policy: { maxSessionMinutes: 1440, approvalsRequired: 1, allowUpload: true, allowDownload: true },
     credential: { username: device.user, privateKey: device.loginPrivateKey },
   });
   await api.ok('POST', `/api/devices/${dev.id}/lifecycle`, adminToken, { state: 'deployed', reason: 'benchmark' });
