@@ -44,6 +44,7 @@ import { handleTerminalSocket } from '../proxy/ws-terminal.js';
 import { attachWebSockets } from './http/websockets.js';
 import { createOpsApp } from './http/ops.js';
 import type { Logger } from './logger.js';
+import { tellFirstPassword } from './first-password.js';
 import { createMetrics, sshCryptoBindingAvailable } from './metrics.js';
 import { sinksFromConfig, startSiemStreaming } from './siem/start-siem.js';
 import { startSearchIndexer } from './jobs/search-indexer.js';
@@ -126,11 +127,14 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
 
     const admin = await ensureFirstAdmin(deps, config.adminPassword);
     if (admin?.password) {
-      // printed once, to the operator's terminal only: never into the structured log
-      process.stdout.write(
+      // shown once, on the operator's terminal (or in a 0600 file): never on stdout, where the log goes
+      const told = tellFirstPassword(
         `\n  First start: log in at ${config.publicUrl} as "${admin.username}" with password ${admin.password}\n` +
           `  (shown once, and valid for that first login only: you will choose your own password then)\n\n`,
+        config.dataDir,
       );
+      if (told.where === 'terminal') log.info('first start: created user "admin"; its one-time password is shown on the terminal');
+      else log.warn({ file: told.file }, 'first start: created user "admin"; no terminal to show its one-time password on: read it from this file (mode 0600), log in, then delete the file');
     } else if (admin) {
       log.info('first start: created user "admin" with ADMIN_PASSWORD');
     }
