@@ -29,8 +29,8 @@ export function startSearchIndexer(deps: { pool: Pool; clock: Clock; logger: Log
     let total = 0;
     for (;;) {
       const n = await transaction(deps.pool, async (client) => {
-        const todo = await lockSessionsToIndex(client, batch);
-        for (const s of todo) {
+        const sessions = await lockSessionsToIndex(client, batch);
+        for (const s of sessions) {
           let cast: string | null = null;
           let problem: string | null = null;
           if (s.recordingPath) {
@@ -43,7 +43,7 @@ export function startSearchIndexer(deps: { pool: Pool; clock: Clock; logger: Log
           const transfers = await transfersRepo(client).forSession(s.sessionId);
           await saveSegments(client, s.sessionId, sessionSegments(s, cast, transfers), deps.clock.now(), problem);
         }
-        return todo.length;
+        return sessions.length;
       });
       total += n;
       if (n < batch || stopped) return total;
