@@ -14,9 +14,14 @@ RUN apt-get update \
 RUN npm install -g npm@11 --no-audit --no-fund
 WORKDIR /app
 COPY package.json package-lock.json ./
-# production dependencies only: tsx (which runs the TypeScript sources) is one of them
-RUN npm ci --omit=dev --no-audit --no-fund \
+# the reviewed patch to ssh2 (pooled padding, packet memory reuse), applied by patch-package from the
+# postinstall script: patch-package is a devDependency, so install everything, then prune to
+# production dependencies (tsx, which runs the TypeScript sources, is one of them)
+COPY .ci/patches ./.ci/patches
+RUN npm ci --no-audit --no-fund \
  && node -e "if (require('ssh2/lib/protocol/crypto').bindingAvailable !== true) { console.error('ssh2 native crypto binding was not built'); process.exit(1); }" \
+ && node -e "if (!require('ssh2/lib/protocol/crypto').padding) { console.error('the ssh2 patch in .ci/patches was not applied'); process.exit(1); }" \
+ && npm prune --omit=dev --no-audit --no-fund \
  && npm cache clean --force
 
 # --- runtime --------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import type { CutReason, LiveMember } from './live-registry.js';
 import { IdleWatch } from './idle-watch.js';
 import { superviseInput } from './supervised-input.js';
 import { notice } from './notices.js';
-import { createRecorder, type Recorder } from './recording/recorder.js';
+import { createWorkerRecorder, type WorkerRecorder } from './recording/worker-recorder.js';
 
 export interface PtyInfo {
   term: string;
@@ -149,7 +149,7 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
   // the session and its recording; if either cannot be written the relay fails (the caller tells the
   // technician) and nothing stays registered
   let session: Session;
-  let recorder: Recorder;
+  let recorder: WorkerRecorder;
   try {
     const started = await recordSessionStart(deps, current, {
       channel: spec.channel, command: spec.command, clientAddress: spec.clientAddress, proxyInstance: ctx.instanceId,
@@ -157,17 +157,19 @@ export async function startRelay(ctx: ProxyContext, conn: ConnectionGrant, link:
     });
     session = started.session;
     member.sessionId = session.id;
-    recorder = await createRecorder({
+    // encoded, written and hashed in the recording worker: the relay's thread only copies the bytes
+    recorder = await createWorkerRecorder({
       path: started.recording!.path,
       width: spec.pty?.cols ?? 80,
       height: spec.pty?.rows ?? 24,
       title: `${current.grant.emergency ? 'EMERGENCY (break-glass) — ' : ''}${current.device.name} — ${current.technician.displayName} (${current.technician.username}) — grant ${current.grant.id}`,
       ...(spec.command !== null ? { command: spec.command } : {}),
       recordInput: ctx.recordInput,
-      // The recorder drops output beyond this backlog rather than slow the session. At 1 MiB (its default)
-      // a bulk download (~150-300 MiB/s) outran one append's latency under load (p99 2 ms, max 7 ms on this
-      // kind of machine) and lost 20-87 % of the text; 8 MiB covers those stalls (see README, Benchmark).
-      // Memory is only used while a session's recording is behind, and stays bounded per session.
+      // The backlog before the relay pauses the device (`congested`): raw bytes not yet with the worker, and
+      // in the worker the encoded bytes not yet on disk, each held under this. At 1 MiB (the default) a bulk
+      // download (~150-300 MiB/s) outran one append's latency under load (p99 2 ms, max 7 ms on this kind of
+      // machine); 8 MiB covers those stalls (see README, Benchmark). Memory is only used while a session's
+      // recording is behind, and stays bounded per session.
       maxBufferedBytes: 8 * 1024 * 1024,
     });
   } catch (err) {

@@ -46,8 +46,6 @@ export interface SshProxy {
 
 function handleClient(ctx: ProxyContext, caBlob: Buffer, client: ssh2.Connection, info: ssh2.ClientInfo, clients: Set<ssh2.Connection>, guards: AuthGuards): void {
   clients.add(client);
-  // ssh2 never sets TCP_NODELAY: without it the handshake stalls ~40 ms twice (FIELD-NOTES)
-  (client as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
   const clientAddress = info.ip ?? null;
   let conn: ConnectionGrant | null = null;
   let link: DeviceLink | null = null;
@@ -165,6 +163,9 @@ export async function startSshProxy(ctx: ProxyContext, opts: SshProxyOptions): P
   // our own listener: the per-address limit and the deadline apply before ssh2 sees a byte
   const listener = net.createServer((socket) => {
     socket.on('error', () => undefined); // ssh2 reports socket errors on the connection once it has it
+    // ssh2 never sets TCP_NODELAY: without it the handshake stalls ~40 ms twice (FIELD-NOTES), and a
+    // keystroke's echo can wait for the previous packet's ACK. Set at accept, before ssh2's first write.
+    socket.setNoDelay(true);
     const ticket = gate.admit(socket);
     if (!ticket) return;
     const key = `${socket.remoteAddress}|${socket.remotePort}`;

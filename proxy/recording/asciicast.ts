@@ -96,6 +96,27 @@ export function encodeEventBuffer(t: number, code: CastEventCode, escaped: reado
   return buf;
 }
 
+const NUL_ESCAPE = '\\u0000';
+const ZEROS = Buffer.alloc(64 * 1024);
+/** True when every byte of `bytes` is 0 (one native compare per 64 KiB). */
+function isAllZero(bytes: Buffer): boolean {
+  for (let off = 0; off < bytes.length; off += ZEROS.length) {
+    const n = Math.min(ZEROS.length, bytes.length - off);
+    if (!bytes.subarray(off, off + n).equals(n === ZEROS.length ? ZEROS : ZEROS.subarray(0, n))) return false;
+  }
+  return true;
+}
+
+/**
+ * The data of an "o"/"i" event for `bytes` as JSON-escaped text without the quotes, i.e.
+ * `JSON.stringify(bytes.toString('utf8')).slice(1, -1)`. A run of NUL bytes (`head -c N /dev/zero`) is
+ * common in binary downloads and costs 6 bytes each: it is produced without decoding or scanning.
+ */
+export function escapeText(bytes: Buffer): string {
+  if (bytes.length >= 16 && bytes[0] === 0 && isAllZero(bytes)) return NUL_ESCAPE.repeat(bytes.length);
+  return JSON.stringify(bytes.toString('utf8')).slice(1, -1);
+}
+
 /** The bytes a "b" event carries (its data must have passed parseCast / CastReader). */
 export function binaryEventBytes(data: string): { stream: CastStream; bytes: Buffer } {
   return { stream: data[0] as CastStream, bytes: Buffer.from(data.slice(2), 'base64') };

@@ -19,13 +19,15 @@
  *   DROPPED rather than buffered without bound, counted in backlogBytesDropped and noted in a marker
  *   "recording backlog: N bytes not recorded" (a marker, so the output stream holds only what
  *   the device sent).
- * - close(): flush, fdatasync, close, streaming SHA-256. Idempotent; later calls are ignored. After a
- *   failed write nothing more is written and flush()/close() reject with that error.
+ * - close(): flush, fdatasync, close. The SHA-256 is computed as the bytes go to disk (native, in write
+ *   order: one append at a time), so the file is never read back. Idempotent; later calls are ignored.
+ *   After a failed write nothing more is written and flush()/close() reject with that error.
+ * - Runs on the relay's thread for small recordings (SFTP sessions) and inside the recording worker for
+ *   terminal sessions (worker-recorder.ts), where the worker drives `clock` and `timers`.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
-import { encodeEvent, encodeHeader, type CastEventCode } from './asciicast.js';
+import { encodeEvent, encodeHeader, escapeText, type CastEventCode } from './asciicast.js';
 import { EventRun, runSize } from './event-run.js';
 import { slicePiece, Utf8Pieces, type Utf8Piece } from './utf8-pieces.js';
 
@@ -86,12 +88,14 @@ export class Recorder {
     const sliceBytes = Math.floor(runLimit / 8);
     const rec = new Recorder(o.path, fh, { clock, timers, interval, max, dataCap, runLimit, sliceBytes, recordInput: !!o.recordInput, startMs });
     rec.counts.bytesWritten = header.length;
+    rec.hash.update(header);
     return rec;
   }
 
   private readonly outputPieces = new Utf8Pieces();
   private readonly inputPieces = new Utf8Pieces();
   private readonly listeners = new Set<(line: string) => void>();
+  private readonly hash: Hash = createHash('sha256'); // of every byte handed to the file, in order
   private readonly timer: unknown;
   private readonly counts = { bytesIn: 0, bytesWritten: 0, events: 0, binaryBytes: 0, backlogBytesDropped: 0 };
   private run: EventRun | null = null; // open output run
@@ -152,6 +156,11 @@ export class Recorder {
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
+  /** The write error that stopped the recording, if any (nothing is written after it). */
+  get failure(): unknown {
+    return this.writeError;
+  }
+
   /** Live tap: every event line (without "\n") as it is queued for writing. Returns an unsubscribe function. */
   onEvent(listener: (line: string) => void): () => void {
     this.listeners.add(listener);
@@ -186,10 +195,8 @@ export class Recorder {
     if (!error) await this.fh.datasync().catch((e: unknown) => void (error = e));
     await this.fh.close().catch((e: unknown) => void (error ??= e));
     if (error) throw error;
-    const hash = createHash('sha256'); // streamed, the file is never read into memory at once
-    for await (const chunk of createReadStream(this.path)) hash.update(chunk as Buffer);
     const { path, counts } = this;
-    return { path, bytes: counts.bytesWritten, durationMs: Math.max(0, endMs - this.cfg.startMs), sha256: hash.digest('hex'), events: counts.events };
+    return { path, bytes: counts.bytesWritten, durationMs: Math.max(0, endMs - this.cfg.startMs), sha256: this.hash.digest('hex'), events: counts.events };
   }
 
   private pendingBytes(): number {
@@ -205,7 +212,7 @@ export class Recorder {
   private append(piece: Utf8Piece): void {
     const { bytes, valid } = piece;
     if (this.run && this.run.binary === valid) this.endRun(); // text and binary runs do not mix
-    const escaped = JSON.stringify(bytes.toString('utf8')).slice(1, -1); // escaped now, so the encoded size is known
+    const escaped = escapeText(bytes); // escaped now, so the encoded size is known
     const escapedBytes = Buffer.byteLength(escaped);
     const growth = this.run ? this.run.growth(bytes.length, escapedBytes) : runSize(!valid, bytes.length, escapedBytes);
     if (this.writeError || this.pendingBytes() + growth > this.cfg.dataCap) return this.drop(bytes.length);
@@ -225,7 +232,7 @@ export class Recorder {
   private recordInput(piece: Utf8Piece): void {
     this.endRun();
     const run = new EventRun('i', !piece.valid, this.time(), this.cfg.clock.now());
-    const escaped = JSON.stringify(piece.bytes.toString('utf8')).slice(1, -1);
+    const escaped = escapeText(piece.bytes);
     run.add(piece.bytes, escaped, Buffer.byteLength(escaped));
     const lines = run.lines();
     const size = lines.reduce((n, l) => n + l.length, 0);
@@ -285,6 +292,7 @@ export class Recorder {
     this.queuedBytes = 0;
     const ok = () => void (this.counts.bytesWritten += buf.length);
     const failed = (e: unknown) => void (this.writeError = e ?? new Error('recording write failed'));
+    this.hash.update(buf); // appendFile writes all of buf or fails, and a failure ends the recording
     this.writing = this.fh.appendFile(buf).then(ok, failed).finally(() => {
       this.inflightBytes = 0;
       this.writing = null;
