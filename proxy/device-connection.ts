@@ -5,12 +5,22 @@
  */
 import net from 'node:net';
 import ssh2 from 'ssh2';
+import type { PresentedHostKey } from '../server/core/ports.js';
 import type { Device, DeviceCredential } from '../server/core/types.js';
+import { sshFingerprint } from '../server/crypto/ssh-cert.js';
 import { certificateKey } from './ssh2-cert-auth.js';
 
 export class DeviceAuthError extends Error {
   constructor(readonly presentedKeyBlob: Buffer) {
     super('device host key does not match the pinned key');
+  }
+
+  /** the key the device presented: its type (the blob's first string), fingerprint and public key line */
+  presented(): PresentedHostKey {
+    const blob = this.presentedKeyBlob;
+    const len = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
+    const keyType = len > 0 && len <= 100 && blob.length >= 4 + len ? blob.subarray(4, 4 + len).toString('latin1') : 'unknown';
+    return { keyType, fingerprint: sshFingerprint(blob), publicKey: `${keyType} ${blob.toString('base64')}` };
   }
 }
 
@@ -18,6 +28,10 @@ export class DeviceAuthError extends Error {
 const pinnedBlob = (line: string) => Buffer.from(line.trim().split(/\s+/)[1] ?? '', 'base64');
 
 function loginOptions(c: DeviceCredential): Partial<ssh2.ConnectConfig> {
+  // mid-rotation the device may hold the current secret or already the next one: offer both, current first
+  if (c.kind === 'password' && c.pendingSecret) {
+    return { authHandler: [c.secret, c.pendingSecret].map((password) => ({ type: 'password', username: c.username, password }) as ssh2.PasswordAuthMethod) };
+  }
   if (c.kind === 'password') return { password: c.secret };
   if (c.kind === 'private_key' && c.pendingSecret) {
     return { authHandler: [c.secret, c.pendingSecret].map((key) => ({ type: 'publickey', username: c.username, key }) as ssh2.PublicKeyAuthMethod) };

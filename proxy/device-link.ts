@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type ssh2 from 'ssh2';
 import { sshFingerprint } from '../server/crypto/ssh-cert.js';
+import { recordHostKeyMismatch } from '../server/core/host-key-changes.js';
 import { auditDeviceAuthFailure, openDeviceCredential, type ConnectionGrant } from '../server/core/sessions.js';
 import type { ProxyContext } from './context.js';
 import { connectDevice, DeviceAuthError } from './device-connection.js';
@@ -35,8 +36,8 @@ export class DeviceLink {
   private async open(): Promise<ssh2.Client> {
     const { deps, log, metrics } = this.ctx;
     const device = this.conn.device;
+    const keyId = `portcullis:${this.conn.grant.id}:${randomUUID()}`;
     try {
-      const keyId = `portcullis:${this.conn.grant.id}:${randomUUID()}`;
       const credential = await openDeviceCredential(deps, device.id, { keyId, permitForwarding: device.policy.allowPortForwarding });
       const client = await connectDevice(device, credential);
       if (credential.kind === 'certificate') {
@@ -56,6 +57,10 @@ export class DeviceLink {
           grantId: this.conn.grant.id,
         });
         log.warn({ device: device.name }, 'device host key mismatch: refused');
+        // kept as the device's pending host key change, for an approver to compare and re-pin (§8.4)
+        await recordHostKeyMismatch(deps, device, err.presented(), {
+          kind: 'session', grantId: this.conn.grant.id, technicianId: this.conn.technician.id, connection: keyId,
+        }).catch((e: Error) => log.warn({ err: e.message, device: device.name }, 'could not record the host key change'));
         throw new DeviceUnavailable(notice.deviceUnverified);
       }
       log.warn({ err: (err as Error).message, device: device.name }, 'device unreachable');

@@ -1,7 +1,8 @@
 /**
  * The DeviceShell port: one command on a device over the same onward connection the proxy uses
- * (device-connection.ts: pinned host key, the given login). The key rotation edits authorized_keys with
- * it. Never throws: a refused login, no connection and a command that hangs are outcomes.
+ * (device-connection.ts: pinned host key, the given login). The rotations edit authorized_keys and run
+ * the device's password command with it. Never throws: a refused login, no connection and a command that
+ * hangs are outcomes. Standard input is closed after `stdin` (if any), so no command waits for more.
  */
 import type { DeviceCommandResult, DeviceShell } from '../server/core/ports.js';
 import type { Device, DeviceCredential } from '../server/core/types.js';
@@ -22,7 +23,7 @@ export function createDeviceShell(opts: DeviceShellOptions = {}): DeviceShell {
   const connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
   const commandTimeoutMs = opts.commandTimeoutMs ?? 30_000;
   return {
-    async exec(device: Device, login: DeviceCredential, command: string): Promise<DeviceCommandResult> {
+    async exec(device: Device, login: DeviceCredential, command: string, stdin?: string): Promise<DeviceCommandResult> {
       const where = `${device.address}:${device.sshPort}`;
       let client;
       try {
@@ -52,6 +53,8 @@ export function createDeviceShell(opts: DeviceShellOptions = {}): DeviceShell {
               clearTimeout(timer);
               resolve({ kind: 'ran', code, stdout, stderr });
             });
+            // a secret for the command travels here, never on its command line; then EOF
+            channel.end(stdin);
           });
         });
       } finally {

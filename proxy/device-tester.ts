@@ -63,7 +63,8 @@ export function createDeviceTester(opts: DeviceTesterOptions = {}): DeviceTester
       try {
         client = await connectDevice(device, credential, connectTimeoutMs);
       } catch (err) {
-        return { ok: false, reason: connectionReason(err as Error, device, credential, connectTimeoutMs) };
+        const reason = connectionReason(err as Error, device, credential, connectTimeoutMs);
+        return err instanceof DeviceAuthError ? { ok: false, reason, presentedHostKey: err.presented() } : { ok: false, reason };
       }
       client.on('error', () => undefined); // after login, an error only ends the test below
       try {

@@ -27,6 +27,7 @@ import { createStore } from './db/store.js';
 import { createRevocationBus } from './bus/create-bus.js';
 import { handleJob, reconcile } from './core/reconcile.js';
 import { createApp } from './http/app.js';
+import { createOidcSignIn } from './http/oidc-flow.js';
 import { createBullmqScheduler } from './jobs/bullmq-scheduler.js';
 import { startJobWorker } from './jobs/job-worker.js';
 import { createQueueConnection } from './jobs/queue-connection.js';
@@ -38,6 +39,7 @@ import { createProxyContext } from '../proxy/context.js';
 import { startSshProxy } from '../proxy/ssh-server.js';
 import { createDeviceTester } from '../proxy/device-tester.js';
 import { createDeviceShell } from '../proxy/device-shell.js';
+import { ssh2PatchApplied } from '../proxy/ssh2-patch.js';
 import { createDeviceKeys } from './crypto/device-keys.js';
 import { startCredentialSweep } from './jobs/credential-sweep.js';
 import { handleTerminalSocket } from '../proxy/ws-terminal.js';
@@ -122,6 +124,7 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
       deviceTester: createDeviceTester(),
       deviceKeys: createDeviceKeys(keys.sshDeviceCa),
       deviceShell: createDeviceShell(),
+      mfa: config.mfa,
     };
     const broker: Broker = { config, deps, pool, keys, stop };
 
@@ -140,6 +143,7 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
     }
 
     if (!sshCryptoBindingAvailable()) log.warn('ssh2 native crypto binding missing: the proxy will be slow');
+    if (!ssh2PatchApplied()) log.warn('ssh2 is not patched (.ci/patches, applied by npm ci): the proxy works but costs more CPU per packet');
     const metrics = createMetrics({ busPublish: bus.publishStats });
     // the data plane (SSH proxy, browser terminal) shares one live-session registry per process
     const dataPlane =
@@ -163,7 +167,10 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
           healthy,
           version,
           metricsToken: config.metricsToken,
-        }, slack ? slackRoutes({ core: deps, pool, publicUrl: config.publicUrl, links: slack.links, signingSecret: slack.signingSecret }) : [])
+          oidc: config.oidc
+            ? createOidcSignIn(config.oidc, { publicUrl: config.publicUrl, keys: { signing: keys.tokenSigning, verifying: keys.tokenVerifying } })
+            : undefined,
+        }, slack ? slackRoutes({ core: deps, publicUrl: config.publicUrl, links: slack.links, signingSecret: slack.signingSecret }) : [])
       : createOpsApp(metrics, healthy, { metricsToken: config.metricsToken });
     const server = http.createServer(app);
     if (config.roles.includes('api')) {
@@ -217,7 +224,7 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
       const indexer = startSearchIndexer({ pool, clock, logger: log.child({ component: 'search-indexer' }) });
       stops.push(() => indexer.close());
       if (slack) {
-        const slackWorker = await slack.startWorker(deps, pool);
+        const slackWorker = await slack.startWorker(deps);
         stops.push(() => slackWorker.close());
       }
       log.info('worker running');

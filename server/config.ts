@@ -17,6 +17,23 @@ const optionalUrl = z
   .transform((v) => (v ? v : undefined))
   .pipe(z.string().url().optional());
 
+/** OIDC_ROLE_MAP: `group=role,group=role,…`; a group may map to several roles */
+const oidcRoleMap = z.string().default('').transform((s, ctx) => {
+  const map: Record<string, ('admin' | 'approver' | 'auditor' | 'technician')[]> = {};
+  for (const pair of s.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const at = pair.lastIndexOf('=');
+    const group = pair.slice(0, at).trim();
+    const role = pair.slice(at + 1).trim();
+    if (at < 1 || !group || !['admin', 'approver', 'auditor', 'technician'].includes(role)) {
+      ctx.addIssue({ code: 'custom', message: `"${pair}" is not group=role with role one of admin, approver, auditor, technician` });
+      return z.NEVER;
+    }
+    (map[group] ??= []).push(role as 'admin' | 'approver' | 'auditor' | 'technician');
+  }
+  return map;
+});
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
 const schema = z.object({
   PORT: port.default(8080),
   SSH_PORT: port.default(2222),
@@ -97,6 +114,30 @@ const schema = z.object({
   SIEM_FORMAT: z.enum(['cef', 'json', 'ocsf']).default('cef'),
   SIEM_HEC_URL: optionalUrl,
   SIEM_HEC_TOKEN: z.string().min(1).optional(),
+  /** roles whose users must set up a second factor (§8.5); empty: nobody must */
+  MFA_REQUIRED_ROLES: z
+    .string()
+    .default('technician,approver,admin')
+    .transform((s) => [...new Set(s.split(',').map((r) => r.trim()).filter(Boolean))])
+    .pipe(z.array(z.enum(['admin', 'approver', 'auditor', 'technician']))),
+  STEP_UP_SECONDS: z.coerce.number().int().min(10).max(24 * 3600).default(300),
+  WEBAUTHN_RP_ID: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'a host name').optional(),
+  WEBAUTHN_RP_NAME: z.string().min(1).max(100).default('Portcullis'),
+  OIDC_ISSUER: optionalUrl,
+  OIDC_CLIENT_ID: z.string().min(1).optional(),
+  OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  OIDC_ROLES_CLAIM: z.string().min(1).default('groups'),
+  OIDC_ROLE_MAP: oidcRoleMap,
+  OIDC_DEPARTMENT_CLAIM: z.string().min(1).optional(),
+  OIDC_DISPLAY_NAME: z.string().trim().min(1).max(100).default('your hospital sign-in'),
+}).superRefine((env, ctx) => {
+  // single sign-on: a configured issuer needs a client and at least one group mapped to a role
+  if (!env.OIDC_ISSUER) return;
+  const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  if (!env.OIDC_CLIENT_ID) problem('OIDC_CLIENT_ID', 'OIDC_ISSUER is set: OIDC_CLIENT_ID is needed too');
+  if (Object.keys(env.OIDC_ROLE_MAP).length === 0) problem('OIDC_ROLE_MAP', 'OIDC_ISSUER is set: map at least one group to a role (group=role,…)');
+  const issuer = new URL(env.OIDC_ISSUER);
+  if (issuer.protocol !== 'https:' && !LOOPBACK_HOSTS.has(issuer.hostname)) problem('OIDC_ISSUER', 'must be an https URL (plain http only on a loopback address)');
 });
 
 export type Config = ReturnType<typeof shapeConfig>;
@@ -164,6 +205,14 @@ function shapeConfig(env: z.infer<typeof schema>) {
       channel: env.SLACK_CHANNEL,
       apiUrl: env.SLACK_API_URL,
     },
+    /** second factors and step-up (§8.5): the WebAuthn relying party is PUBLIC_URL's host unless WEBAUTHN_RP_ID says otherwise */
+    mfa: {
+      requiredRoles: env.MFA_REQUIRED_ROLES as string[],
+      stepUpSeconds: env.STEP_UP_SECONDS,
+      rpId: env.WEBAUTHN_RP_ID ?? new URL(publicUrl).hostname,
+      rpName: env.WEBAUTHN_RP_NAME,
+      origin: new URL(publicUrl).origin,
+    },
     /** SIEM streaming (§8.7): the worker delivers every audit event to each sink set here */
     siem: {
       syslogUrl: env.SIEM_SYSLOG_URL,
@@ -173,6 +222,20 @@ function shapeConfig(env: z.infer<typeof schema>) {
       hecUrl: env.SIEM_HEC_URL,
       hecToken: env.SIEM_HEC_TOKEN,
     },
+    /** single sign-on for staff through the hospital's OpenID Provider (§8.5); undefined: local accounts only */
+    oidc: env.OIDC_ISSUER
+      ? {
+          issuer: env.OIDC_ISSUER,
+          clientId: env.OIDC_CLIENT_ID!,
+          clientSecret: env.OIDC_CLIENT_SECRET,
+          rolesClaim: env.OIDC_ROLES_CLAIM,
+          roleMap: env.OIDC_ROLE_MAP,
+          departmentClaim: env.OIDC_DEPARTMENT_CLAIM,
+          displayName: env.OIDC_DISPLAY_NAME,
+          /** plain http is allowed for a loopback issuer only (checked above) */
+          allowHttp: new URL(env.OIDC_ISSUER).protocol === 'http:',
+        }
+      : undefined,
   };
 }
 

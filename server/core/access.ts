@@ -1,6 +1,6 @@
-/** Role checks used by every core entry point. Authorization lives here, not in routes. */
+/** Role checks used by every core entry point (who may see what is scope.ts). Authorization lives in the core, not in routes. */
 import { forbidden, unauthenticated } from './errors.js';
-import type { Actor, AuditEventInput, Device, RoleName, User } from './types.js';
+import type { Actor, AuditEventInput, DevicePolicy, RoleName, User } from './types.js';
 
 export function requireUser(actor: Actor): User {
   if (actor.type !== 'user') throw unauthenticated();
@@ -18,20 +18,12 @@ export function requireRole(actor: Actor, ...roles: RoleName[]): User {
   return user;
 }
 
-/** Who may read a device's trust record. */
-export function canSeeDevice(user: User, device: Pick<Device, 'department' | 'policy' | 'vendorIds'>): boolean {
-  if (hasRole(user, 'admin') || hasRole(user, 'auditor')) return true;
-  if (hasRole(user, 'approver') && user.department !== null &&
-    (device.department === user.department || device.policy.approverDepartment === user.department)) return true;
-  if (hasRole(user, 'technician') && user.vendorId !== null && device.vendorIds.includes(user.vendorId)) return true;
-  return false;
-}
-
 /**
  * An eligible approver of a device: holds the approver role, is enabled, belongs to the device's
  * approver department and is not the technician concerned (nobody approves or reviews their own access).
+ * The one eligibility rule: deciding on the web, through a Slack link, who gets Slack DMs, reviews, supervision.
  */
-export function isEligibleApprover(user: User, device: Pick<Device, 'policy'>, technicianId: string | null): boolean {
+export function isEligibleApprover(user: User, device: { policy: Pick<DevicePolicy, 'approverDepartment'> }, technicianId: string | null): boolean {
   return hasRole(user, 'approver') && user.disabledAt === null && user.department !== null &&
     user.department === device.policy.approverDepartment && user.id !== technicianId;
 }

@@ -4,7 +4,7 @@
  * session or device). Filters by device, vendor, technician and action family. Auditors and admins.
  * The stored event (seq, hash, details) is returned unchanged beside the names.
  */
-import { requireRole } from './access.js';
+import { requireOversight } from './scope.js';
 import type { CoreDeps } from './ports.js';
 import type { Actor, AuditEvent } from './types.js';
 
@@ -110,7 +110,7 @@ export function toAuditLogEntry(c: AuditContext): AuditLogEntry {
 
 /** `GET /api/audit/log`: a page of the log with names, oldest first after `afterSeq`. */
 export async function listAuditLog(deps: CoreDeps, actor: Actor, q: AuditLogQuery): Promise<{ items: AuditLogEntry[]; nextAfterSeq: number | null }> {
-  requireRole(actor, 'auditor', 'admin');
+  requireOversight(actor);
   const rows = await deps.store.read.auditLog.list(q);
   return { items: rows.map(toAuditLogEntry), nextAfterSeq: rows.length === q.limit ? rows[rows.length - 1]!.event.seq : null };
 }

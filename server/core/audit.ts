@@ -4,7 +4,7 @@
  * and the signed checkpoints in the log (see audit-checkpoint.ts); nothing is signed over a chain
  * that does not verify.
  */
-import { requireRole } from './access.js';
+import { requireOversight } from './scope.js';
 import { GENESIS_HASH, createChainVerifier, type ChainVerifier } from './audit-chain.js';
 import {
   CHECKPOINT_ACTION, checkpointSignedBy, createAnchorChecker, signCheckpoint,
@@ -15,7 +15,7 @@ import type { AuditQuery, AuditRepo, CheckpointKey, CoreDeps } from './ports.js'
 import type { Actor, AuditEvent } from './types.js';
 
 export async function listAuditEvents(deps: CoreDeps, actor: Actor, q: AuditQuery): Promise<{ items: AuditEvent[]; nextAfterSeq: number | null }> {
-  requireRole(actor, 'auditor', 'admin');
+  requireOversight(actor);
   const items = await deps.store.read.audit.list(q);
   return { items, nextAfterSeq: items.length === q.limit ? items[items.length - 1]!.seq : null };
 }
@@ -84,13 +84,13 @@ function requireKey(deps: CoreDeps): CheckpointKey {
 
 /** Walks the whole chain in order; names the first event whose link, hash or signed checkpoint does not hold. */
 export async function verifyAuditChain(deps: CoreDeps, actor: Actor): Promise<VerifyResult> {
-  requireRole(actor, 'auditor', 'admin');
+  requireOversight(actor);
   return verdict(await walkLog(deps)).result;
 }
 
 /** A signed checkpoint over the head of the log, once the whole log has verified. */
 export async function issueAuditCheckpoint(deps: CoreDeps, actor: Actor): Promise<AuditCheckpoint> {
-  requireRole(actor, 'auditor', 'admin');
+  requireOversight(actor);
   const key = requireKey(deps);
   const walk = await walkLog(deps);
   const { result, problem } = verdict(walk);
@@ -108,7 +108,7 @@ export async function verifyAuditCheckpoint(
   actor: Actor,
   cp: { seq: number; hash: string; signature: string; publicKey?: string },
 ): Promise<CheckpointVerifyResult> {
-  requireRole(actor, 'auditor', 'admin');
+  requireOversight(actor);
   const key = requireKey(deps);
   if (cp.publicKey !== undefined && cp.publicKey !== key.publicKey) throw invalid('the checkpoint was signed with another key than this broker\'s audit checkpoint key');
   if (!checkpointSignedBy(key, cp)) throw invalid('the checkpoint\'s signature does not verify with this broker\'s audit checkpoint key');

@@ -3,6 +3,8 @@
  * of long-lived and old credentials, and which rotated keys are due. Pure reads plus job scheduling.
  */
 import { requireRole } from './access.js';
+import { requireOversight } from './scope.js';
+import { rotationKindOf } from './credential-rotation.js';
 import type { CoreDeps } from './ports.js';
 import type { Actor, CredentialKind, LifecycleState } from './types.js';
 
@@ -51,17 +53,19 @@ export interface CredentialReportItem {
   concern: CredentialConcern;
   /** for people: what is wrong and what to do */
   detail: string;
+  /** kind `password`: whether the broker rotates it (a rotation command is set); null for other kinds */
+  passwordRotation: boolean | null;
 }
 
 const DAY_MS = 86_400_000;
 
 /**
  * `GET /api/reports/credentials` (admin, auditor): devices (not retired) whose credential is a static
- * secret (password or admin-given key), a rotated key older than CREDENTIAL_MAX_AGE_DAYS, or whose last
- * rotation failed. Certificate devices hold nothing long-lived and never appear.
+ * secret (an admin-given key, or a password without a rotation command), a rotated key or password older
+ * than CREDENTIAL_MAX_AGE_DAYS, or whose last rotation failed. Certificate devices hold nothing long-lived and never appear.
  */
 export async function credentialReport(deps: CoreDeps, actor: Actor): Promise<{ maxAgeDays: number; items: CredentialReportItem[] }> {
-  requireRole(actor, 'admin', 'auditor');
+  requireOversight(actor);
   const now = deps.clock.now();
   const maxAgeDays = deps.policy.credentialMaxAgeDays;
   const devices = new Map((await deps.store.read.devices.list({})).map((d) => [d.id, d]));
@@ -72,21 +76,25 @@ export async function credentialReport(deps: CoreDeps, actor: Actor): Promise<{ 
     const ageDays = Math.floor((now.getTime() - c.issuedAt.getTime()) / DAY_MS);
     let concern: CredentialConcern;
     let detail: string;
-    if (c.kind === 'password' || c.kind === 'private_key') {
+    const rotated = rotationKindOf(c);
+    if (!rotated) {
       concern = 'static';
-      detail = `static ${c.kind === 'password' ? 'password' : 'private key'}, ${ageDays} days old: switch to a device certificate, or to a rotated key`;
+      detail = c.kind === 'password'
+        ? `static password, ${ageDays} days old, no password rotation configured: set a rotation command (chpasswd), or switch to a device certificate or a rotated key`
+        : `static private key, ${ageDays} days old: switch to a device certificate, or to a rotated key`;
     } else if (c.rotationFailure) {
       concern = 'rotation_failed';
       detail = `rotation failed ${c.rotationFailure.at.toISOString()}: ${c.rotationFailure.reason}`;
     } else if (ageDays >= maxAgeDays) {
       concern = 'overdue';
-      detail = `rotated key ${ageDays} days old (at most ${maxAgeDays})`;
+      detail = `rotated ${rotated === 'key' ? 'key' : 'password'} ${ageDays} days old (at most ${maxAgeDays})`;
     } else {
       continue;
     }
     items.push({
       deviceId: d.id, name: d.name, department: d.department, lifecycleState: d.lifecycleState, credentialKind: c.kind,
       username: c.username, credentialIssuedAt: c.issuedAt, credentialRotatedAt: c.rotatedAt, ageDays, concern, detail,
+      passwordRotation: c.kind === 'password' ? c.passwordRotation !== null : null,
     });
   }
   items.sort((a, b) => a.name.localeCompare(b.name));
@@ -97,8 +105,8 @@ export async function credentialReport(deps: CoreDeps, actor: Actor): Promise<{ 
 const FAILED_RETRY_MS = DAY_MS;
 
 /**
- * Schedules `credential.rotate` for every `key` device due: its key is CREDENTIAL_MAX_AGE_DAYS old, or a
- * rotation was left unfinished (a pending key). Deterministic job ids make a second run a no-op.
+ * Schedules `credential.rotate` for every rotated credential due (a `key` device, a password with its
+ * rotation command): it is CREDENTIAL_MAX_AGE_DAYS old, or a rotation was left unfinished (a pending secret). Deterministic job ids make a second run a no-op.
  */
 export async function scheduleDueRotations(deps: CoreDeps): Promise<number> {
   const now = deps.clock.now();
@@ -107,7 +115,7 @@ export async function scheduleDueRotations(deps: CoreDeps): Promise<number> {
   let scheduled = 0;
   for (const c of await deps.store.read.credentials.list()) {
     const d = devices.get(c.deviceId);
-    if (c.kind !== 'key' || !d || d.lifecycleState === 'retired') continue;
+    if (!rotationKindOf(c) || !d || d.lifecycleState === 'retired') continue;
     const due = c.pendingSince !== null || now.getTime() - c.issuedAt.getTime() >= maxAgeMs;
     const resting = c.rotationFailure !== null && now.getTime() - c.rotationFailure.at.getTime() < FAILED_RETRY_MS;
     if (!due || resting) continue;

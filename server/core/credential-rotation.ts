@@ -1,21 +1,27 @@
 /**
- * Rotation of a `key` device's login key (§8.4), run by the `credential.rotate` job after each grant of
- * the device ends and when the key is CREDENTIAL_MAX_AGE_DAYS old.
+ * Rotation of a device's login secret (§8.4): a `key` device's login key, or the password of a
+ * `password` device that names a chpasswd-style command. Run by the `credential.rotate` job after each
+ * grant of the device ends and when the secret is CREDENTIAL_MAX_AGE_DAYS old. Both kinds share the
+ * frame below (seal as pending, install, prove, swap, audit, report the failure); they differ only in
+ * how the next secret is made and put on the device (`RotationKind`).
  *
  * Invariants (the broker is never locked out):
- * - the next key is sealed in the vault (as pending) before it goes anywhere near the device;
- * - the old key's line is removed only over a login with the new key, which proves the new key works;
- * - the vaulted key is swapped only after that; until then the old key stays current;
+ * - the next secret is sealed in the vault (as pending) before it goes anywhere near the device;
+ * - a key: the old key's line is removed only over a login with the new key, which proves it works;
+ *   a password: it is set by the device's own command with the new password on stdin (never on a
+ *   command line), then a login with it proves it;
+ * - the vaulted secret is swapped only after that; until then the old one stays current;
  * - every step is idempotent, so a rotation cut short anywhere finishes when the job runs again: it
- *   logs in with the current key, or with the pending one when the old line is already gone;
+ *   logs in with the current secret, or with the pending one when the device already holds only that;
  * - a device in use (an active grant) is left alone: that grant's end schedules the rotation again;
  * - after the last retry the failure is audited, the device flagged and its approvers told.
  */
+import { randomBytes } from 'node:crypto';
 import { isEligibleApprover } from './access.js';
 import { credentialAad, loginKeyComment } from './device-credentials.js';
 import { inTransaction } from './effects.js';
 import { conflict } from './errors.js';
-import type { CoreDeps, CredentialRecord, DeviceCommandResult, SealedSecret } from './ports.js';
+import type { CoreDeps, CredentialRecord, CredentialSummary, DeviceCommandResult, SealedSecret } from './ports.js';
 import type { Device, DeviceCredential } from './types.js';
 import type { JobAttempt } from './workflow-ports.js';
 
@@ -68,44 +74,97 @@ function describe(r: DeviceCommandResult): string {
   return `exit ${r.code ?? 'without status'}${err ? `: ${err}` : ''}`;
 }
 
-function loginOf(deps: CoreDeps, deviceId: string, username: string, sealed: SealedSecret): DeviceCredential {
-  return { username, kind: 'private_key', secret: deps.vault.open(sealed, credentialAad(deviceId, username)) };
+/** A generated password for `chpasswd`: never a ':' or a line break, nothing a shell or a device chokes on. */
+export function newDevicePassword(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+function loginOf(deps: CoreDeps, deviceId: string, record: CredentialRecord, sealed: SealedSecret): DeviceCredential {
+  return { username: record.username, kind: record.kind === 'password' ? 'password' : 'private_key',
+    secret: deps.vault.open(sealed, credentialAad(deviceId, record.username)) };
+}
+
+/**
+ * What differs between rotating a login key and a password: how the next secret is made, and how it
+ * is put on the device. `install` must leave the device accepting `next` and, once a login with
+ * `next` proved it, no longer `current`; each of its steps is idempotent.
+ */
+interface RotationKind {
+  newSecret(deps: CoreDeps, device: Device, now: Date): { secret: string; publicKey: string | null };
+  install(deps: CoreDeps, device: Device, record: CredentialRecord, current: DeviceCredential, next: DeviceCredential): Promise<void>;
+}
+
+const keyRotation: RotationKind = {
+  newSecret(deps, device, now) {
+    const key = deps.deviceKeys.newLoginKey(loginKeyComment(device.name, now));
+    return { secret: key.privateKey, publicKey: key.publicKeyLine };
+  },
+  async install(deps, device, record, current, next) {
+    const pending = record.pending!;
+    if (!record.publicKey || !pending.publicKey) throw conflict('the device\'s credential changed during the rotation');
+    let added = await deps.deviceShell.exec(device, current, appendKeyCommand(pending.publicKey));
+    // the old line may be gone already (a rotation cut short after removing it): the new key gets in
+    if (added.kind === 'login_refused') added = await deps.deviceShell.exec(device, next, appendKeyCommand(pending.publicKey));
+    if (!ranOk(added)) throw conflict(`could not add the new key to authorized_keys: ${describe(added)}`);
+
+    // logging in with the new key is the proof; only over that login does the old key go
+    const removed = await deps.deviceShell.exec(device, next, removeKeyCommand(record.publicKey, pending.publicKey));
+    if (removed.kind === 'login_refused') throw conflict(`the device refused a login with the new key (the old key stays in place): ${removed.reason}`);
+    if (!ranOk(removed)) throw conflict(`could not remove the old key from authorized_keys: ${describe(removed)}`);
+  },
+};
+
+const passwordRotation: RotationKind = {
+  newSecret: () => ({ secret: newDevicePassword(), publicKey: null }),
+  async install(deps, device, record, current, next) {
+    const command = record.passwordRotation?.command;
+    if (!command) throw conflict('the device\'s password rotation was switched off during the rotation');
+    // the new password goes on stdin only: a command line is visible to every process on the device
+    const stdin = `${record.username}:${next.secret}\n`;
+    let changed = await deps.deviceShell.exec(device, current, command, stdin);
+    // the password may have changed already (a rotation cut short before the swap): the new one gets in
+    if (changed.kind === 'login_refused') changed = await deps.deviceShell.exec(device, next, command, stdin);
+    if (!ranOk(changed)) throw conflict(`the password change command failed: ${describe(changed)}`);
+    // the proof: a login with the new password, before it replaces the vaulted one
+    const proved = await deps.deviceShell.exec(device, next, 'true');
+    if (proved.kind === 'login_refused') throw conflict(`the device refused a login with the new password: ${proved.reason}`);
+    if (!ranOk(proved)) throw conflict(`could not prove a login with the new password: ${describe(proved)}`);
+  },
+};
+
+/** How the device's credential is rotated, or null when it is not a rotated one. */
+export function rotationKindOf(c: Pick<CredentialSummary, 'kind' | 'passwordRotation'>): 'key' | 'password' | null {
+  if (c.kind === 'key') return 'key';
+  if (c.kind === 'password' && c.passwordRotation) return 'password';
+  return null;
 }
 
 /** Runs the rotation's steps; throws (a conflict with the reason) when one fails. */
-async function runRotation(deps: CoreDeps, device: Device, start: CredentialRecord): Promise<void> {
+async function runRotation(deps: CoreDeps, device: Device, start: CredentialRecord, how: RotationKind): Promise<void> {
   const now = deps.clock.now();
   let record = start;
   if (!record.pending) {
-    const key = deps.deviceKeys.newLoginKey(loginKeyComment(device.name, now));
-    const sealed = deps.vault.seal(key.privateKey, credentialAad(device.id, record.username));
-    await deps.store.transaction((tx) => tx.credentials.setPending(device.id, sealed, key.publicKeyLine, now));
-    // whichever pending key was sealed first (another run may have won) is the one to install
+    const next = how.newSecret(deps, device, now);
+    const sealed = deps.vault.seal(next.secret, credentialAad(device.id, record.username));
+    await deps.store.transaction((tx) => tx.credentials.setPending(device.id, sealed, next.publicKey, now));
+    // whichever pending secret was sealed first (another run may have won) is the one to install
     record = (await deps.store.read.credentials.record(device.id))!;
   }
   const pending = record.pending;
-  if (!pending || !record.sealed || !record.publicKey) throw conflict('the device\'s credential changed during the rotation');
-  const current = loginOf(deps, device.id, record.username, record.sealed);
-  const next = loginOf(deps, device.id, record.username, pending.sealed);
-
-  let added = await deps.deviceShell.exec(device, current, appendKeyCommand(pending.publicKey));
-  // the old line may be gone already (a rotation cut short after removing it): the new key gets in
-  if (added.kind === 'login_refused') added = await deps.deviceShell.exec(device, next, appendKeyCommand(pending.publicKey));
-  if (!ranOk(added)) throw conflict(`could not add the new key to authorized_keys: ${describe(added)}`);
-
-  // logging in with the new key is the proof; only over that login does the old key go
-  const removed = await deps.deviceShell.exec(device, next, removeKeyCommand(record.publicKey, pending.publicKey));
-  if (removed.kind === 'login_refused') throw conflict(`the device refused a login with the new key (the old key stays in place): ${removed.reason}`);
-  if (!ranOk(removed)) throw conflict(`could not remove the old key from authorized_keys: ${describe(removed)}`);
+  if (!pending || !record.sealed || record.kind !== start.kind) throw conflict('the device\'s credential changed during the rotation');
+  const current = loginOf(deps, device.id, record, record.sealed);
+  const next = loginOf(deps, device.id, record, pending.sealed);
+  await how.install(deps, device, record, current, next);
 
   const at = deps.clock.now();
   await deps.store.transaction(async (tx) => {
-    if (!(await tx.credentials.promotePending(device.id, pending.publicKey, at))) {
+    if (!(await tx.credentials.promotePending(device.id, pending.sealed.ciphertext, at))) {
       throw conflict('the device\'s credential changed during the rotation');
     }
     await tx.audit.append(
       { actorType: 'system', actorId: 'credential-rotation', action: 'credential.rotated', subjectType: 'device', subjectId: device.id,
-        details: { name: device.name, username: record.username, publicKey: pending.publicKey, previousPublicKey: record.publicKey } },
+        details: { name: device.name, username: record.username, kind: record.kind,
+          ...(record.kind === 'key' ? { publicKey: pending.publicKey, previousPublicKey: record.publicKey } : { command: record.passwordRotation?.command }) } },
       at,
     );
   });
@@ -132,18 +191,19 @@ async function reportFailure(deps: CoreDeps, device: Device, reason: string, att
 }
 
 /**
- * The `credential.rotate` job. A device that is not a deployed or suspended `key` device is left alone
- * (`not_rotated`); one in use waits for its grant's end (`in_use`). A failed step throws, so the job is
+ * The `credential.rotate` job. A retired device, or one whose credential is not rotated (a certificate,
+ * a static key or password) is left alone (`not_rotated`); one in use waits for its grant's end (`in_use`). A failed step throws, so the job is
  * retried; on the last attempt the failure is reported first.
  */
 export async function rotateDeviceCredential(deps: CoreDeps, deviceId: string, attempt: JobAttempt = { attempt: 1, lastAttempt: true }): Promise<RotationOutcome> {
   const device = await deps.store.read.devices.byId(deviceId);
   if (!device || device.lifecycleState === 'retired') return 'not_rotated';
   const record = await deps.store.read.credentials.record(deviceId);
-  if (!record || record.kind !== 'key') return 'not_rotated';
+  const how = record && rotationKindOf(record);
+  if (!record || !how) return 'not_rotated';
   if ((await deps.store.read.grants.list({ deviceId, status: 'active', limit: 1 })).length) return 'in_use';
   try {
-    await runRotation(deps, device, record);
+    await runRotation(deps, device, record, how === 'key' ? keyRotation : passwordRotation);
     return 'rotated';
   } catch (err) {
     if (attempt.lastAttempt) await reportFailure(deps, device, (err as Error).message.slice(0, 500), attempt.attempt);

@@ -1,17 +1,21 @@
 /**
- * Decisions on access requests. Invariants: only approvers of the device's approver department
- * decide; nobody decides on their own request; one decision per approver; one deny ends the
- * request; the N-th distinct approval creates exactly one grant. The request row is locked for the
- * whole decision, so concurrent approvals are counted one after the other.
+ * Decisions on access requests. Invariants: only eligible approvers (isEligibleApprover: the
+ * device's approver department, never one's own request) decide; one decision per approver; one deny
+ * ends the request; the N-th distinct approval creates exactly one grant. The request row is locked
+ * for the whole decision, so concurrent approvals are counted one after the other. A Slack approval
+ * link decides only for the approver it was issued to, after their step-up, and is consumed in the
+ * transaction that records its decision.
  */
-import { auditActor, requireRole } from './access.js';
+import { auditActor, isEligibleApprover, requireRole } from './access.js';
 import { addMinutes, grantWindow } from './access-rules.js';
 import { inTransaction, type Effects } from './effects.js';
-import { conflict, forbidden, notFound } from './errors.js';
+import { conflict, forbidden, notFound, unauthenticated } from './errors.js';
 import { scheduleGrantJobs } from './grants.js';
 import type { CoreDeps, Tx } from './ports.js';
 import { requestContext } from './request-context.js';
 import { checkAccessRules } from './requests.js';
+import type { ApprovalLinkBinding } from './slack-ports.js';
+import { requireStepUp, type StepUpEvidence, type StepUpProof } from './step-up.js';
 import type { AccessRequest, Actor, Decision, Grant } from './types.js';
 import { jobId } from './workflow-ports.js';
 
@@ -19,6 +23,8 @@ export interface DecideInput {
   decision: 'approve' | 'deny';
   comment?: string | null;
   channel?: Decision['channel'];
+  /** an MFA proof given with the decision (step-up); without one, the session's own recent proof counts */
+  stepUp?: StepUpProof;
 }
 
 export interface DecideResult {
@@ -70,48 +76,105 @@ async function approveFinal(deps: CoreDeps, tx: Tx, fx: Effects, req: AccessRequ
 }
 
 export async function decideRequest(deps: CoreDeps, actor: Actor, requestId: string, input: DecideInput): Promise<DecideResult> {
+  requireRole(actor, 'approver');
+  // before the transaction: a passkey proof's check reads the request and spends its challenge
+  const evidence = await requireStepUp(deps, actor, requestId, input.stepUp);
+  return inTransaction(deps, (tx, fx) => decideWithin(deps, tx, fx, actor, requestId, input, { stepUp: stepUpRecord(evidence) }));
+}
+
+/** What the decision's audit event records about how the approver proved it was them. */
+interface DecisionProof {
+  /** the step-up just before deciding (null: step-up did not apply to this approver) */
+  stepUp: Pick<StepUpEvidence, 'method' | 'credentialId' | 'via'> | null;
+  /** decided through a Slack approval link: which one, and how its approver signed in on its page */
+  link?: { jti: string; signIn: LinkSignIn };
+}
+
+/** The step-up as the decision's audit event keeps it. */
+export const stepUpRecord = (e: StepUpEvidence | null): DecisionProof['stepUp'] =>
+  e ? { method: e.method, credentialId: e.credentialId, via: e.via } : null;
+
+/**
+ * The decision itself, inside the caller's transaction: shared by decideRequest (web, API) and
+ * decideByLink (a Slack approval link), so both go through the same checks and the same writes.
+ */
+async function decideWithin(deps: CoreDeps, tx: Tx, fx: Effects, actor: Actor, requestId: string, input: DecideInput,
+  proof: DecisionProof): Promise<DecideResult> {
   const approver = requireRole(actor, 'approver');
   const now = deps.clock.now();
-  return inTransaction(deps, async (tx, fx) => {
-    const req = await tx.requests.byId(requestId, { forUpdate: true });
-    if (!req) throw notFound('access request');
-    const device = await tx.devices.byId(req.deviceId);
-    if (!device || device.policy.approverDepartment !== approver.department) {
-      throw forbidden(`only approvers of the ${device?.policy.approverDepartment ?? 'device\'s'} department decide on this request`);
-    }
-    if (req.technicianId === approver.id) throw forbidden('you cannot decide on your own request');
-    if (req.status !== 'pending') throw conflict(`request is already ${req.status}`);
-    if (req.expiresAt <= now) throw conflict('request has expired');
-    const earlier = await tx.decisions.forRequest(req.id);
-    if (earlier.some((d) => d.approverId === approver.id)) throw conflict('you have already decided on this request');
-    const decision = await tx.decisions.insert({
-      requestId: req.id, approverId: approver.id, decision: input.decision, comment: input.comment ?? null,
-      channel: input.channel ?? 'web', createdAt: now,
-    });
-    const approvals = [...earlier, decision].filter((d) => d.decision === 'approve').length;
+  const req = await tx.requests.byId(requestId, { forUpdate: true });
+  if (!req) throw notFound('access request');
+  const device = await tx.devices.byId(req.deviceId);
+  if (req.technicianId === approver.id) throw forbidden('you cannot decide on your own request');
+  if (!device || !isEligibleApprover(approver, device, req.technicianId)) {
+    throw forbidden(`only approvers of the ${device?.policy.approverDepartment ?? 'device\'s'} department decide on this request`);
+  }
+  if (req.status !== 'pending') throw conflict(`request is already ${req.status}`);
+  if (req.expiresAt <= now) throw conflict('request has expired');
+  const earlier = await tx.decisions.forRequest(req.id);
+  if (earlier.some((d) => d.approverId === approver.id)) throw conflict('you have already decided on this request');
+  const decision = await tx.decisions.insert({
+    requestId: req.id, approverId: approver.id, decision: input.decision, comment: input.comment ?? null,
+    channel: input.channel ?? 'web', createdAt: now,
+  });
+  const approvals = [...earlier, decision].filter((d) => d.decision === 'approve').length;
+  await tx.audit.append(
+    { ...auditActor(actor), action: input.decision === 'approve' ? 'request.approved_by' : 'request.denied_by',
+      subjectType: 'access_request', subjectId: req.id,
+      details: { comment: decision.comment, channel: decision.channel, approvals, approvalsRequired: req.approvalsRequired, ...proof } },
+    now,
+  );
+  let status: 'pending' | 'approved' | 'denied' = 'pending';
+  let grant: Grant | null = null;
+  if (input.decision === 'deny' || approvals >= req.approvalsRequired) {
+    status = input.decision === 'deny' ? 'denied' : 'approved';
+    if (status === 'approved') grant = await approveFinal(deps, tx, fx, req, actor, now);
+    const closed = await tx.requests.close(req.id, status, now);
+    if (!closed) throw conflict('request was decided concurrently');
     await tx.audit.append(
-      { ...auditActor(actor), action: input.decision === 'approve' ? 'request.approved_by' : 'request.denied_by',
-        subjectType: 'access_request', subjectId: req.id,
-        details: { comment: decision.comment, channel: decision.channel, approvals, approvalsRequired: req.approvalsRequired } },
+      { ...auditActor(actor), action: `request.${status}`, subjectType: 'access_request', subjectId: req.id,
+        details: { grantId: grant?.id ?? null } },
       now,
     );
-    let status: 'pending' | 'approved' | 'denied' = 'pending';
-    let grant: Grant | null = null;
-    if (input.decision === 'deny' || approvals >= req.approvalsRequired) {
-      status = input.decision === 'deny' ? 'denied' : 'approved';
-      if (status === 'approved') grant = await approveFinal(deps, tx, fx, req, actor, now);
-      const closed = await tx.requests.close(req.id, status, now);
-      if (!closed) throw conflict('request was decided concurrently');
-      await tx.audit.append(
-        { ...auditActor(actor), action: `request.${status}`, subjectType: 'access_request', subjectId: req.id,
-          details: { grantId: grant?.id ?? null } },
-        now,
-      );
-      fx.cancel(jobId({ kind: 'request.expire', requestId: req.id }));
-    }
-    const request = (await tx.requests.byId(req.id))!;
-    fx.notify({ type: 'request.decided', request: await requestContext(tx, request), decision: input.decision,
-      approver: { id: approver.id, displayName: approver.displayName }, outcome: status, comment: decision.comment });
-    return { request, decision, grant };
+    fx.cancel(jobId({ kind: 'request.expire', requestId: req.id }));
+  }
+  const request = (await tx.requests.byId(req.id))!;
+  fx.notify({ type: 'request.decided', request: await requestContext(tx, request), decision: input.decision,
+    approver: { id: approver.id, displayName: approver.displayName }, outcome: status, comment: decision.comment });
+  return { request, decision, grant };
+}
+
+/**
+ * How the approver named by a Slack link signed in on its page: an existing console session, their
+ * password there and then, or their passkey (whose assertion is also the step-up proof).
+ */
+export type LinkSignIn = 'session' | 'password' | 'passkey';
+
+export interface LinkDecideInput {
+  comment?: string | null;
+  signIn: LinkSignIn;
+  /** the MFA proof given on the link's page, if any (without one, the console session's own recent proof counts) */
+  stepUp?: StepUpProof;
+}
+
+/**
+ * Decides through a Slack approval link, for the approver it was issued to only: the actor must be
+ * that approver, signed in on the link's page. The link is consumed by a conditional write in the very
+ * transaction that records the decision, so it decides at most once, and a refused decision (not
+ * eligible, request closed, …) leaves it unused.
+ */
+export async function decideByLink(deps: CoreDeps, actor: Actor, link: ApprovalLinkBinding, input: LinkDecideInput): Promise<DecideResult> {
+  const user = requireRole(actor, 'approver');
+  if (user.id !== link.approverId) throw forbidden('this link was issued to another approver: only they can decide through it');
+  const evidence = await requireStepUp(deps, actor, link.requestId, input.stepUp);
+  // a passkey sign-in is only as good as the assertion: it must be one, verified just now
+  if (input.signIn === 'passkey' && !(evidence?.via === 'proof' && evidence.method === 'webauthn')) {
+    throw unauthenticated('sign in with a passkey of this account');
+  }
+  const now = deps.clock.now();
+  return inTransaction(deps, async (tx, fx) => {
+    if (!(await tx.approvalLinks.consume(link, now))) throw conflict('this approval link has already been used or has expired');
+    return decideWithin(deps, tx, fx, actor, link.requestId, { decision: link.action, comment: input.comment ?? null, channel: 'slack-link' },
+      { stepUp: stepUpRecord(evidence), link: { jti: link.jti, signIn: input.signIn } });
   });
 }

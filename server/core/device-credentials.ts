@@ -30,6 +30,7 @@ export async function storeCredential(deps: CoreDeps, tx: Tx, actor: Actor, devi
   let kind: CredentialKind;
   let secret: string | null = null;
   let publicKey: string | null = null;
+  let passwordRotation: { command: string } | null = null;
   if (cred.kind === 'certificate') {
     kind = 'certificate';
   } else if (cred.kind === 'key') {
@@ -42,13 +43,18 @@ export async function storeCredential(deps: CoreDeps, tx: Tx, actor: Actor, devi
     kind = cred.password !== undefined ? 'password' : 'private_key';
     secret = cred.password ?? cred.privateKey ?? null;
     if (!secret) throw invalid('credential needs a password or a privateKey');
+    if (cred.password !== undefined && cred.passwordRotation) {
+      const command = cred.passwordRotation.command.trim();
+      if (!command || /[\r\n]/.test(command) || command.length > 500) throw invalid('passwordRotation.command must be one line of at most 500 characters');
+      passwordRotation = { command };
+    }
   }
   const sealed = secret === null ? null : deps.vault.seal(secret, credentialAad(deviceId, cred.username));
-  const { rotated } = await tx.credentials.upsert(deviceId, cred.username, kind, sealed, { publicKey, at: now });
+  const { rotated } = await tx.credentials.upsert(deviceId, cred.username, kind, sealed, { publicKey, at: now, passwordRotation });
   await tx.audit.append(
     { ...auditActor(actor), action: rotated ? 'device.credential_rotated' : 'device.credential_set',
       subjectType: 'device', subjectId: deviceId,
-      details: { username: cred.username, kind, ...(publicKey ? { publicKey } : {}) } },
+      details: { username: cred.username, kind, ...(publicKey ? { publicKey } : {}), ...(passwordRotation ? { passwordRotation } : {}) } },
     now,
   );
 }

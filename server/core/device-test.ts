@@ -8,6 +8,7 @@
 import { auditActor, requireRole } from './access.js';
 import { conflict, notFound } from './errors.js';
 import type { CoreDeps } from './ports.js';
+import { recordHostKeyMismatch } from './host-key-changes.js';
 import { openDeviceCredential } from './sessions.js';
 import type { Actor, Device, DeviceTestResult } from './types.js';
 
@@ -21,6 +22,9 @@ async function outcomeFor(deps: CoreDeps, device: Device) {
 /** Tests `device` now, keeps and audits the result. The caller has checked the actor may. */
 export async function runDeviceTest(deps: CoreDeps, actor: Actor, device: Device): Promise<DeviceTestResult> {
   const outcome = await outcomeFor(deps, device);
+  if (!outcome.ok && outcome.presentedHostKey) {
+    await recordHostKeyMismatch(deps, device, outcome.presentedHostKey, { kind: 'test', actorId: auditActor(actor).actorId });
+  }
   const at = deps.clock.now();
   const result: DeviceTestResult = { at, ok: outcome.ok, reason: outcome.ok ? null : outcome.reason.slice(0, 500) };
   await deps.store.transaction(async (tx) => {

@@ -4,7 +4,8 @@
  * critical devices default to two approvals; retirement is final and destroys the credential;
  * every change is audited in the same transaction as the change.
  */
-import { auditActor, canSeeDevice, requireRole } from './access.js';
+import { auditActor, requireRole } from './access.js';
+import { canSeeDevice } from './scope.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { inTransaction } from './effects.js';
 import { runDeviceTest } from './device-test.js';

@@ -11,6 +11,7 @@
  * admins and approvers of the device's department; every export is itself audited.
  */
 import { hasRole, requireUser } from './access.js';
+import { mayOversee } from './scope.js';
 import { canonicalJson, createChainVerifier } from './audit-chain.js';
 import { signCheckpoint, type AuditCheckpoint } from './audit-checkpoint.js';
 import { conflict, forbidden, notFound } from './errors.js';
@@ -109,9 +110,7 @@ export async function grantEvidence(deps: CoreDeps, actor: Parameters<typeof req
   if (!grant) throw notFound('grant');
   const device = await read.devices.byId(grant.deviceId);
   if (!device) throw notFound('device');
-  const allowed = hasRole(user, 'admin') || hasRole(user, 'auditor') ||
-    (hasRole(user, 'approver') && user.department !== null && user.department === device.policy.approverDepartment);
-  if (!allowed) throw hasRole(user, 'approver') ? notFound('grant') : forbidden('requires the auditor or admin role, or approval rights on the device');
+  if (!mayOversee(user, device.policy.approverDepartment)) throw hasRole(user, 'approver') ? notFound('grant') : forbidden('requires the auditor or admin role, or approval rights on the device');
   if (!deps.checkpointKey) throw conflict('this broker has no audit checkpoint key');
 
   const now = deps.clock.now();

@@ -8,6 +8,7 @@
  * the device's row lock so a concurrent retirement or edit waits for it (and this waits for them).
  */
 import { auditActor, hasRole, isEligibleApprover, requireUser } from './access.js';
+import { mayOversee } from './scope.js';
 import { inTransaction } from './effects.js';
 import { conflict, forbidden, notFound } from './errors.js';
 import type { CoreDeps, Tx } from './ports.js';
@@ -77,8 +78,7 @@ export async function recordFirmware(deps: CoreDeps, actor: Actor, grantId: stri
     if (!device) throw notFound('grant');
     if (!mayRecordFirmware(user, g, device)) {
       // those who can read the grant (auditors, the department's approvers) learn why; others see nothing
-      const canRead = hasRole(user, 'auditor') || (hasRole(user, 'approver') && user.department === device.policy.approverDepartment);
-      if (canRead) throw forbidden("only the grant's technician, an approver of the device's department or an admin can record its firmware");
+      if (mayOversee(user, device.policy.approverDepartment)) throw forbidden("only the grant's technician, an approver of the device's department or an admin can record its firmware");
       throw notFound('grant');
     }
     const problem = firmwareWindowProblem(g, now);

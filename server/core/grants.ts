@@ -10,6 +10,7 @@ import { conflict, forbidden, notFound } from './errors.js';
 import type { CoreDeps, GrantFilter, Tx } from './ports.js';
 import { requestContext } from './request-context.js';
 import { endGrants } from './revocation.js';
+import { listInScope, maySee } from './scope.js';
 import type { Actor, Grant, GrantStatus, User } from './types.js';
 
 const scheduler: Actor = { type: 'system', name: 'scheduler' };
@@ -144,22 +145,14 @@ export async function grantNames(deps: CoreDeps, grants: Grant[]): Promise<Grant
 
 export async function listGrants(deps: CoreDeps, actor: Actor, q: { status?: GrantStatus; deviceId?: string; emergency?: GrantFilter['emergency']; limit: number }): Promise<GrantView[]> {
   const user = requireUser(actor);
-  const read = deps.store.read.grants;
-  if (hasRole(user, 'admin') || hasRole(user, 'auditor')) return grantNames(deps, await read.list(q));
-  const lists: Grant[][] = [];
-  if (hasRole(user, 'technician')) lists.push(await read.list({ ...q, technicianId: user.id }));
-  if (hasRole(user, 'approver') && user.department) lists.push(await read.list({ ...q, approverDepartment: user.department } as GrantFilter));
-  const merged = new Map(lists.flat().map((g) => [g.id, g]));
-  return grantNames(deps, [...merged.values()].sort((a, b) => b.startsAt.getTime() - a.startsAt.getTime()).slice(0, q.limit));
+  return grantNames(deps, await listInScope(user, q.limit, (scope) => deps.store.read.grants.list({ ...q, ...scope }), (g) => g.startsAt));
 }
 
 export async function getGrant(deps: CoreDeps, actor: Actor, grantId: string): Promise<GrantView> {
   const user = requireUser(actor);
   const g = await deps.store.read.grants.byId(grantId);
   if (!g) throw notFound('grant');
-  const named = async () => (await grantNames(deps, [g]))[0]!;
-  if (hasRole(user, 'admin') || hasRole(user, 'auditor') || g.technicianId === user.id) return named();
   const device = await deps.store.read.devices.byId(g.deviceId);
-  if (device && hasRole(user, 'approver') && device.policy.approverDepartment === user.department) return named();
-  throw notFound('grant');
+  if (!maySee(user, { technicianId: g.technicianId, approverDepartment: device?.policy.approverDepartment })) throw notFound('grant');
+  return (await grantNames(deps, [g]))[0]!;
 }

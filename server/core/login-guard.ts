@@ -4,7 +4,9 @@
  * transaction as the check (address row, then account row, then the (username, address) row — always
  * in that order), so concurrent guesses never get more than the limit checked; a throttled attempt
  * costs no password hash and answers 429 `throttled` with the time to retry; refusals are audited at
- * most once per address and minute, with a count; every counted failure is audited.
+ * most once per address and minute, with a count; every counted failure is audited. A second factor
+ * (guardedFactorCheck) is checked under the same counters as the password, so guessing codes locks
+ * the same way as guessing passwords.
  */
 import { auditActor } from './access.js';
 import { throttled, type AppError } from './errors.js';
@@ -22,16 +24,35 @@ const DUMMY_HASH =
 export type Account = User & UserSecret;
 export type Attempt<T> = { ok: true; value: T } | { ok: false; error: AppError };
 
-export interface GuardedCheck {
+interface ThrottledCheck {
   username: string;
-  password: string;
   clientAddress?: string | null;
   /** who acts when the check fails (anonymous for a login, the user for a password change) */
   actor: Actor;
   /** audit action of a counted failure */
   failureAction: string;
+  /** count failures under this key instead of the client address's (a step-up, which has no address of its own) */
+  throttleKey?: string;
+}
+
+export interface GuardedCheck extends ThrottledCheck {
+  password: string;
   /** the error a wrong password gets */
   wrongPassword: () => AppError;
+}
+
+export interface FactorCheck extends ThrottledCheck {
+  /** the error a refused factor gets (`reason` is what the audit event says) */
+  refused: (reason: string) => AppError;
+}
+
+/** How a check under the locks came out; `reason` goes into the failure's audit event. */
+export type CheckOutcome = { ok: true } | { ok: false; reason: string };
+
+/** The account as callers may see it: without the password hash and the counters. */
+export function withoutSecrets(account: Account): User {
+  const { passwordHash: _h, failedLogins: _f, lockedUntil: _l, tokenGeneration: _g, ...user } = account;
+  return user;
 }
 
 export function throttlePolicy(deps: CoreDeps): ThrottlePolicy {
@@ -53,19 +74,60 @@ export async function guardedPasswordCheck<T>(
   onSuccess: (tx: Tx, account: Account) => Promise<Attempt<T>>,
 ): Promise<T> {
   const now = deps.clock.now();
-  const username = check.username;
-  const address = addressKey(check.clientAddress);
-  const details = { username, clientAddress: check.clientAddress ?? null };
+  await refuseEarly(deps, check, now);
+  const found = await deps.store.read.users.byUsername(check.username);
+  let passwordOk = await deps.passwords.verify(check.password, found?.passwordHash ?? DUMMY_HASH);
+  return guardedAttempt(deps, check, now, check.wrongPassword, async (_tx, account) => {
+    // the password changed between the hash check and the lock: check against the current one
+    if (account && account.passwordHash !== found?.passwordHash) passwordOk = await deps.passwords.verify(check.password, account.passwordHash);
+    return account && passwordOk ? { ok: true } : { ok: false, reason: account ? 'wrong password' : 'unknown user' };
+  }, onSuccess);
+}
 
-  // cheap refusal without locks or hashing; the authoritative check is below, under the locks
-  const early = checkThrottle(await deps.store.read.users.peekLoginThrottle(username, address), now);
+/**
+ * Checks a second factor of `username` (a TOTP code, a recovery code, a passkey assertion) under the
+ * login throttle: `verify` runs in the transaction with the account row locked (null: no such account);
+ * on success `onSuccess` runs in the same transaction. Throws the refusal (429 throttled, or `refused`).
+ */
+export async function guardedFactorCheck<T>(
+  deps: CoreDeps,
+  check: FactorCheck,
+  verify: (tx: Tx, account: Account | null) => Promise<CheckOutcome>,
+  onSuccess: (tx: Tx, account: Account) => Promise<Attempt<T>>,
+): Promise<T> {
+  const now = deps.clock.now();
+  await refuseEarly(deps, check, now);
+  let reason = 'refused';
+  return guardedAttempt(deps, check, now, () => check.refused(reason), async (tx, account) => {
+    const outcome = await verify(tx, account);
+    if (!outcome.ok) reason = outcome.reason;
+    return outcome;
+  }, onSuccess);
+}
+
+/** A cheap refusal without locks or hashing; the authoritative check is in guardedAttempt, under the locks. */
+async function refuseEarly(deps: CoreDeps, check: ThrottledCheck, now: Date): Promise<void> {
+  const address = check.throttleKey ?? addressKey(check.clientAddress);
+  const early = checkThrottle(await deps.store.read.users.peekLoginThrottle(check.username, address), now);
   if (early.throttled) {
+    const details = { username: check.username, clientAddress: check.clientAddress ?? null };
     await deps.store.transaction(async (tx) => noteRefusal(tx, await tx.users.lockLoginAddress(address, now), address, early, details, now));
     throw throttled(retryMessage(early.retryAt, now), early.retryAt, now);
   }
+}
 
-  const found = await deps.store.read.users.byUsername(username);
-  let passwordOk = await deps.passwords.verify(check.password, found?.passwordHash ?? DUMMY_HASH);
+/** The locked part of a check: throttle verdict, `verify`, then success or a counted, audited failure. */
+async function guardedAttempt<T>(
+  deps: CoreDeps,
+  check: ThrottledCheck,
+  now: Date,
+  wrong: () => AppError,
+  verify: (tx: Tx, account: Account | null) => Promise<CheckOutcome>,
+  onSuccess: (tx: Tx, account: Account) => Promise<Attempt<T>>,
+): Promise<T> {
+  const username = check.username;
+  const address = check.throttleKey ?? addressKey(check.clientAddress);
+  const details = { username, clientAddress: check.clientAddress ?? null };
   let failed = false;
   const result = await deps.store.transaction<Attempt<T> | { refused: ThrottleVerdict & { throttled: true } }>(async (tx) => {
     const addr = await tx.users.lockLoginAddress(address, now);
@@ -76,9 +138,8 @@ export async function guardedPasswordCheck<T>(
       await noteRefusal(tx, addr, address, verdict, details, now);
       return { refused: verdict };
     }
-    // the password changed between the hash check and the lock: check against the current one
-    if (account && account.passwordHash !== found?.passwordHash) passwordOk = await deps.passwords.verify(check.password, account.passwordHash);
-    if (account && passwordOk) {
+    const outcome = await verify(tx, account);
+    if (account && outcome.ok) {
       await tx.users.clearLoginPair(username, address);
       return onSuccess(tx, account);
     }
@@ -92,7 +153,7 @@ export async function guardedPasswordCheck<T>(
     const subject = { subjectType: 'user', subjectId: account?.id ?? null };
     const who = check.actor.type === 'user' ? auditActor(check.actor) : { actorType: account ? 'user' : 'anonymous', actorId: account?.id ?? null } as const;
     await tx.audit.append(
-      { ...who, action: check.failureAction, ...subject, details: { ...details, reason: account ? 'wrong password' : 'unknown user' } },
+      { ...who, action: check.failureAction, ...subject, details: { ...details, reason: outcome.ok ? 'unknown user' : outcome.reason } },
       now,
     );
     if (newlyLocked(pair, pairNext, now)) {
@@ -118,7 +179,7 @@ export async function guardedPasswordCheck<T>(
         now,
       );
     }
-    return { ok: false, error: check.wrongPassword() };
+    return { ok: false, error: wrong() };
   });
   if (failed) await purgeOldCounters(deps, now);
   if ('refused' in result) throw throttled(retryMessage(result.refused.retryAt, now), result.refused.retryAt, now);

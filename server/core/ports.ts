@@ -8,6 +8,8 @@ import type { SearchRepo } from './search.js';
 import type { AuditLogRepo } from './audit-log-view.js';
 import type { ReportsRepo } from './reports.js';
 import type { SiemSinksRepo } from './siem-sinks.js';
+import type { MfaProof, MfaRepo, MfaSettings } from './mfa-ports.js';
+import type { ApprovalLinkRepo, SlackMessageRepo } from './slack-ports.js';
 import type {
   AccessRequest,
   CredentialIssue,
@@ -20,6 +22,7 @@ import type {
   Transfer,
   Grant,
   GrantReviewOutcome,
+  Invitation,
   GrantStatus,
   RequestStatus,
   AuditEvent,
@@ -52,6 +55,12 @@ export interface UserRepo {
   authState(id: string): Promise<{ user: User; tokenGeneration: number } | null>;
   /** ends every login token of the user (raises the token generation) */
   endTokens(id: string): Promise<void>;
+  /** the user linked to this OpenID Provider identity, locked (SELECT … FOR UPDATE) until the transaction ends */
+  lockByOidcIdentity(issuer: string, subject: string): Promise<(User & UserSecret) | null>;
+  /** conditional, once: records that the account's expiry (at or before `now`) was carried out and ends its tokens */
+  markExpired(id: string, now: Date): Promise<User | null>;
+  /** accounts with an end whose expiry has not been carried out yet */
+  pendingExpiry(): Promise<User[]>;
   /** counts a failed login against the account (informational; the locks are in the throttle rows) */
   recordLoginFailure(id: string): Promise<void>;
   recordLoginSuccess(id: string): Promise<void>;
@@ -106,6 +115,10 @@ export interface NewUser {
   passwordHash: string;
   /** default false */
   passwordChangeRequired?: boolean;
+  /** the OpenID Provider identity the user signs in with (default none: a local account) */
+  oidc?: { issuer: string; subject: string };
+  /** the account stops working then (default never) */
+  expiresAt?: Date | null;
 }
 
 export interface UserPatch {
@@ -119,6 +132,26 @@ export interface UserPatch {
   passwordChangeRequired?: boolean;
   /** raise the token generation: every login token of the user stops working */
   endTokens?: boolean;
+}
+
+export type NewInvitation = Pick<Invitation, 'username' | 'displayName' | 'roles' | 'vendorId' | 'accountExpiresAt' | 'expiresAt' | 'invitedBy'> & {
+  /** SHA-256 (hex) of the link's token; the token itself is never stored */
+  tokenHash: string;
+  createdAt: Date;
+};
+
+export interface InvitationRepo {
+  insert(i: NewInvitation): Promise<Invitation>;
+  byId(id: string): Promise<Invitation | null>;
+  byTokenHash(tokenHash: string): Promise<Invitation | null>;
+  /** the invitation, locked (SELECT … FOR UPDATE) until the transaction ends */
+  lockByTokenHash(tokenHash: string): Promise<Invitation | null>;
+  /** not accepted, not revoked and not expired at `now`; oldest first */
+  pending(now: Date): Promise<Invitation[]>;
+  /** conditional, once: a pending invitation becomes accepted by the account it created */
+  markAccepted(id: string, userId: string, at: Date): Promise<Invitation | null>;
+  /** conditional, once: an invitation not yet accepted or revoked becomes revoked */
+  revoke(id: string, by: string, at: Date): Promise<Invitation | null>;
 }
 
 export interface VendorRepo {
@@ -165,7 +198,7 @@ export interface CredentialRepo {
    * other: the pending key and the rotation flag go with it. `rotated` when one was replaced.
    */
   upsert(deviceId: string, username: string, kind: CredentialKind, sealed: SealedSecret | null,
-    extra?: { publicKey?: string | null; at?: Date }): Promise<{ rotated: boolean }>;
+    extra?: { publicKey?: string | null; at?: Date; passwordRotation?: PasswordRotation | null }): Promise<{ rotated: boolean }>;
   /** the vaulted secret (null when none: no credential, or a `certificate` device) */
   get(deviceId: string): Promise<{ username: string; kind: Exclude<CredentialKind, 'certificate'>; sealed: SealedSecret } | null>;
   /** the whole credential record, with the pending key of a rotation in progress */
@@ -173,10 +206,13 @@ export interface CredentialRepo {
   /** every credential record without secrets (for the report and the rotation sweep) */
   list(): Promise<CredentialSummary[]>;
   destroy(deviceId: string): Promise<boolean>;
-  /** conditional: seals the next key of a `key` device only while none is pending; false when one is */
-  setPending(deviceId: string, sealed: SealedSecret, publicKey: string, at: Date): Promise<boolean>;
-  /** conditional: the pending key with this public key becomes the current one; clears the flag */
-  promotePending(deviceId: string, publicKey: string, at: Date): Promise<boolean>;
+  /**
+   * conditional: seals the next secret of a rotated credential (a `key` device's key with its public
+   * half, or a rotated password with none) only while none is pending; false when one is
+   */
+  setPending(deviceId: string, sealed: SealedSecret, publicKey: string | null, at: Date): Promise<boolean>;
+  /** conditional: the pending secret sealed as `pendingCiphertext` becomes the current one; clears the flag */
+  promotePending(deviceId: string, pendingCiphertext: Buffer, at: Date): Promise<boolean>;
   /** flags the device: its rotation failed after the retries */
   markRotationFailed(deviceId: string, reason: string, at: Date): Promise<void>;
 }
@@ -192,11 +228,55 @@ export interface CredentialSummary {
   rotationFailure: { at: Date; reason: string } | null;
   /** a rotation is in progress (its key is sealed, not yet proven) */
   pendingSince: Date | null;
+  /** kind `password`: how the device lets its login change its own password (null: a static password) */
+  passwordRotation: PasswordRotation | null;
+}
+
+/** A device's password rotation: a chpasswd-style command that reads `user:newpassword` on stdin. */
+export interface PasswordRotation {
+  command: string;
 }
 
 export interface CredentialRecord extends CredentialSummary {
   sealed: SealedSecret | null;
-  pending: { sealed: SealedSecret; publicKey: string; createdAt: Date } | null;
+  /** the next secret of a rotation in progress; `publicKey` null for a password */
+  pending: { sealed: SealedSecret; publicKey: string | null; createdAt: Date } | null;
+}
+
+/** A host key a device presented instead of its pin (§8.4), kept until someone re-pins or it changes again. */
+export interface HostKeyChange {
+  id: string;
+  deviceId: string;
+  keyType: string;
+  fingerprint: string;
+  /** the OpenSSH public key line the device presented */
+  publicKey: string;
+  pinnedFingerprint: string;
+  firstSeenAt: Date;
+  firstSeenBy: HostKeySighting;
+  lastSeenAt: Date;
+  timesSeen: number;
+  status: 'pending' | 'repinned' | 'superseded';
+  resolvedAt: Date | null;
+  resolvedBy: string | null;
+}
+
+/** What saw a presented host key: a technician's connection, or a connection test. */
+export type HostKeySighting =
+  | { kind: 'session'; grantId: string; technicianId: string; connection: string }
+  | { kind: 'test'; actorId: string | null };
+
+export interface HostKeyChangeRepo {
+  /**
+   * Records a sighting of `key` on the device: the pending change's count when it is that key, else
+   * the pending one (if any) is superseded and a new pending change inserted. `created` when new.
+   */
+  recordSighting(deviceId: string, key: { keyType: string; fingerprint: string; publicKey: string; pinnedFingerprint: string },
+    by: HostKeySighting, at: Date): Promise<{ change: HostKeyChange; created: boolean; superseded: HostKeyChange | null }>;
+  pending(deviceId: string): Promise<HostKeyChange | null>;
+  listPending(): Promise<HostKeyChange[]>;
+  /** conditional: the pending change with this fingerprint becomes repinned; null when there is none */
+  resolve(deviceId: string, fingerprint: string, by: string, at: Date): Promise<HostKeyChange | null>;
 }
 
 export interface AuditQuery {
@@ -369,6 +449,8 @@ export interface SupervisorRepo {
 export interface Tx {
   users: UserRepo;
   vendors: VendorRepo;
+  /** vendor invitations (§8.5) */
+  invitations: InvitationRepo;
   devices: DeviceRepo;
   credentials: CredentialRepo;
   audit: AuditRepo;
@@ -388,6 +470,14 @@ export interface Tx {
   reports: ReportsRepo;
   /** SIEM delivery cursors (read side) */
   siemSinks: SiemSinksRepo;
+  /** second factors: TOTP, passkeys, recovery codes, challenges (§8.5) */
+  mfa: MfaRepo;
+  /** single-use Slack approval links */
+  approvalLinks: ApprovalLinkRepo;
+  /** Slack messages posted about requests */
+  slackMessages: SlackMessageRepo;
+  /** host keys devices presented instead of their pin (§8.4) */
+  hostKeyChanges: HostKeyChangeRepo;
 }
 
 export interface Store {
@@ -411,10 +501,12 @@ export interface SessionTokenClaims {
   userId: string;
   /** the user's token generation when the token was issued (0 for tokens that carry none) */
   generation: number;
+  /** the session's last MFA proof (none: signed in without a second factor) */
+  mfa: MfaProof | null;
 }
 
 export interface TokenIssuer {
-  issueSessionToken(userId: string, generation?: number): Promise<{ token: string; expiresAt: Date }>;
+  issueSessionToken(userId: string, generation?: number, mfa?: MfaProof | null): Promise<{ token: string; expiresAt: Date }>;
   verifySessionToken(token: string): Promise<SessionTokenClaims>;
   /** a short-lived browser-terminal token bound to one grant; `tokenId` makes it single-use */
   issueTerminalToken(grantId: string, tokenId: string, expiresAt: Date): Promise<string>;
@@ -491,7 +583,8 @@ export type DeviceCommandResult =
 
 /** Runs one command on a device over SSH (pinned host key, the given login). Never throws. */
 export interface DeviceShell {
-  exec(device: Device, login: DeviceCredential, command: string): Promise<DeviceCommandResult>;
+  /** `stdin` is written to the command's standard input, then closed (secrets go there, never on the command line) */
+  exec(device: Device, login: DeviceCredential, command: string, stdin?: string): Promise<DeviceCommandResult>;
 }
 
 /** Where technicians reach the SSH proxy, and how they recognise it. */
@@ -505,7 +598,16 @@ export interface SshEndpoint {
 }
 
 /** How a device connection test came out: ok, or the reason in words for people. */
-export type DeviceTestOutcome = { ok: true } | { ok: false; reason: string };
+export type DeviceTestOutcome = { ok: true } | { ok: false; reason: string;
+  /** the device presented another host key than its pin: that key, to record as a pending change */
+  presentedHostKey?: PresentedHostKey };
+
+/** A host key as a device presented it: its type, SHA256 fingerprint and OpenSSH public key line. */
+export interface PresentedHostKey {
+  keyType: string;
+  fingerprint: string;
+  publicKey: string;
+}
 
 /**
  * Tries a device the way the proxy reaches it: connect, check the host key against the pin, log in
@@ -537,4 +639,6 @@ export interface CoreDeps {
   deviceKeys: DeviceKeys;
   /** runs commands on a device over SSH: the key rotation edits authorized_keys with it */
   deviceShell: DeviceShell;
+  /** MFA_REQUIRED_ROLES, STEP_UP_SECONDS and the WebAuthn relying party (§8.5) */
+  mfa: MfaSettings;
 }

@@ -11,6 +11,7 @@ import { expireRequest } from './requests.js';
 import type { JobAttempt, JobSpec } from './workflow-ports.js';
 import { rotateDeviceCredential } from './credential-rotation.js';
 import { scheduleDueRotations } from './credential-report.js';
+import { expireAccount, reconcileAccountExpiry } from './account-expiry.js';
 
 export async function handleJob(deps: CoreDeps, job: JobSpec, attempt?: JobAttempt): Promise<void> {
   switch (job.kind) {
@@ -27,6 +28,8 @@ export async function handleJob(deps: CoreDeps, job: JobSpec, attempt?: JobAttem
     case 'credential.rotate':
       await rotateDeviceCredential(deps, job.deviceId, attempt);
       return;
+    case 'user.expire':
+      return expireAccount(deps, job.userId);
   }
 }
 
@@ -76,5 +79,7 @@ export async function reconcile(deps: CoreDeps): Promise<ReconcileReport> {
     report.ensuredJobs++;
   }
   report.dueRotations = await scheduleDueRotations(deps);
+  // accounts whose end passed while nothing ran, and the jobs of those still running
+  report.ensuredJobs += (await reconcileAccountExpiry(deps)).ensuredJobs;
   return report;
 }

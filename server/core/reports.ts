@@ -3,7 +3,7 @@
  * sessions, the time spent in them, approvals given, break-glass accesses and files moved — and the
  * vendor accounts nobody used for 90 days. Months are UTC calendar months. Auditors and admins.
  */
-import { requireRole } from './access.js';
+import { requireOversight } from './scope.js';
 import { invalid } from './errors.js';
 import type { CoreDeps } from './ports.js';
 import type { Actor } from './types.js';
@@ -50,13 +50,13 @@ export function monthRange(month: string): { from: Date; to: Date } {
 }
 
 export async function vendorAccessReport(deps: CoreDeps, actor: Actor, month: string): Promise<{ month: string; from: Date; to: Date; rows: VendorAccessRow[] }> {
-  requireRole(actor, 'auditor', 'admin');
+  requireOversight(actor);
   const { from, to } = monthRange(month);
   return { month, from, to, rows: await deps.store.read.reports.vendorAccess(from, to, deps.clock.now()) };
 }
 
 export async function unusedVendorAccounts(deps: CoreDeps, actor: Actor, days = 90): Promise<{ since: Date; items: UnusedAccount[] }> {
-  requireRole(actor, 'auditor', 'admin');
+  requireOversight(actor);
   const since = new Date(deps.clock.now().getTime() - days * 86_400_000);
   return { since, items: await deps.store.read.reports.unusedAccounts(since) };
 }

@@ -4,12 +4,13 @@
  * policy (duration, maintenance hours); one open request or grant per technician and device;
  * every refusal writes nothing; every change is audited with the request.
  */
-import { auditActor, hasRole, requireRole, requireUser } from './access.js';
+import { auditActor, requireRole, requireUser } from './access.js';
 import { addMinutes, checkRequestedStart, contractCovers, requestExpiry, withinMaintenanceWindow } from './access-rules.js';
 import { inTransaction, type Effects } from './effects.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
 import type { CoreDeps, Tx } from './ports.js';
 import { requestContext } from './request-context.js';
+import { listInScope, maySee } from './scope.js';
 import type { AccessRequest, Actor, DeclaredArtifact, Decision, Device, Grant, RequestStatus, User } from './types.js';
 import { jobId, type RequestContext } from './workflow-ports.js';
 
@@ -160,23 +161,9 @@ export interface RequestView extends RequestListItem {
   grant: Grant | null;
 }
 
-function visibleTo(user: User, req: AccessRequest, device: Device | null): boolean {
-  if (hasRole(user, 'admin') || hasRole(user, 'auditor')) return true;
-  if (req.technicianId === user.id) return true;
-  return hasRole(user, 'approver') && device?.policy.approverDepartment === user.department;
-}
-
 export async function listAccessRequests(deps: CoreDeps, actor: Actor, q: { status?: RequestStatus; deviceId?: string; limit: number }): Promise<RequestListItem[]> {
   const user = requireUser(actor);
-  const read = deps.store.read.requests;
-  let visible: AccessRequest[];
-  if (hasRole(user, 'admin') || hasRole(user, 'auditor')) visible = await read.list(q);
-  else {
-    const own = hasRole(user, 'technician') ? await read.list({ ...q, technicianId: user.id }) : [];
-    const dept = hasRole(user, 'approver') && user.department ? await read.list({ ...q, approverDepartment: user.department }) : [];
-    const merged = new Map([...own, ...dept].map((r) => [r.id, r]));
-    visible = [...merged.values()].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime()).slice(0, q.limit);
-  }
+  const visible = await listInScope(user, q.limit, (scope) => deps.store.read.requests.list({ ...q, ...scope }), (r) => r.createdAt);
   const items: RequestListItem[] = [];
   for (const r of visible) items.push({ ...r, context: await requestContext(deps.store.read, r) });
   return items;
@@ -186,7 +173,8 @@ export async function getAccessRequest(deps: CoreDeps, actor: Actor, id: string)
   const user = requireUser(actor);
   const read = deps.store.read;
   const req = await read.requests.byId(id);
-  if (!req || !visibleTo(user, req, await read.devices.byId(req.deviceId))) throw notFound('access request');
+  const device = req ? await read.devices.byId(req.deviceId) : null;
+  if (!req || !maySee(user, { technicianId: req.technicianId, approverDepartment: device?.policy.approverDepartment })) throw notFound('access request');
   // an access request's own grant; for an extension, the grant it extends
   const grant = req.extendsGrantId ? await read.grants.byId(req.extendsGrantId) : await read.grants.byRequest(id);
   const decisions: RequestView['decisions'] = [];

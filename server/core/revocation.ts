@@ -4,6 +4,7 @@
  * grant's jobs, publishes the revocation that proxies act on, and has a rotated device key rotated.
  */
 import { auditActor } from './access.js';
+import { rotationKindOf } from './credential-rotation.js';
 import type { Effects } from './effects.js';
 import type { GrantScope, Tx } from './ports.js';
 import { requestContext } from './request-context.js';
@@ -46,9 +47,10 @@ export async function endGrants(
   if (ended.length) {
     fx.publish({ type: 'grant.ended', grantIds: ended.map((g) => g.id), reason: opts.status, message: opts.reason });
   }
-  // a rotated-key device gets a new key once access to it ends (§8.4); the job waits while it is still in use
+  // a rotated credential (key, or password with its command) changes once access to it ends (§8.4); the job waits while it is still in use
   for (const deviceId of new Set(ended.map((g) => g.deviceId))) {
-    if ((await tx.credentials.record(deviceId))?.kind === 'key') {
+    const credential = await tx.credentials.record(deviceId);
+    if (credential && rotationKindOf(credential)) {
       fx.schedule({ kind: 'credential.rotate', deviceId, dueAt: opts.at.toISOString() });
     }
   }

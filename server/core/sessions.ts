@@ -6,6 +6,7 @@
  * in the caller's memory; every start, end, refusal and recording access is audited.
  */
 import { auditActor, hasRole, requireRole, requireUser } from './access.js';
+import { listInScope, maySee, recordScopes, requireOversight } from './scope.js';
 import { openDeviceLogin, type DeviceLoginUse } from './device-credentials.js';
 import { forbidden, notFound, unauthenticated, conflict } from './errors.js';
 import type { CoreDeps, SessionFilter } from './ports.js';
@@ -210,13 +211,6 @@ export async function closeAbandonedSessions(
   return open.length;
 }
 
-function sessionScope(user: User): Partial<SessionFilter> | null {
-  if (hasRole(user, 'admin') || hasRole(user, 'auditor')) return {};
-  if (hasRole(user, 'approver') && user.department) return { approverDepartment: user.department };
-  if (hasRole(user, 'technician')) return { technicianId: user.id };
-  return null;
-}
-
 /** A session as people read it: with the device's and the technician's names, and the access it ran under. */
 export interface SessionView extends Session {
   device: { id: string; name: string };
@@ -244,9 +238,9 @@ async function withNames(deps: CoreDeps, sessions: Session[]): Promise<SessionVi
 }
 
 export async function listSessions(deps: CoreDeps, actor: Actor, f: SessionFilter): Promise<SessionView[]> {
-  const scope = sessionScope(requireUser(actor));
-  if (!scope) throw forbidden();
-  return withNames(deps, await deps.store.read.sessions.list({ ...f, ...scope }));
+  const user = requireUser(actor);
+  if (recordScopes(user).length === 0) throw forbidden();
+  return withNames(deps, await listInScope(user, f.limit, (scope) => deps.store.read.sessions.list({ ...f, ...scope }), (s) => s.startedAt));
 }
 
 export async function getSession(deps: CoreDeps, actor: Actor, id: string): Promise<SessionView & {
@@ -256,9 +250,7 @@ export async function getSession(deps: CoreDeps, actor: Actor, id: string): Prom
   const s = await deps.store.read.sessions.byId(id);
   if (!s) throw notFound('session');
   const device = await deps.store.read.devices.byId(s.deviceId);
-  const visible = hasRole(user, 'admin') || hasRole(user, 'auditor') || s.technicianId === user.id ||
-    (hasRole(user, 'approver') && device?.policy.approverDepartment === user.department);
-  if (!visible) throw notFound('session');
+  if (!maySee(user, { technicianId: s.technicianId, approverDepartment: device?.policy.approverDepartment })) throw notFound('session');
   const [named] = await withNames(deps, [s]);
   return { ...named!, recording: await deps.store.read.recordings.bySession(id), transfers: await deps.store.read.transfers.forSession(id),
     cut: await sessionCut(deps, s),
@@ -286,7 +278,7 @@ export async function terminateSession(deps: CoreDeps, actor: Actor, id: string,
 
 /** Auditors and admins read recordings; every access is audited before the file is served. */
 export async function accessRecording(deps: CoreDeps, actor: Actor, sessionId: string): Promise<Recording> {
-  requireRole(actor, 'auditor', 'admin');
+  requireOversight(actor);
   const rec = await deps.store.read.recordings.bySession(sessionId);
   if (!rec) throw notFound('recording');
   await deps.store.transaction((tx) =>

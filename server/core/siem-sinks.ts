@@ -3,7 +3,7 @@
  * behind the log it is, and the last failure. Auditors and admins. The delivery itself runs in the
  * worker (server/siem/).
  */
-import { requireRole } from './access.js';
+import { requireOversight } from './scope.js';
 import type { CoreDeps } from './ports.js';
 import type { Actor } from './types.js';
 
@@ -22,6 +22,6 @@ export interface SiemSinksRepo {
 }
 
 export async function listSiemSinks(deps: CoreDeps, actor: Actor): Promise<{ items: (SiemCursor & { lag: number })[] }> {
-  requireRole(actor, 'auditor', 'admin');
+  requireOversight(actor);
   return { items: await deps.store.read.siemSinks.list() };
 }

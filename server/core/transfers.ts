@@ -6,12 +6,13 @@
  * undeclared one is told to the approvers; reads are scoped like sessions (admin and auditor all,
  * approvers their department, technicians their own).
  */
-import { hasRole, requireUser } from './access.js';
+import { requireUser } from './access.js';
+import { listInScope, recordScopes } from './scope.js';
 import { forbidden } from './errors.js';
 import type { CoreDeps, TransferFilter } from './ports.js';
 import type { ConnectionGrant } from './sessions.js';
 import { matchArtifact } from './transfer-policy.js';
-import type { Actor, DeclaredArtifact, Transfer, User } from './types.js';
+import type { Actor, DeclaredArtifact, Transfer } from './types.js';
 import type { SessionContext } from './workflow-ports.js';
 
 /** What the proxy knows of a transfer when it ends: the record before it is tied to its session. */
@@ -69,16 +70,9 @@ export async function auditRefusedOperation(deps: CoreDeps, conn: ConnectionGran
   );
 }
 
-function transferScope(user: User): Partial<TransferFilter> | null {
-  if (hasRole(user, 'admin') || hasRole(user, 'auditor')) return {};
-  if (hasRole(user, 'approver') && user.department) return { approverDepartment: user.department };
-  if (hasRole(user, 'technician')) return { technicianId: user.id };
-  return null;
-}
-
 /** `GET /api/transfers`: by device, session or hash; admin and auditor all, approvers their department, technicians their own. */
 export async function listTransfers(deps: CoreDeps, actor: Actor, f: TransferFilter): Promise<Transfer[]> {
-  const scope = transferScope(requireUser(actor));
-  if (!scope) throw forbidden();
-  return deps.store.read.transfers.list({ ...f, ...scope });
+  const user = requireUser(actor);
+  if (recordScopes(user).length === 0) throw forbidden();
+  return listInScope(user, f.limit, (scope) => deps.store.read.transfers.list({ ...f, ...scope }), (t) => t.startedAt);
 }

@@ -30,8 +30,34 @@ export interface User {
   disabledAt: Date | null;
   /** the password was chosen by someone else: until it is changed, the user may only change it */
   passwordChangeRequired: boolean;
+  /** the account stops working at this instant (an invited vendor account; null: never) */
+  expiresAt: Date | null;
+  /** signed in through the hospital's OpenID Provider (linked by issuer and subject), not with a local password */
+  sso: boolean;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/**
+ * An invitation to a vendor account: a single-use link (only its SHA-256 is stored) by which the invited
+ * person sets the password of the account described here. Pending while not accepted, revoked or expired.
+ */
+export interface Invitation {
+  id: string;
+  username: string;
+  displayName: string;
+  roles: RoleName[];
+  vendorId: string;
+  /** when the account it creates stops working */
+  accountExpiresAt: Date;
+  /** when the link stops working */
+  expiresAt: Date;
+  invitedBy: string;
+  createdAt: Date;
+  acceptedAt: Date | null;
+  acceptedUserId: string | null;
+  revokedAt: Date | null;
+  revokedBy: string | null;
 }
 
 /** Only what authentication needs; never leaves the core. */
@@ -127,7 +153,9 @@ export interface Device {
 export type CredentialKind = 'certificate' | 'key' | 'password' | 'private_key';
 
 export type DeviceCredentialInput =
-  | { username: string; password: string; privateKey?: undefined; kind?: undefined }
+  | { username: string; password: string; privateKey?: undefined; kind?: undefined;
+      /** the device lets its login change its own password: the broker rotates it with this command (§8.4) */
+      passwordRotation?: { command: string } | null }
   | { username: string; privateKey: string; password?: undefined; kind?: undefined }
   | { kind: 'certificate' | 'key'; username: string; password?: undefined; privateKey?: undefined };
 
@@ -149,7 +177,7 @@ export interface DeviceCredential {
   certificate?: string;
   /** kind `certificate`: the certificate's key id, which the device's sshd logs */
   keyId?: string;
-  /** kind `private_key`: the next key of a rotation in progress, offered when the device refuses `secret` */
+  /** kinds `private_key` and `password`: the next secret of a rotation in progress, offered when the device refuses `secret` */
   pendingSecret?: string;
 }
 
@@ -157,7 +185,7 @@ export type ActorType = 'user' | 'system' | 'device' | 'anonymous';
 
 /** Who is acting. A user actor carries the roles it was authenticated with. */
 export type Actor =
-  | { type: 'user'; user: User }
+  | { type: 'user'; user: User; mfa?: { method: 'totp' | 'webauthn' | 'recovery' | 'oidc'; credentialId: string | null; at: Date } }
   | { type: 'system'; name: string }
   | { type: 'anonymous'; label?: string };
 

@@ -13,7 +13,9 @@ export type JobSpec =
   /** a break-glass grant's review is due: escalated if nobody has reviewed it */
   | { kind: 'grant.review_overdue'; grantId: string; dueAt: string }
   /** rotate a `key` device's login key (after a grant ends, or when it is CREDENTIAL_MAX_AGE_DAYS old) */
-  | { kind: 'credential.rotate'; deviceId: string; dueAt: string };
+  | { kind: 'credential.rotate'; deviceId: string; dueAt: string }
+  /** an account's end (an invited vendor account): its tokens, grants and pending requests end */
+  | { kind: 'user.expire'; userId: string; dueAt: string };
 
 /** A job without its time: what identifies it. */
 export type JobKey = JobSpec extends infer J ? (J extends JobSpec ? Omit<J, 'dueAt'> : never) : never;
@@ -33,6 +35,8 @@ export function jobId(job: JobKey): string {
       return `grant-review-overdue-${job.grantId}`;
     case 'credential.rotate':
       return `credential-rotate-${job.deviceId}`;
+    case 'user.expire':
+      return `user-expire-${job.userId}`;
   }
 }
 
@@ -107,7 +111,14 @@ export type NotifyEvent =
    * the device is flagged, and its approvers are told.
    */
   | { type: 'credential.rotation_failed'; device: { id: string; name: string; department: string; approverDepartment: string };
-      reason: string; attempts: number; at: string; approvers: { id: string; displayName: string; slackUserId: string | null }[] };
+      reason: string; attempts: number; at: string; approvers: { id: string; displayName: string; slackUserId: string | null }[] }
+  /**
+   * A device presented another host key than its pin (§8.4): the connection was refused and the key is
+   * pending; an approver of the device (or an admin) compares it and confirms the re-pin in the console.
+   */
+  | { type: 'device.host_key_changed'; device: { id: string; name: string; department: string; approverDepartment: string };
+      keyType: string; fingerprint: string; pinnedFingerprint: string; seenBy: string; at: string;
+      approvers: { id: string; displayName: string; slackUserId: string | null }[] };
 
 /** A break-glass grant for notifications, with everyone who must hear of it. */
 export interface EmergencyContext {

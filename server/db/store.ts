@@ -10,6 +10,8 @@ import { sessionsRepo } from './sessions-repo.js';
 import { decisionsRepo } from './decisions-repo.js';
 import { devicesRepo } from './devices-repo.js';
 import { grantsRepo } from './grants-repo.js';
+import { invitationsRepo } from './invitations-repo.js';
+import { hostKeyChangesRepo } from './host-key-changes-repo.js';
 import { requestsRepo } from './requests-repo.js';
 import { transaction, type Pool, type Queryable } from './pool.js';
 import { supervisorsRepo } from './supervisors-repo.js';
@@ -17,6 +19,9 @@ import { searchRepo } from './search-repo.js';
 import { auditLogRepo } from './audit-context.js';
 import { reportsRepo } from './reports-repo.js';
 import { siemSinksRepo } from './siem-repo.js';
+import { mfaRepo } from './mfa-repo.js';
+import { approvalLinksRepo } from './approval-links-repo.js';
+import { slackMessagesRepo } from './slack-messages-repo.js';
 import { transfersRepo } from './transfers-repo.js';
 import { usersRepo } from './users-repo.js';
 import { vendorsRepo } from './vendors-repo.js';
@@ -25,6 +30,7 @@ export function repositories(db: Queryable): Tx {
   return {
     users: usersRepo(db),
     vendors: vendorsRepo(db),
+    invitations: invitationsRepo(db),
     devices: devicesRepo(db),
     credentials: credentialsRepo(db),
     audit: auditRepo(db),
@@ -40,6 +46,10 @@ export function repositories(db: Queryable): Tx {
     auditLog: auditLogRepo(db),
     reports: reportsRepo(db),
     siemSinks: siemSinksRepo(db),
+    mfa: mfaRepo(db),
+    hostKeyChanges: hostKeyChangesRepo(db),
+    approvalLinks: approvalLinksRepo(db),
+    slackMessages: slackMessagesRepo(db),
   };
 }
 

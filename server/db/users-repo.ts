@@ -15,6 +15,8 @@ export function toUser(r: Row): User {
     slackUserId: (r.slack_user_id as string | null) ?? null,
     disabledAt: (r.disabled_at as Date | null) ?? null,
     passwordChangeRequired: r.password_change_required === true,
+    expiresAt: (r.expires_at as Date | null) ?? null,
+    sso: r.oidc_issuer != null,
     createdAt: r.created_at as Date,
     updatedAt: r.updated_at as Date,
   };
@@ -66,9 +68,11 @@ export function usersRepo(db: Queryable): UserRepo {
   return {
     async insert(u: NewUser) {
       const { rows } = await db.query(
-        `INSERT INTO users (username, display_name, roles, vendor_id, department, slack_user_id, password_hash, password_change_required)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
-        [u.username, u.displayName, u.roles, u.vendorId, u.department, u.slackUserId, u.passwordHash, u.passwordChangeRequired ?? false],
+        `INSERT INTO users (username, display_name, roles, vendor_id, department, slack_user_id, password_hash, password_change_required,
+                            oidc_issuer, oidc_subject, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
+        [u.username, u.displayName, u.roles, u.vendorId, u.department, u.slackUserId, u.passwordHash, u.passwordChangeRequired ?? false,
+          u.oidc?.issuer ?? null, u.oidc?.subject ?? null, u.expiresAt ?? null],
       );
       return toUser(rows[0]);
     },
@@ -106,6 +110,23 @@ export function usersRepo(db: Queryable): UserRepo {
     async authState(id) {
       const { rows } = await db.query('SELECT * FROM users WHERE id = $1', [id]);
       return rows[0] ? { user: toUser(rows[0]), tokenGeneration: rows[0].token_generation as number } : null;
+    },
+    async lockByOidcIdentity(issuer, subject) {
+      const { rows } = await db.query('SELECT * FROM users WHERE oidc_issuer = $1 AND oidc_subject = $2 FOR UPDATE', [issuer, subject]);
+      return rows[0] ? withSecret(rows[0]) : null;
+    },
+    async markExpired(id, now) {
+      // once: only an account whose end has come and whose expiry was not carried out yet
+      const { rows } = await db.query(
+        `UPDATE users SET expired_at = $2, token_generation = token_generation + 1, updated_at = now()
+          WHERE id = $1 AND expires_at <= $2 AND expired_at IS NULL RETURNING *`,
+        [id, now],
+      );
+      return rows[0] ? toUser(rows[0]) : null;
+    },
+    async pendingExpiry() {
+      const { rows } = await db.query('SELECT * FROM users WHERE expires_at IS NOT NULL AND expired_at IS NULL ORDER BY expires_at');
+      return rows.map(toUser);
     },
     async endTokens(id) {
       await db.query('UPDATE users SET token_generation = token_generation + 1 WHERE id = $1', [id]);

@@ -14,6 +14,7 @@ import { buildOpenApi } from './openapi.js';
 import { register, type AnyRoute } from './route.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
+import { mfaRoutes } from './routes/mfa.js';
 import { breakGlassRoutes } from './routes/break-glass.js';
 import { deviceRoutes } from './routes/devices.js';
 import { grantRoutes } from './routes/grants.js';
@@ -29,11 +30,13 @@ import { searchRoutes } from './routes/search.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { auditLogRoutes } from './routes/audit-log.js';
 import { reportRoutes } from './routes/reports.js';
+import { oidcRoutes } from './routes/oidc.js';
+import { invitationRoutes } from './routes/invitations.js';
 
 export function apiRoutes(deps: HttpDeps): AnyRoute[] {
-  return [...authRoutes(deps), ...userRoutes(deps), ...vendorRoutes(deps), ...deviceRoutes(deps),
+  return [...authRoutes(deps), ...mfaRoutes(deps), ...userRoutes(deps), ...vendorRoutes(deps), ...deviceRoutes(deps),
     ...requestRoutes(deps), ...grantRoutes(deps), ...breakGlassRoutes(deps), ...sessionRoutes(deps), ...transferRoutes(deps), ...auditRoutes(deps), ...evidenceRoutes(deps), ...searchRoutes(deps), ...auditLogRoutes(deps), ...reportRoutes(deps),
-    ...credentialRoutes(deps)];
+    ...credentialRoutes(deps), ...oidcRoutes(deps), ...invitationRoutes(deps)];
 }
 
 export function createApp(deps: HttpDeps, extraRoutes: AnyRoute[] = []): express.Express {

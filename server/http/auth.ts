@@ -2,7 +2,8 @@
  * Who is calling: a bearer token, or the web session cookie. Cookie-authenticated writes must also
  * carry the `X-Requested-With: portcullis` header (a cross-site form cannot set it) and, when the
  * browser sends an Origin, come from our own origin: CSRF-safe on top of SameSite=Strict.
- * A user who must change their password first reaches only the routes in PENDING_PASSWORD_ROUTES.
+ * A user who must change their password first reaches only the routes in PENDING_PASSWORD_ROUTES; one
+ * whose role needs a second factor they have not set up, only the routes in MFA_ENROLMENT_ROUTES.
  */
 import type { CookieOptions, Request, Response } from 'express';
 import { authenticate } from '../core/auth.js';
@@ -14,6 +15,11 @@ export const SESSION_COOKIE = 'portcullis_session';
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** what a token of a user who must change their password first may do */
 export const PENDING_PASSWORD_ROUTES = new Set(['GET /api/me', 'POST /api/me/password', 'POST /api/auth/logout']);
+/** what a token of a user who must set up a second factor first may do (MFA_REQUIRED_ROLES) */
+export const MFA_ENROLMENT_ROUTES = new Set([
+  ...PENDING_PASSWORD_ROUTES, 'GET /api/me/mfa', 'POST /api/me/mfa/totp', 'POST /api/me/mfa/totp/confirm',
+  'POST /api/me/mfa/recovery-codes', 'POST /api/me/webauthn/register/options', 'POST /api/me/webauthn/register/verify',
+]);
 
 export function sessionCookieOptions(secure: boolean, expires?: Date): CookieOptions {
   return { httpOnly: true, sameSite: 'strict', secure, path: '/', ...(expires ? { expires } : {}) };
@@ -51,7 +57,10 @@ export function actorResolver(deps: CoreDeps, publicUrl: string) {
   return async (req: Request): Promise<Actor> => {
     // the route's declared path (req.route inside a route handler), so /api/me/ or a query cannot widen it
     const routePath = (req.route as { path?: string } | undefined)?.path ?? req.path;
-    const opts = { allowPendingPasswordChange: PENDING_PASSWORD_ROUTES.has(`${req.method} ${routePath}`) };
+    const opts = {
+      allowPendingPasswordChange: PENDING_PASSWORD_ROUTES.has(`${req.method} ${routePath}`),
+      allowMfaEnrolment: MFA_ENROLMENT_ROUTES.has(`${req.method} ${routePath}`),
+    };
     const header = req.get('authorization');
     if (header) {
       const m = /^Bearer\s+(\S+)$/i.exec(header);

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Options } from 'pino-http';
 import type { Logger } from '../logger.js';
 import { redactLinkTokens } from './routes/slack.js';
+import { redactSignInSecrets } from './url-redaction.js';
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const SECRET_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization', 'x-slack-signature']);
@@ -29,7 +30,7 @@ export function requestLogLevel(method: string | undefined, status: number, err?
 
 export function requestLogOptions(logger: Logger): Options {
   const details = logger.isLevelEnabled('debug');
-  const pathOf = (req: IncomingMessage) => redactLinkTokens({ url: req.url }).url ?? '';
+  const pathOf = (req: IncomingMessage) => redactSignInSecrets(redactLinkTokens({ url: req.url })).url ?? '';
   return {
     logger,
     customLogLevel: (req: IncomingMessage, res: ServerResponse, err?: Error) => requestLogLevel(req.method, res.statusCode, err),
@@ -38,7 +39,7 @@ export function requestLogOptions(logger: Logger): Options {
     serializers: {
       req: (raw: SerializedReq) => {
         // Slack approval links carry a bearer token in the query (and then in the referer): never written
-        const req = redactLinkTokens(raw);
+        const req = redactSignInSecrets(redactLinkTokens(raw));
         const out: Record<string, unknown> = { id: req.id, method: req.method, url: req.url, remoteAddress: req.remoteAddress };
         if (details && req.headers) {
           out.headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => !SECRET_HEADERS.has(name.toLowerCase())));

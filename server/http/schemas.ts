@@ -52,6 +52,17 @@ export const updateUserBody = z
   .refine((b) => Object.keys(b).length > 0, 'nothing to change');
 export const listUsersQuery = z.strictObject({ role: z.enum(ROLES).optional(), vendorId: uuid.optional() });
 
+/** vendor onboarding (§8.5): expiresAt defaults to the vendor's contract end */
+export const createInvitationBody = z.strictObject({
+  username,
+  displayName: text(200),
+  roles: z.array(z.enum(ROLES)).min(1, 'needs at least one role').default(['technician']),
+  vendorId: uuid,
+  expiresAt: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time with zone, e.g. 2026-12-31T23:59:59Z' }).transform((s) => new Date(s)).optional(),
+});
+export const invitationToken = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'is not an invitation token');
+export const acceptInvitationBody = z.strictObject({ token: invitationToken, password });
+
 export const vendorBody = z.strictObject({ name: text(200), contractRef: text(200), contractEnd: isoDate });
 export const updateVendorBody = vendorBody.partial().refine((b) => Object.keys(b).length > 0, 'nothing to change');
 
@@ -92,9 +103,11 @@ const credential = z.union([
   // §8.4: a fresh device-CA certificate per connection, or a broker-generated key the broker rotates
   z.strictObject({ kind: z.literal('certificate'), username: loginName }),
   z.strictObject({ kind: z.literal('key'), username: loginName }),
-  z.strictObject({ username: loginName, password: z.string().min(1).max(1024) }),
+  z.strictObject({ username: loginName, password: z.string().min(1).max(1024),
+    // §8.4: a chpasswd-style command run on the device; it reads `user:newpassword` on stdin
+    passwordRotation: z.strictObject({ command: z.string().trim().min(1).max(500).regex(/^[^\r\n]*$/, 'must be one line') }).nullable().optional() }),
   z.strictObject({ username: loginName, privateKey }),
-], { error: 'needs a login name and a kind or a secret: {kind: "certificate", username}, {kind: "key", username}, {username, password} or {username, privateKey}' });
+], { error: 'needs a login name and a kind or a secret: {kind: "certificate", username}, {kind: "key", username}, {username, password, passwordRotation?: {command}} or {username, privateKey}' });
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time HH:MM');
 const timezone = z.string().refine((tz) => {
@@ -183,6 +196,8 @@ export const listDevicesQuery = z.strictObject({
 });
 export const lifecycleBody = z.strictObject({ state: z.enum(LIFECYCLE_STATES), reason: text(2000) });
 
+/** §8.4: confirms the re-pin of the device's pending host key, named by its fingerprint */
+
 export const auditQuery = z.strictObject({
   afterSeq: z.coerce.number().int().min(0).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
@@ -206,7 +221,50 @@ export const listRequestsQuery = z.strictObject({
   deviceId: uuid.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
-export const decisionBody = z.strictObject({ comment: z.string().trim().max(2000).optional() });
+// §8.5 second factors: passkey responses as @simplewebauthn/browser sends them (the broker verifies them)
+const base64url = (max: number) => z.string().min(1).max(max).regex(/^[A-Za-z0-9_-]+$/, 'must be base64url');
+const passkeyId = base64url(1400);
+export const passkeyParams = z.strictObject({ id: passkeyId });
+const clientExtensionResults = z.record(z.string(), z.unknown()).default({});
+const authenticatorAttachment = z.enum(['platform', 'cross-platform']).optional();
+export const authenticationResponse = z.object({
+  id: passkeyId, rawId: passkeyId, type: z.literal('public-key'), authenticatorAttachment, clientExtensionResults,
+  response: z.object({ clientDataJSON: base64url(8000), authenticatorData: base64url(8000), signature: base64url(2000), userHandle: base64url(1000).optional() }),
+});
+export const registrationResponse = z.object({
+  id: passkeyId, rawId: passkeyId, type: z.literal('public-key'), authenticatorAttachment, clientExtensionResults,
+  response: z.object({
+    clientDataJSON: base64url(8000), attestationObject: base64url(16000), authenticatorData: base64url(8000).optional(),
+    transports: z.array(z.enum(['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb'])).max(10).optional(),
+    publicKeyAlgorithm: z.number().int().optional(), publicKey: base64url(8000).optional(),
+  }),
+});
+export const totpCode = z.string().trim().regex(/^\d{6}$/, 'must be the 6 digits the authenticator app shows');
+const recoveryCode = z.string().trim().min(8).max(64);
+/** one MFA proof: a code from the authenticator app, a recovery code, or a passkey's response */
+export const stepUpProof = z.union([
+  z.strictObject({ code: totpCode }),
+  z.strictObject({ recoveryCode }),
+  z.strictObject({ webauthn: authenticationResponse }),
+], { error: 'needs one of {code}, {recoveryCode} or {webauthn}' });
+const mfaToken = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'is not a sign-in token');
+export const loginMfaBody = z
+  .strictObject({ mfaToken, code: totpCode.optional(), recoveryCode: recoveryCode.optional(), webauthn: authenticationResponse.optional() })
+  .refine((b) => [b.code, b.recoveryCode, b.webauthn].filter((x) => x !== undefined).length === 1,
+    'needs exactly one of code, recoveryCode or webauthn');
+export const loginPasskeyOptionsBody = z.strictObject({ mfaToken });
+export const confirmTotpBody = z.strictObject({ code: totpCode });
+const passkeyName = z.string().trim().min(1).max(100).optional();
+export const passkeyOptionsBody = z.strictObject({ name: passkeyName });
+export const registerPasskeyBody = z.strictObject({ response: registrationResponse, name: passkeyName });
+/** changing one's own factors: an MFA proof unless the sign-in's own is recent */
+export const repinHostKeyBody = z.strictObject({
+  fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'must be a SHA256 fingerprint (SHA256:…, 43 characters)'),
+  stepUp: stepUpProof.optional(),
+});
+export const factorChangeBody = z.strictObject({ stepUp: stepUpProof.optional() });
+
+export const decisionBody = z.strictObject({ comment: z.string().trim().max(2000).optional(), stepUp: stepUpProof.optional() });
 export const revokeBody = z.strictObject({ reason: text(2000) });
 export const extendBody = z.strictObject({
   minutes: z.number().int().min(1).max(1440),

@@ -1,10 +1,13 @@
 /**
- * The HTML pages behind Slack approval links: small, self-contained, readable on a phone, no scripts
- * (the CSP forbids them anyway). Every value is escaped. The confirm page is the only one with a form,
- * and the form is the only thing that decides.
+ * The HTML pages behind Slack approval links: small, self-contained, readable on a phone; the only
+ * script is the same-origin passkey button (slack-passkey-script.ts), and everything works without it.
+ * Every value is escaped. The confirm page is the only one with a form,
+ * and the form is the only thing that decides — for the approver the link names, signed in on the
+ * page. Anyone else who opens the link reads the request and is told whom it is for.
  */
 import { reviewUrl } from '../notify/slack-blocks.js';
-import type { LinkResult, RefusalReason } from '../notify/slack-decide.js';
+import type { LinkResult, RefusalReason, SignInProblem } from '../notify/slack-decide.js';
+import { PASSKEY_SCRIPT_PATH } from './slack-passkey-script.js';
 import type { RequestView } from '../notify/slack-view.js';
 
 export const escapeHtml = (s: string) =>
@@ -22,15 +25,17 @@ dt{color:#5b616b}dd{margin:0;overflow-wrap:anywhere}
 ul{padding-left:1.2rem}
 textarea{width:100%;box-sizing:border-box;min-height:4.5rem;font:inherit;padding:.5rem;border:1px solid #c3c7cf;border-radius:8px}
 button{display:block;width:100%;font:inherit;font-weight:600;padding:.9rem;border:0;border-radius:10px;color:#fff;margin-top:.8rem}
-.approve{background:#1a7f37}.deny{background:#c62828}
+.approve{background:#1a7f37}.deny{background:#c62828}.passkey{background:#1d4ed8}
 .note{color:#5b616b;font-size:.9rem}
 .banner{border-left:5px solid #1a7f37}.banner.bad{border-color:#c62828}.banner.info{border-color:#5b616b}
+label{display:block;margin-top:.7rem}
+input[type=password],input[type=text]{width:100%;box-sizing:border-box;font:inherit;padding:.6rem;border:1px solid #c3c7cf;border-radius:8px}
 `;
 
-function page(title: string, body: string): string {
+function page(title: string, body: string, script?: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex, nofollow">
-<title>${escapeHtml(title)} — Portcullis</title><style>${STYLE}</style></head>
+<title>${escapeHtml(title)} — Portcullis</title><style>${STYLE}</style>${script ? `<script src="${script}" defer></script>` : ''}</head>
 <body><main>${body}</main></body></html>`;
 }
 
@@ -65,6 +70,34 @@ const REFUSALS: Record<RefusalReason, { status: number; title: string; text: str
   cross_site: { status: 403, title: 'The confirmation was refused', text: 'It did not come from the Portcullis confirmation page. Nothing was changed.' },
 };
 
+/** A core error message ("invalid username or password") as a sentence. */
+const sentence = (m: string) => `${m.charAt(0).toUpperCase()}${m.slice(1)}${/[.!?]$/.test(m) ? '' : '.'}`;
+
+/** Why the confirm POST decided nothing, and what to do: the banner above the (read-only) request. */
+function signInProblem(p: SignInProblem, approverName: string): { status: number; html: string } {
+  const named = escapeHtml(approverName);
+  const banner = (title: string, text: string) => `<div class="card banner bad"><h1>${title}</h1><p>${text}</p></div>`;
+  switch (p.reason) {
+    case 'not_signed_in':
+      return { status: 401, html: banner('Sign in to decide', `Nothing was decided: this link decides only for ${named}, signed in on this page. ` +
+        `Enter ${named}'s password and code below, or ask ${named} to open the link.`) };
+    case 'someone_else':
+      return { status: 403, html: banner('This link is not yours', `You are signed in as ${escapeHtml(p.signedIn.displayName)} (${escapeHtml(p.signedIn.username)}), ` +
+        `but this link was issued to ${named}. Nothing was decided; the request is shown below, read-only. Only ${named}, signed in on this page, can decide with it; ` +
+        'if you approve this device\'s requests yourself, open the request in the web console.') };
+    case 'own_request':
+      return { status: 403, html: banner('You cannot decide on your own request', `You are signed in as ${escapeHtml(p.signedIn.displayName)} (${escapeHtml(p.signedIn.username)}), ` +
+        `who asked for this access. Nothing was decided. Only ${named}, signed in on this page, can decide with this link.`) };
+    case 'sign_in_failed':
+      return { status: 401, html: banner('Sign-in failed', `${escapeHtml(sentence(p.message))} Nothing was decided.`) };
+    case 'step_up_required':
+      return { status: 401, html: banner('Confirm it is you', `${escapeHtml(sentence(p.message))} Enter the code from your authenticator app (or a recovery code) ` +
+        'with the button below. Nothing was decided yet.') };
+    case 'step_up_failed':
+      return { status: 401, html: banner('Your confirmation was not accepted', `${escapeHtml(sentence(p.message))} Nothing was decided.`) };
+  }
+}
+
 /** The page (and HTTP status) for the outcome of opening or confirming a link. */
 export function renderLinkPage(result: LinkResult, opts: { publicUrl: string; token?: string }): { status: number; html: string } {
   switch (result.kind) {
@@ -82,17 +115,36 @@ export function renderLinkPage(result: LinkResult, opts: { publicUrl: string; to
       const c = result.view.context;
       const approve = result.action === 'approve';
       const verb = approve ? 'Approve' : 'Deny';
-      const form = `<form method="post" action="/slack/decide" class="card">
+      const who = result.approver;
+      const problem = result.problem ? signInProblem(result.problem, who.displayName) : null;
+      const password = who.sso
+        ? `<p class="note">${escapeHtml(who.displayName)} signs in through the hospital's identity provider: sign in to the web console in this browser first, then press the button.</p>`
+        : `<label for="password">Password of ${escapeHtml(who.username)}</label>
+<input type="password" id="password" name="password" autocomplete="current-password" maxlength="1024">`;
+      const buttonText = `${verb} access for ${escapeHtml(c.technician.displayName)} on ${escapeHtml(c.device.name)}`;
+      // shown by the page's script when the browser can use a passkey
+      const passkey = result.passkey
+        ? `<button type="button" id="passkey" class="passkey" hidden>${verb} with a passkey of ${escapeHtml(who.displayName)}</button>
+<p id="passkey-status" class="note" role="status" aria-live="polite"></p><p class="note">Or sign in with a password and a code:</p>`
+        : '';
+      const form = `<form method="post" action="/slack/decide" class="card" id="decide">
+<p>Only <strong>${escapeHtml(who.displayName)}</strong> can decide with this link, signed in on this page. Already signed in to the web console in this browser as ${escapeHtml(who.displayName)}? Leave the password empty.</p>
 <input type="hidden" name="t" value="${escapeHtml(opts.token ?? '')}"><input type="hidden" name="csrf" value="${escapeHtml(result.csrf)}">
+<input type="hidden" name="webauthn" value="">
 <label for="comment">Comment${approve ? ' (optional)' : ''}</label>
 <textarea id="comment" name="comment" maxlength="2000"></textarea>
-<button type="submit" class="${approve ? 'approve' : 'deny'}">${verb} access for ${escapeHtml(c.technician.displayName)} on ${escapeHtml(c.device.name)}</button>
+${passkey}
+${password}
+<label for="code">Code from your authenticator app, or a recovery code</label>
+<input type="text" id="code" name="code" autocomplete="one-time-code" autocapitalize="off" spellcheck="false" maxlength="64">
+<button type="submit" class="${approve ? 'approve' : 'deny'}">${buttonText}</button>
 </form>`;
       return {
-        status: 200,
-        html: page(`${verb} access?`, `<h1>${verb} access to ${escapeHtml(c.device.name)}?</h1>${details(result.view)}${form}` +
-          `<p class="note">Link issued to ${escapeHtml(result.approver.displayName)}; it works once and expires at ${utc(result.expiresAt)}. ` +
-          `Nothing is decided until you press the button.</p>${reviewLink(opts.publicUrl, c.requestId)}`),
+        status: problem?.status ?? 200,
+        html: page(`${verb} access?`, `${problem?.html ?? ''}<h1>${verb} access to ${escapeHtml(c.device.name)}?</h1>${details(result.view)}${form}` +
+          `<p class="note">Link issued to ${escapeHtml(who.displayName)}; it works once and expires at ${utc(result.expiresAt)}. ` +
+          `Nothing is decided until ${escapeHtml(who.displayName)} presses the button, signed in.</p>${reviewLink(opts.publicUrl, c.requestId)}`,
+          result.passkey ? PASSKEY_SCRIPT_PATH : undefined),
       };
     }
     case 'decided': {

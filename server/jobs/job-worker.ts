@@ -19,6 +19,7 @@ export const jobSpecSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('request.expire'), requestId: id, dueAt }),
   z.object({ kind: z.literal('grant.review_overdue'), grantId: id, dueAt }),
   z.object({ kind: z.literal('credential.rotate'), deviceId: id, dueAt }),
+  z.object({ kind: z.literal('user.expire'), userId: id, dueAt }),
 ]) satisfies z.ZodType<JobSpec>;
 
 export interface JobWorkerOptions {

@@ -13,6 +13,11 @@ export function describe(e: NotifyEvent): string {
     return `DEVICE KEY ROTATION FAILED on ${e.device.name} [${e.device.department}] after ${e.attempts} attempts: ${e.reason} ` +
       `(the old key stays in place; the device is flagged; approvers told: ${to})`;
   }
+  if (e.type === 'device.host_key_changed') {
+    const to = e.approvers.map((a) => a.displayName).join(', ') || 'no eligible approver';
+    return `DEVICE HOST KEY CHANGED on ${e.device.name} [${e.device.department}]: it presented ${e.keyType} ${e.fingerprint} ` +
+      `instead of the pinned ${e.pinnedFingerprint} (seen by ${e.seenBy}); connections are refused until an approver re-pins it (approvers told: ${to})`;
+  }
   if (e.type === 'transfer.undeclared') {
     const t = e.transfer;
     return `undeclared upload by ${e.session.technician.displayName} to ${e.session.device.name}: ${t.path} (${t.bytes} bytes, sha256 ${t.sha256 ?? 'none'}, ${t.outcome})`;
@@ -47,8 +52,9 @@ export function createLogNotifier(log: Logger): Notifier {
   return {
     async notify(e) {
       // an emergency stands out in the operators' log
-      const level = (e.type === 'grant.emergency' && e.stage !== 'reviewed') || e.type === 'credential.rotation_failed' ? 'warn' : 'info';
-      const subject = e.type === 'credential.rotation_failed' ? { deviceId: e.device.id } : { requestId: 'request' in e ? e.request.requestId : e.session.requestId };
+      const deviceEvent = e.type === 'credential.rotation_failed' || e.type === 'device.host_key_changed';
+      const level = (e.type === 'grant.emergency' && e.stage !== 'reviewed') || deviceEvent ? 'warn' : 'info';
+      const subject = deviceEvent ? { deviceId: e.device.id } : { requestId: 'request' in e ? e.request.requestId : e.session.requestId };
       log[level]({ notify: e.type, ...subject }, describe(e));
     },
   };

@@ -1,8 +1,10 @@
 /**
  * Approval link tokens: EdDSA JWTs (jose, the broker's token-signing key) bound to one request, one
- * approver and one action, valid ~30 minutes. They are bearer secrets inside a Slack DM; what makes
- * them single use is the `approval_links` row of their jti (see slack-store / slack-decide). Their own
- * audience and type keep them from ever being accepted as session or terminal tokens, and vice versa.
+ * approver and one action, valid ~30 minutes. They are secrets inside a Slack DM, but no longer bearer
+ * ones: only their approver, signed in on the link's page, decides with one. What makes them single use
+ * is the `approval_links` row of their jti (the store's approvalLinks, consumed by the core's
+ * decideByLink). Their own audience and type keep them from ever being accepted as session or terminal
+ * tokens, and vice versa.
  *
  * The confirm page carries a CSRF value derived from the jti with a key only the broker holds, so a
  * POST must come from a page we rendered for that very link.
@@ -10,21 +12,17 @@
 import { createHmac, hkdfSync, randomUUID, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { SignJWT, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { Clock } from '../core/clock.js';
+import type { ApprovalLinkBinding, LinkAction } from '../core/slack-ports.js';
 
 const ISSUER = 'portcullis';
 const AUDIENCE = 'portcullis-slack-link';
 const TYPE = 'slack-link';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export type LinkAction = 'approve' | 'deny';
+export type { LinkAction };
 
-export interface LinkClaims {
-  jti: string;
-  requestId: string;
-  approverId: string;
-  action: LinkAction;
-  expiresAt: Date;
-}
+/** What a verified token says: exactly the binding its `approval_links` row holds. */
+export type LinkClaims = ApprovalLinkBinding;
 
 /** `expired` tokens were signed by us (so their claims are known); `invalid` ones were not, or are malformed. */
 export type LinkCheck = { ok: true; claims: LinkClaims } | { ok: false; reason: 'expired'; claims: LinkClaims } | { ok: false; reason: 'invalid' };

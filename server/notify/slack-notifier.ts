@@ -94,6 +94,15 @@ export function jobsFor(e: NotifyEvent): Enqueued[] {
         job: { kind: 'tell', slackUserId: a.slackUserId!, mrkdwn: text, text: flat(text) },
       }));
     }
+    case 'device.host_key_changed': {
+      const text = `🛑 *Device host key changed* on *${escapeMrkdwn(e.device.name)}* (${escapeMrkdwn(e.device.department)}): it presented ` +
+        `${escapeMrkdwn(e.keyType)} \`${e.fingerprint}\` instead of the pinned \`${e.pinnedFingerprint}\`. Connections are refused. ` +
+        `If the device was re-imaged or its key replaced on purpose, compare the fingerprint with the device's console and confirm the re-pin on the console's Host keys page.`;
+      return e.approvers.filter((a) => a.slackUserId).map((a) => ({
+        id: `slack-tell-hostkey-${e.device.id}-${e.fingerprint.slice(7).replace(/[^A-Za-z0-9]/g, '')}-${a.id}`,
+        job: { kind: 'tell', slackUserId: a.slackUserId!, mrkdwn: text, text: flat(text) },
+      }));
+    }
     case 'transfer.undeclared': {
       const s = e.session;
       const t = e.transfer;

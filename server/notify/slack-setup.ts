@@ -7,7 +7,6 @@ import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { CoreDeps } from '../core/ports.js';
 import type { Notifier } from '../core/workflow-ports.js';
-import type { Queryable } from '../db/pool.js';
 import type { QueueConnection } from '../jobs/queue-connection.js';
 import type { Logger } from '../logger.js';
 import { createSlackApi } from './slack-client.js';
@@ -40,7 +39,7 @@ export interface SlackIntegration {
   notifier: Notifier;
   links: LinkTokens;
   signingSecret?: string;
-  startWorker(deps: CoreDeps, db: Queryable, opts?: { concurrency?: number }): Promise<SlackWorkerHandle>;
+  startWorker(deps: CoreDeps, opts?: { concurrency?: number }): Promise<SlackWorkerHandle>;
   close(): Promise<void>;
 }
 
@@ -61,9 +60,9 @@ export function createSlackIntegration(o: SlackIntegrationOptions): SlackIntegra
     notifier: createSlackNotifier(queue, { retry, enqueueTimeoutMs: o.enqueueTimeoutMs }),
     links,
     signingSecret: slack.signingSecret,
-    startWorker: (deps, db, wo = {}) =>
+    startWorker: (deps, wo = {}) =>
       startSlackWorker(o.queues, {
-        read: deps.store.read, db, links, clock: o.clock, channel: slack.channel, publicUrl: o.publicUrl, logger,
+        store: deps.store, links, clock: o.clock, channel: slack.channel, publicUrl: o.publicUrl, logger,
         api: createSlackApi({ botToken, apiUrl: slack.apiUrl, logger }),
         enqueue: async (job, id) => void (await queue.add(job.kind, job, slackJobOptions(id, retry))),
       }, wo),

@@ -5,9 +5,10 @@
  * with backoff; calls no retry can fix end the job at once. Either way the workflow never waits.
  */
 import { UnrecoverableError, type Job } from 'bullmq';
+import { isEligibleApprover } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
-import type { Tx } from '../core/ports.js';
-import type { Queryable } from '../db/pool.js';
+import type { Store, Tx } from '../core/ports.js';
+import type { SlackMessage } from '../core/slack-ports.js';
 import type { QueueConnection } from '../jobs/queue-connection.js';
 import type { Logger } from '../logger.js';
 import { noteMessage, requestMessage, reviewUrl, type SlackMessageBody } from './slack-blocks.js';
@@ -15,13 +16,11 @@ import { describeSlackError, isPermanentSlackError, type SlackApi } from './slac
 import { SLACK_QUEUE, slackJobSchema, type SlackJob } from './slack-jobs.js';
 import type { LinkTokens } from './slack-links.js';
 import { emergencyMessage } from './slack-emergency.js';
-import { slackStore, type SlackMessage } from './slack-store.js';
 import { loadRequestView, type RequestView } from './slack-view.js';
 
 export interface SlackWorkerDeps {
-  /** repositories for reads (names, decisions) */
-  read: Tx;
-  db: Queryable;
+  /** the core's store: requests, names and decisions to show; the Slack messages and approval links it keeps */
+  store: Store;
   api: SlackApi;
   links: LinkTokens;
   clock: Clock;
@@ -35,8 +34,27 @@ export interface SlackWorkerDeps {
 
 export const decideUrl = (publicUrl: string, token: string) => `${publicUrl}/slack/decide?t=${encodeURIComponent(token)}`;
 
+export interface SlackApprover {
+  id: string;
+  displayName: string;
+  slackUserId: string;
+}
+
+/**
+ * Who gets a DM about a request: its eligible approvers (the one rule, isEligibleApprover: never the
+ * requesting technician) who have a Slack user id.
+ */
+export async function slackApprovers(read: Tx, requestId: string): Promise<SlackApprover[]> {
+  const req = await read.requests.byId(requestId);
+  const device = req ? await read.devices.byId(req.deviceId) : null;
+  if (!req || !device) return [];
+  return (await read.users.list({ role: 'approver', includeDisabled: false }))
+    .filter((u) => u.slackUserId !== null && isEligibleApprover(u, device, req.technicianId))
+    .map((u) => ({ id: u.id, displayName: u.displayName, slackUserId: u.slackUserId! }));
+}
+
 export function createSlackJobHandler(d: SlackWorkerDeps): (job: SlackJob) => Promise<void> {
-  const store = slackStore(d.db);
+  const read = d.store.read;
   const log = d.logger;
 
   /** Calls fn for each message; permanent failures are logged and skipped, transient ones fail the job after the rest ran. */
@@ -57,8 +75,8 @@ export function createSlackJobHandler(d: SlackWorkerDeps): (job: SlackJob) => Pr
     after !== null && (after.status !== before.status || after.decisions.length !== before.decisions.length);
 
   async function post(requestId: string, approverId: string | null): Promise<void> {
-    if (await store.hasMessage(requestId, approverId)) return;
-    const view = await loadRequestView(d.read, requestId);
+    if (await read.slackMessages.has(requestId, approverId)) return;
+    const view = await loadRequestView(read, requestId);
     if (!view || view.status !== 'pending') return;
     const review = reviewUrl(d.publicUrl, requestId);
     let target: string;
@@ -69,13 +87,15 @@ export function createSlackJobHandler(d: SlackWorkerDeps): (job: SlackJob) => Pr
       body = requestMessage(view, { reviewUrl: review });
     } else {
       if (view.decisions.some((x) => x.approverId === approverId)) return;
-      const approver = (await store.slackApprovers(requestId)).find((a) => a.id === approverId);
+      const approver = (await slackApprovers(read, requestId)).find((a) => a.id === approverId);
       if (!approver) return;
       const now = d.clock.now();
       const approve = await d.links.mint({ requestId, approverId, action: 'approve' });
       const deny = await d.links.mint({ requestId, approverId, action: 'deny' });
-      await store.insertLink(approve.claims, now);
-      await store.insertLink(deny.claims, now);
+      await d.store.transaction(async (tx) => {
+        await tx.approvalLinks.insert(approve.claims, now);
+        await tx.approvalLinks.insert(deny.claims, now);
+      });
       target = approver.slackUserId;
       body = requestMessage(view, {
         reviewUrl: review, forApproverId: approverId,
@@ -83,28 +103,29 @@ export function createSlackJobHandler(d: SlackWorkerDeps): (job: SlackJob) => Pr
       });
     }
     const posted = await d.api.postMessage({ channel: target, ...body });
-    await store.insertMessage({ requestId, kind: approverId ? 'dm' : 'channel', approverId, channel: posted.channel, ts: posted.ts }, d.clock.now());
+    await d.store.transaction((tx) =>
+      tx.slackMessages.insert({ requestId, kind: approverId ? 'dm' : 'channel', approverId, channel: posted.channel, ts: posted.ts }, d.clock.now()));
     // a decision may have landed while this was posted: have the message catch up with it
-    if (changed(view, await loadRequestView(d.read, requestId))) {
+    if (changed(view, await loadRequestView(read, requestId))) {
       await d.enqueue({ kind: 'refresh', requestId }, `slack-refresh-${requestId}-after-${approverId ?? 'channel'}`);
     }
   }
 
   async function refresh(requestId: string): Promise<void> {
-    const view = await loadRequestView(d.read, requestId);
+    const view = await loadRequestView(read, requestId);
     if (!view) return;
     const review = reviewUrl(d.publicUrl, requestId);
     // a DM whose approver still has to decide keeps its links (they live in that message only)
-    const due = (await store.messagesFor(requestId)).filter((m) =>
+    const due = (await read.slackMessages.forRequest(requestId)).filter((m) =>
       m.kind === 'channel' || view.status !== 'pending' || view.decisions.some((x) => x.approverId === m.approverId));
     await eachMessage(due, 'chat.update', async (m) => {
       await d.api.update({ channel: m.channel, ts: m.ts, ...requestMessage(view, { reviewUrl: review, forApproverId: m.approverId }) });
-      await store.markUpdated(m.id, d.clock.now());
+      await d.store.transaction((tx) => tx.slackMessages.markUpdated(m.id, d.clock.now()));
     });
   }
 
   async function note(requestId: string, mrkdwn: string, text: string): Promise<void> {
-    const messages = await store.messagesFor(requestId);
+    const messages = await read.slackMessages.forRequest(requestId);
     const channelPosts = messages.filter((m) => m.kind === 'channel');
     // in the channel thread when there is one, else in the approvers' DM threads
     const threads = channelPosts.length ? channelPosts : messages;
@@ -121,21 +142,21 @@ export function createSlackJobHandler(d: SlackWorkerDeps): (job: SlackJob) => Pr
   async function alert(job: Extract<SlackJob, { kind: 'alert' }>): Promise<void> {
     const target = job.slackUserId ?? d.channel;
     if (!target) return;
-    if (job.anchor && await store.hasMessage(job.requestId, job.approverId)) return;
+    if (job.anchor && await read.slackMessages.has(job.requestId, job.approverId)) return;
     const posted = await d.api.postMessage({ channel: target, ...emergencyMessage(job.mrkdwn, job.text, d.publicUrl) });
     if (job.anchor) {
-      await store.insertMessage({ requestId: job.requestId, kind: job.approverId ? 'dm' : 'channel', approverId: job.approverId,
-        channel: posted.channel, ts: posted.ts }, d.clock.now());
+      await d.store.transaction((tx) => tx.slackMessages.insert({ requestId: job.requestId, kind: job.approverId ? 'dm' : 'channel',
+        approverId: job.approverId, channel: posted.channel, ts: posted.ts }, d.clock.now()));
     }
   }
 
   return async (job) => {
     switch (job.kind) {
       case 'fanout': {
-        const view = await loadRequestView(d.read, job.requestId);
+        const view = await loadRequestView(read, job.requestId);
         if (!view || view.status !== 'pending') return;
         if (d.channel) await d.enqueue({ kind: 'post', requestId: job.requestId, approverId: null }, `slack-post-${job.requestId}-channel`);
-        for (const a of await store.slackApprovers(job.requestId)) {
+        for (const a of await slackApprovers(read, job.requestId)) {
           await d.enqueue({ kind: 'post', requestId: job.requestId, approverId: a.id }, `slack-post-${job.requestId}-${a.id}`);
         }
         return;

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Secret, TOTP } from 'otpauth';
 import { startDeviceSshd, type DeviceSshd } from '../support/device-sshd.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -164,6 +165,16 @@ afterAll(async () => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
+/** Sets up an authenticator app through the API, with codes computed as the app would (otpauth). */
+async function enrolTotp(r: Running, token: string): Promise<{ secret: string; recoveryCodes: string[] }> {
+  const started = await api(r, 'POST', '/api/me/mfa/totp', token, {});
+  expect(started.status, JSON.stringify(started.body)).toBe(200);
+  const totp = new TOTP({ algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(started.body.secret) });
+  const confirmed = await api(r, 'POST', '/api/me/mfa/totp/confirm', token, { code: totp.generate() });
+  expect(confirmed.status, JSON.stringify(confirmed.body)).toBe(200);
+  return { secret: started.body.secret, recoveryCodes: confirmed.body.recoveryCodes };
+}
+
 describe('npm start on a fresh machine', () => {
   it('starts on embedded PostgreSQL, serves the API, stops on Ctrl-C and restarts with the same data', async () => {
     // ── first start ──
@@ -186,6 +197,10 @@ describe('npm start on a fresh machine', () => {
     const changed = await api(first, 'POST', '/api/me/password', login.body.token, { currentPassword: adminPassword, newPassword: ownPassword });
     expect(changed.status, JSON.stringify(changed.body)).toBe(200);
     const token = changed.body.token as string;
+    // the spec default MFA_REQUIRED_ROLES covers admins: until a second factor is set up, the token only enrols one
+    expect(changed.body.user.mfaEnrolmentRequired).toBe(true);
+    expect((await api(first, 'GET', '/api/users', token)).body.error.details).toEqual({ mfaEnrolmentRequired: true });
+    const adminMfa = await enrolTotp(first, token);
 
     const vendor = await api(first, 'POST', '/api/vendors', token, { name: `E2E Vendor ${process.pid}`, contractRef: 'C-1', contractEnd: '2099-12-31' });
     expect(vendor.status).toBe(201);
@@ -207,6 +222,8 @@ describe('npm start on a fresh machine', () => {
     const techLogin = await api(first, 'POST', '/api/auth/login', undefined, { username: 'e2e-tech', password: 'technician password 1' });
     expect(techLogin.body.passwordChangeRequired).toBe(true);
     const techOwn = await api(first, 'POST', '/api/me/password', techLogin.body.token, { currentPassword: 'technician password 1', newPassword: 'technician password 2' });
+    expect((await api(first, 'GET', '/api/devices', techOwn.body.token)).status).toBe(403);
+    await enrolTotp(first, techOwn.body.token);
     const techDevices = await api(first, 'GET', '/api/devices', techOwn.body.token);
     expect(techDevices.body.items.map((d: { id: string }) => d.id)).toEqual([device.body.id]);
     expect((await api(first, 'GET', '/api/audit/verify', token)).body.ok).toBe(true);
@@ -221,7 +238,7 @@ describe('npm start on a fresh machine', () => {
 
     // no secret in what the broker printed
     const pgPassword = fs.readFileSync(path.join(dataDir, 'embedded-pg', 'password'), 'utf8').trim();
-    for (const secret of [deviceSecret, token, 'technician password 1', pgPassword]) expect(first.output()).not.toContain(secret);
+    for (const secret of [deviceSecret, token, 'technician password 1', pgPassword, adminMfa.secret]) expect(first.output()).not.toContain(secret);
 
     // ── Ctrl-C ──
     const dbDir = path.join(dataDir, 'db');
@@ -240,8 +257,12 @@ describe('npm start on a fresh machine', () => {
     // ── second start on the same DATA_DIR ──
     const second = await start(dataDir);
     expect(second.output()).not.toMatch(/First start|with password/);
-    const again = await api(second, 'POST', '/api/auth/login', undefined, { username: 'admin', password: ownPassword });
-    expect(again.status).toBe(200);
+    const password = await api(second, 'POST', '/api/auth/login', undefined, { username: 'admin', password: ownPassword });
+    expect(password.status).toBe(200);
+    expect(password.body).toMatchObject({ mfaRequired: true, methods: ['totp', 'recovery'] });
+    // a recovery code, not a code: the app's current step may be the one that confirmed it, which is spent
+    const again = await api(second, 'POST', '/api/auth/login/mfa', undefined, { mfaToken: password.body.mfaToken, recoveryCode: adminMfa.recoveryCodes[0] });
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
     const still = await api(second, 'GET', `/api/devices/${device.body.id}`, again.body.token);
     expect(still.status).toBe(200);
     expect(still.body).toMatchObject({ name: 'e2e-pump-01', lifecycleState: 'deployed', hasCredential: true });

@@ -293,7 +293,7 @@ describe('on Slack (real queue, local Slack stand-in)', () => {
       keys: { signing: h.keys.tokenSigning, verifying: h.keys.tokenVerifying }, retry: { attempts: 3, backoffMs: 100 },
     })!;
     const deps = { ...h.deps, notifier: integration.notifier };
-    worker = await integration.startWorker(deps, h.pool);
+    worker = await integration.startWorker(deps);
     http = supertest(createApp(deps));
     const queue = queues.createQueue(SLACK_QUEUE);
     dropQueue = async () => {

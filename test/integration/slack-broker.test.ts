@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SESSION_COOKIE } from '../../server/http/auth.js';
 import { slackSignature } from '../../server/notify/slack-signature.js';
 import { generateKey, startDeviceSshd, type DeviceSshd } from '../support/device-sshd.js';
 import { blockTexts, buttons, startSlackStandIn, type SlackCall, type SlackStandIn } from '../support/slack-standin.js';
@@ -71,7 +72,9 @@ describe('the broker with Slack configured', () => {
     const page = await fetch(`${broker.httpUrl}${link.pathname}${link.search}`);
     expect(page.status).toBe(200);
     const csrf = /name="csrf" value="([^"]+)"/.exec(await page.text())![1]!;
-    const decided = await fetch(`${broker.httpUrl}/slack/decide`, { method: 'POST', body: new URLSearchParams({ t: link.searchParams.get('t')!, csrf }) });
+    // confirmed by the approver signed in to the console in this browser (their session cookie)
+    const decided = await fetch(`${broker.httpUrl}/slack/decide`, { method: 'POST', headers: { Cookie: `${SESSION_COOKIE}=${approver.token}` },
+      body: new URLSearchParams({ t: link.searchParams.get('t')!, csrf }) });
     expect(decided.status).toBe(200);
     expect((await api.ok('GET', `/api/access-requests/${req.id}`, tech.token)).status).toBe('approved');
     const channelTs = (await broker.pool.query("SELECT ts FROM slack_messages WHERE request_id = $1 AND kind = 'channel'", [req.id])).rows[0].ts;

@@ -16,7 +16,7 @@ let http: ReturnType<typeof supertest>;
 
 beforeAll(async () => {
   h = await startHarness();
-  http = supertest(createApp(h.deps, slackRoutes({ core: h.deps, pool: h.pool, publicUrl: 'https://portcullis.example', signingSecret: secret })));
+  http = supertest(createApp(h.deps, slackRoutes({ core: h.deps, publicUrl: 'https://portcullis.example', signingSecret: secret })));
 });
 afterAll(async () => h?.close());
 beforeEach(() => h.clock.set(new Date()));
@@ -49,7 +49,7 @@ describe('POST /api/slack/interactions', () => {
     const body = 'token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar' +
       '&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com' +
       '%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c';
-    const documented = supertest(createApp(h.deps, slackRoutes({ core: h.deps, pool: h.pool, publicUrl: 'https://p.example', signingSecret: '8f742231b10e8888abcd99yyyzzz85a5' })));
+    const documented = supertest(createApp(h.deps, slackRoutes({ core: h.deps, publicUrl: 'https://p.example', signingSecret: '8f742231b10e8888abcd99yyyzzz85a5' })));
     h.clock.set(new Date(1531420618 * 1000 + 42_000));
     const res = await documented.post('/api/slack/interactions').set({
       'Content-Type': 'application/x-www-form-urlencoded', 'X-Slack-Request-Timestamp': '1531420618',
@@ -90,7 +90,7 @@ describe('POST /api/slack/interactions', () => {
   });
 
   it('is not served at all when no signing secret is configured', async () => {
-    const bare = supertest(createApp(h.deps, slackRoutes({ core: h.deps, pool: h.pool, publicUrl: 'https://p.example' })));
+    const bare = supertest(createApp(h.deps, slackRoutes({ core: h.deps, publicUrl: 'https://p.example' })));
     expect((await bare.post('/api/slack/interactions').send('payload=%7B%7D')).status).toBe(404);
     expect((await bare.get('/slack/decide?t=x')).status).not.toBe(200);
   });

@@ -1,16 +1,18 @@
 /**
  * Slack approval links over HTTP, on the real database: opening a link (GET) never decides; the
- * confirm POST decides once; reused, expired, tampered, wrong-approver and forged-form attempts get a
- * clear page and an audit event, and leave the request, its decisions and the link untouched.
+ * confirm POST decides once, for the link's approver signed in on the page (their console session or
+ * their password); reused, expired, tampered, wrong-approver and forged-form attempts get a clear page
+ * and an audit event, and leave the request, its decisions and the link untouched. Who may decide
+ * through a link (forwarded links, the requester, step-up) is in slack-link-binding.test.ts.
  */
 import supertest from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/http/app.js';
 import { slackRoutes } from '../../server/http/routes/slack.js';
 import { createLinkTokens, type LinkAction, type LinkTokens } from '../../server/notify/slack-links.js';
-import { slackStore } from '../../server/notify/slack-store.js';
 import { startHarness, type Harness } from '../support/harness.js';
-import { as, MIN, person, requestAccess, world, type World } from '../support/workflow-fixtures.js';
+import { approverSession, insertLink } from '../support/slack-link-fixtures.js';
+import { as, MIN, person, requestAccess, world, type Person, type World } from '../support/workflow-fixtures.js';
 
 const publicUrl = 'https://portcullis.example';
 let h: Harness;
@@ -20,27 +22,25 @@ let http: ReturnType<typeof supertest>;
 beforeAll(async () => {
   h = await startHarness();
   links = createLinkTokens({ signing: h.keys.tokenSigning, verifying: h.keys.tokenVerifying }, h.clock);
-  http = supertest(createApp(h.deps, slackRoutes({ core: h.deps, pool: h.pool, publicUrl, links })));
+  http = supertest(createApp(h.deps, slackRoutes({ core: h.deps, publicUrl, links })));
 });
 afterAll(async () => h?.close());
 beforeEach(() => h.clock.set(new Date()));
 
-async function link(requestId: string, approverId: string, action: LinkAction = 'approve') {
-  const { token, claims } = await links.mint({ requestId, approverId, action });
-  await slackStore(h.pool).insertLink(claims, h.clock.now());
-  return { token, jti: claims.jti };
-}
+const link = (requestId: string, approverId: string, action: LinkAction = 'approve') => insertLink(h, links, { requestId, approverId, action });
 
 const open = (token: string) => http.get(`/slack/decide?t=${encodeURIComponent(token)}`);
 const csrfOf = (html: string) => /name="csrf" value="([^"]+)"/.exec(html)?.[1];
-const post = (form: Record<string, string | undefined>, headers: Record<string, string> = { 'Sec-Fetch-Site': 'same-origin' }) =>
-  http.post('/slack/decide').set(headers).type('form').send(form);
+/** A form post from the page; `by` sends that person's console session cookie, as their browser would. */
+const post = async (form: Record<string, string | undefined>, opts: { by?: Person; headers?: Record<string, string> } = {}) =>
+  http.post('/slack/decide').set({ 'Sec-Fetch-Site': 'same-origin', ...opts.headers, ...(opts.by ? await approverSession(h, opts.by) : {}) })
+    .type('form').send(form);
 
-/** Opens the page like a browser, then confirms with the page's own form. */
-async function confirm(token: string, comment?: string) {
+/** Opens the page like a browser, then confirms with the page's own form, signed in to the console as `by`. */
+async function confirm(token: string, by: Person, comment?: string) {
   const page = await open(token);
   expect(page.status, page.text).toBe(200);
-  return post({ t: token, csrf: csrfOf(page.text), ...(comment ? { comment } : {}) });
+  return post({ t: token, csrf: csrfOf(page.text), ...(comment ? { comment } : {}) }, { by });
 }
 
 /** What a decision would change: the request, its decisions and grant, its used links. */
@@ -89,7 +89,7 @@ describe('opening a link (GET)', () => {
   it('never writes the token to the access log', async () => {
     const { w, requestId } = await pending();
     const { token } = await link(requestId, w.approvers[0]!.user.id);
-    await confirm(token);
+    await confirm(token, w.approvers[0]!);
     const signature = token.split('.')[2]!;
     expect(h.logLines.some((l) => l.includes('/slack/decide'))).toBe(true);
     expect(h.logLines.filter((l) => l.includes(signature))).toEqual([]);
@@ -101,7 +101,7 @@ describe('confirming a link (POST)', () => {
     const { w, requestId } = await pending();
     const approver = w.approvers[0]!.user;
     const { token } = await link(requestId, approver.id);
-    const res = await confirm(token, 'patch window agreed');
+    const res = await confirm(token, w.approvers[0]!, 'patch window agreed');
     expect(res.status, res.text).toBe(200);
     expect(res.text).toContain('You approved the request');
     expect(await state(requestId)).toEqual({ status: 'approved', decisions: 1, grants: 1, usedLinks: 1 });
@@ -113,7 +113,7 @@ describe('confirming a link (POST)', () => {
     expect(h.notifier.events).toContainEqual(expect.objectContaining({ type: 'request.decided', outcome: 'approved', request: expect.objectContaining({ requestId }) }));
     expect(h.scheduler.for((await h.pool.query('SELECT id FROM grants WHERE request_id = $1', [requestId])).rows[0].id).length).toBeGreaterThan(0);
 
-    const again = await post({ t: token, csrf: links.csrfFor(JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti) });
+    const again = await post({ t: token, csrf: links.csrfFor(JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti) }, { by: w.approvers[0]! });
     expect(again.status).toBe(409);
     expect(again.text).toContain('already been used');
     expect((await open(token)).status).toBe(409);
@@ -126,7 +126,7 @@ describe('confirming a link (POST)', () => {
     const { token } = await link(requestId, w.approvers[1]!.user.id, 'deny');
     const page = await open(token);
     expect(page.text).toContain('Deny access');
-    const res = await post({ t: token, csrf: csrfOf(page.text), comment: '  not during surgery hours ' });
+    const res = await post({ t: token, csrf: csrfOf(page.text), comment: '  not during surgery hours ' }, { by: w.approvers[1]! });
     expect(res.status).toBe(200);
     expect(res.text).toContain('You denied the request');
     expect(await state(requestId)).toEqual({ status: 'denied', decisions: 1, grants: 0, usedLinks: 1 });
@@ -135,7 +135,7 @@ describe('confirming a link (POST)', () => {
 
   it('one of two approvals leaves the request pending and says so', async () => {
     const { w, requestId } = await pending(2);
-    const res = await confirm((await link(requestId, w.approvers[0]!.user.id)).token);
+    const res = await confirm((await link(requestId, w.approvers[0]!.user.id)).token, w.approvers[0]!);
     expect(res.text).toContain('1 of 2 approvals so far');
     expect(await state(requestId)).toEqual({ status: 'pending', decisions: 1, grants: 0, usedLinks: 1 });
     // the same approver's other link has nothing left to decide, and is not consumed
@@ -154,7 +154,7 @@ describe('refused links change nothing', () => {
     expect(page.status).toBe(410);
     expect(page.text).toContain('This link has expired');
     expect(page.text).toContain(`${publicUrl}/approvals/${requestId}`);
-    expect((await post({ t: token, csrf: links.csrfFor(jti) })).status).toBe(410);
+    expect((await post({ t: token, csrf: links.csrfFor(jti) }, { by: w.approvers[0]! })).status).toBe(410);
     expect(await state(requestId)).toEqual(pristine);
     expect(await refusals(requestId)).toEqual(['expired', 'expired']);
   });
@@ -169,12 +169,12 @@ describe('refused links change nothing', () => {
       const page = await open(bad);
       expect(page.status).toBe(400);
       expect(page.text).toContain('This link is not valid');
-      expect((await post({ t: bad, csrf: links.csrfFor(jti) })).status).toBe(400);
+      expect((await post({ t: bad, csrf: links.csrfFor(jti) }, { by: w.approvers[0]! })).status).toBe(400);
     }
     expect((await http.get('/slack/decide')).status).toBe(400);
     expect(await state(requestId)).toEqual(pristine);
     // and the real link still works afterwards
-    expect((await confirm(token)).status).toBe(200);
+    expect((await confirm(token, w.approvers[0]!)).status).toBe(200);
   });
 
   it('a link for someone who may not decide: another department, a disabled approver', async () => {
@@ -184,13 +184,13 @@ describe('refused links change nothing', () => {
     const page = await open(foreign.token);
     expect(page.status).toBe(403);
     expect(page.text).toContain('cannot decide this request');
-    expect((await post({ t: foreign.token, csrf: links.csrfFor(foreign.jti) })).status).toBe(403);
+    expect((await post({ t: foreign.token, csrf: links.csrfFor(foreign.jti) }, { by: outsider })).status).toBe(403);
 
     const disabled = w.approvers[1]!;
     const theirs = await link(requestId, disabled.user.id);
     await h.pool.query('UPDATE users SET disabled_at = now() WHERE id = $1', [disabled.user.id]);
     expect((await open(theirs.token)).status).toBe(403);
-    expect((await post({ t: theirs.token, csrf: links.csrfFor(theirs.jti) })).status).toBe(403);
+    expect((await post({ t: theirs.token, csrf: links.csrfFor(theirs.jti) }, { by: disabled })).status).toBe(403);
 
     expect(await state(requestId)).toEqual(pristine);
     expect(await refusals(requestId)).toEqual(['wrong_approver', 'wrong_approver', 'approver_disabled', 'approver_disabled']);
@@ -200,13 +200,15 @@ describe('refused links change nothing', () => {
     const { w, requestId } = await pending();
     const a = await link(requestId, w.approvers[0]!.user.id);
     const b = await link(requestId, w.approvers[1]!.user.id);
-    expect((await post({ t: a.token })).status).toBe(403);
-    expect((await post({ t: a.token, csrf: links.csrfFor(b.jti) })).status).toBe(403);
-    expect((await post({ t: a.token, csrf: links.csrfFor(a.jti) }, { 'Sec-Fetch-Site': 'cross-site' })).status).toBe(403);
-    expect((await post({ t: a.token, csrf: links.csrfFor(a.jti) }, { Origin: 'https://evil.example' })).status).toBe(403);
+    const by = w.approvers[0]!;
+    expect((await post({ t: a.token }, { by })).status).toBe(403);
+    expect((await post({ t: a.token, csrf: links.csrfFor(b.jti) }, { by })).status).toBe(403);
+    expect((await post({ t: a.token, csrf: links.csrfFor(a.jti) }, { by, headers: { 'Sec-Fetch-Site': 'cross-site' } })).status).toBe(403);
+    const noFetchMetadata = http.post('/slack/decide').set({ Origin: 'https://evil.example', ...(await approverSession(h, by)) }).type('form');
+    expect((await noFetchMetadata.send({ t: a.token, csrf: links.csrfFor(a.jti) })).status).toBe(403);
     expect(await state(requestId)).toEqual(pristine);
     expect(await refusals(requestId)).toEqual(['bad_csrf', 'bad_csrf', 'cross_site', 'cross_site']);
-    expect((await confirm(a.token)).status).toBe(200);
+    expect((await confirm(a.token, by)).status).toBe(200);
   });
 
   it('a request already decided on the web: the link shows so, and is not consumed', async () => {
@@ -216,7 +218,7 @@ describe('refused links change nothing', () => {
     const page = await open(token);
     expect(page.status).toBe(409);
     expect(page.text).toContain('already approved');
-    expect((await post({ t: token, csrf: links.csrfFor(jti) })).status).toBe(409);
+    expect((await post({ t: token, csrf: links.csrfFor(jti) }, { by: w.approvers[1]! })).status).toBe(409);
     expect(await state(requestId)).toEqual({ status: 'approved', decisions: 1, grants: 1, usedLinks: 0 });
   });
 

@@ -15,6 +15,7 @@ import { createQueueConnection } from '../../server/jobs/queue-connection.js';
 import { SLACK_QUEUE } from '../../server/notify/slack-jobs.js';
 import { createSlackIntegration, type SlackIntegration } from '../../server/notify/slack-setup.js';
 import type { SlackWorkerHandle } from '../../server/notify/slack-worker.js';
+import { approverSession } from '../support/slack-link-fixtures.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { blockTexts, buttons, startSlackStandIn, type SlackCall, type SlackStandIn } from '../support/slack-standin.js';
 import { person, requestBody, world, type Person, type World } from '../support/workflow-fixtures.js';
@@ -43,8 +44,8 @@ beforeAll(async () => {
     retry: { attempts: 4, backoffMs: 100 },
   })!;
   deps = { ...h.deps, notifier: integration.notifier };
-  worker = await integration.startWorker(deps, h.pool);
-  http = supertest(createApp(deps, slackRoutes({ core: deps, pool: h.pool, publicUrl, links: integration.links, signingSecret: 'secret' })));
+  worker = await integration.startWorker(deps);
+  http = supertest(createApp(deps, slackRoutes({ core: deps, publicUrl, links: integration.links, signingSecret: 'secret' })));
   const queue = queues.createQueue(SLACK_QUEUE);
   dropQueue = async () => {
     await queue.obliterate({ force: true });
@@ -132,13 +133,13 @@ describe('after decisions', () => {
     const stored = await messages(requestId);
     const channelTs = stored.find((m) => m.kind === 'channel')!.ts;
 
-    // the first approval, from the DM's own link: GET shows, POST decides
+    // the first approval, from the DM's own link: GET shows, POST (its approver signed in to the console) decides
     const dm = slack.ok('chat.postMessage', (c) => c.args.channel === first.slack && about(requestId)(c))[0]!;
     const url = new URL(buttons(dm.args.blocks).portcullis_approve!);
     const page = await http.get(`${url.pathname}${url.search}`);
     expect(page.status).toBe(200);
     const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)![1]!;
-    const decided = await http.post('/slack/decide').type('form').send({ t: url.searchParams.get('t')!, csrf });
+    const decided = await http.post('/slack/decide').set(await approverSession(h, first.p)).type('form').send({ t: url.searchParams.get('t')!, csrf });
     expect(decided.status).toBe(200);
 
     const [channelUpdate] = await slack.waitFor('chat.update', (c) => c.args.ts === channelTs && texts(c).includes('1 of 2'));

@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -33,13 +34,18 @@ export interface WebConsoleEnv {
 /**
  * Registers a describe block's hooks: the web console built, one broker, a device sshd and Chromium for
  * its tests, all stopped after them. Read the fields inside tests (they are set before the first).
+ * `brokerEnv` goes to the broker's configuration (MFA_REQUIRED_ROLES …). `localhost`: the broker is
+ * reached as http://localhost:<port> (its PUBLIC_URL, on a port chosen first), since WebAuthn refuses
+ * IP addresses as the relying party.
  */
-export function useWebConsole(): WebConsoleEnv {
+export function useWebConsole(opts: { brokerEnv?: Record<string, string>; localhost?: boolean } = {}): WebConsoleEnv {
   const env = {} as WebConsoleEnv;
   beforeAll(async () => {
     await buildWebConsole();
-    [env.broker, env.sshd, env.browser] = await Promise.all([startTestBroker(), startDeviceSshd(), launchBrowser()]);
-    env.base = env.broker.httpUrl!;
+    const port = opts.localhost ? await freeLoopbackPort() : null;
+    const brokerEnv = port ? { PORT: String(port), PUBLIC_URL: `http://localhost:${port}`, ...opts.brokerEnv } : opts.brokerEnv;
+    [env.broker, env.sshd, env.browser] = await Promise.all([startTestBroker(brokerEnv), startDeviceSshd(), launchBrowser()]);
+    env.base = port ? `http://localhost:${port}` : env.broker.httpUrl!;
   }, 300_000);
   afterAll(async () => {
     await env.browser?.close();
@@ -47,6 +53,15 @@ export function useWebConsole(): WebConsoleEnv {
     await env.sshd?.stop();
   });
   return env;
+}
+
+/** A TCP port free on 127.0.0.1 just now (for a server whose address must be known before it starts). */
+async function freeLoopbackPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 export async function launchBrowser(): Promise<Browser> {

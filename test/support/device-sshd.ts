@@ -55,6 +55,12 @@ export interface DeviceSshdOptions {
   ownUser?: { authorizedKey: string; keysFile?: string };
   /** LogLevel VERBOSE: sshd logs every accepted key and certificate id (read with log()) */
   verbose?: boolean;
+  /**
+   * A password device (§8.4 password rotation): a login user of its own with this password and
+   * password authentication on. The user has uid 0 (a second name for root, removed by stop()): this
+   * sandbox has no sudo, and `chpasswd` only works as root — as on devices whose service login is root.
+   */
+  passwordUser?: { password: string };
 }
 
 export interface DeviceSshd {
@@ -74,7 +80,10 @@ export interface DeviceSshd {
   readKeys(file?: string): Promise<string[]>;
   /** the device's host public key line, to pin in its trust record */
   hostKey: string;
-  /** the credential the broker vaults for this device */
+  /** gives the device a new host key (as a re-imaged device has) and restarts sshd on its port; the new line */
+  replaceHostKey(): Promise<string>;
+
+  /** the credential the broker vaults for this device (not with passwordUser: log in with its password) */
   credential: { username: string; privateKey: string };
   stop(): Promise<void>;
 }
@@ -94,6 +103,17 @@ async function createOwnUser(dir: string, authorizedKey: string): Promise<{ user
   return { username, home };
 }
 
+/** a fresh uid-0 login user with a password (see DeviceSshdOptions.passwordUser) */
+function createPasswordUser(dir: string, password: string): { username: string; home: string } {
+  if (os.userInfo().uid !== 0) throw new Error('a password device sshd needs root');
+  const username = `pcpw${process.pid % 100000}x${ownUsers++}`;
+  const home = path.join(dir, 'home');
+  mkdirSync(home, { recursive: true });
+  execFileSync('useradd', ['-o', '-u', '0', '-N', '-g', '0', '-M', '-d', home, '-s', '/bin/sh', username], { stdio: 'ignore' });
+  execFileSync('chpasswd', [], { input: `${username}:${password}\n` });
+  return { username, home };
+}
+
 export async function startDeviceSshd(opts: DeviceSshdOptions = {}): Promise<DeviceSshd> {
   ensureDeviceUser();
   mkdirSync('/run/sshd', { recursive: true });
@@ -102,9 +122,10 @@ export async function startDeviceSshd(opts: DeviceSshdOptions = {}): Promise<Dev
   const host = generateKey(dir, 'host_ed25519');
   const login = generateKey(dir, 'login_ed25519');
   await fs.writeFile(path.join(dir, 'authorized_keys'), login.publicKey + '\n', { mode: 0o644 });
-  const own = opts.ownUser ? await createOwnUser(dir, opts.ownUser.authorizedKey) : null;
+  const own = opts.ownUser ? await createOwnUser(dir, opts.ownUser.authorizedKey)
+    : opts.passwordUser ? createPasswordUser(dir, opts.passwordUser.password) : null;
   let keys = `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`;
-  if (own) keys = `AuthorizedKeysFile ${opts.ownUser!.keysFile ?? '.ssh/authorized_keys'}`;
+  if (opts.ownUser) keys = `AuthorizedKeysFile ${opts.ownUser.keysFile ?? '.ssh/authorized_keys'}`;
   if (opts.trustedUserCa) {
     await fs.writeFile(path.join(dir, 'device_ca.pub'), opts.trustedUserCa.trim() + '\n', { mode: 0o644 });
     keys = `AuthorizedKeysFile none\nTrustedUserCAKeys ${path.join(dir, 'device_ca.pub')}`;
@@ -112,22 +133,41 @@ export async function startDeviceSshd(opts: DeviceSshdOptions = {}): Promise<Dev
   const port = await freePort();
   const config = [
     `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${host.path}`,
-    keys, 'PubkeyAuthentication yes', 'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', 'PidFile none', 'PermitRootLogin prohibit-password',
+    keys, 'PubkeyAuthentication yes', `PasswordAuthentication ${opts.passwordUser ? 'yes' : 'no'}`,
+    'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', 'PidFile none',
+    `PermitRootLogin ${opts.passwordUser ? 'yes' : 'prohibit-password'}`,
     'AllowTcpForwarding yes', 'Subsystem sftp internal-sftp', `LogLevel ${opts.verbose ? 'VERBOSE' : 'ERROR'}`,
     // tests open tens of device connections at once; sshd's default (10:30:100) drops some at random
     'MaxStartups 200', 'MaxSessions 50',
   ].join('\n');
   const configPath = path.join(dir, 'sshd_config');
   await fs.writeFile(configPath, config + '\n');
-  const proc: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  proc.stderr!.on('data', (d) => (stderr += d));
+  const run = () => {
+    const p: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    p.stderr!.on('data', (d) => (stderr += d));
+    return p;
+  };
+  let proc = run();
   await waitForPort(port, () => stderr);
-  return {
+  const stopSshd = async () => {
+    proc.kill('SIGTERM');
+    await new Promise((r) => (proc.exitCode !== null || proc.signalCode !== null ? r(null) : proc.once('exit', r)));
+  };
+  const device: DeviceSshd = {
     port, dir, hostKey: host.publicKey.split(' ').slice(0, 2).join(' '),
+    async replaceHostKey() {
+      await stopSshd();
+      await fs.rm(host.path, { force: true });
+      await fs.rm(`${host.path}.pub`, { force: true });
+      const fresh = generateKey(dir, 'host_ed25519');
+      proc = run();
+      await waitForPort(port, () => stderr);
+      device.hostKey = fresh.publicKey.split(' ').slice(0, 2).join(' ');
+      return device.hostKey;
+    },
     username: own?.username ?? DEVICE_USER, home: own?.home ?? null, log: () => stderr,
-    keysFile: own ? path.join(own.home, opts.ownUser!.keysFile ?? '.ssh/authorized_keys') : null,
+    keysFile: own && opts.ownUser ? path.join(own.home, opts.ownUser.keysFile ?? '.ssh/authorized_keys') : null,
     async writeKeys(lines, file = '.ssh/authorized_keys') {
       if (!own) throw new Error('writeKeys needs ownUser');
       const f = path.join(own.home, file);
@@ -140,13 +180,13 @@ export async function startDeviceSshd(opts: DeviceSshdOptions = {}): Promise<Dev
     },
     credential: { username: own?.username ?? DEVICE_USER, privateKey: login.privateKey },
     async stop() {
-      proc.kill('SIGTERM');
-      await new Promise((r) => (proc.exitCode !== null ? r(null) : proc.once('exit', r)));
-      // -f: a session of the user may still be closing
+      await stopSshd();
+      // -f: a session of the user may still be closing (and a uid-0 user always "has" processes)
       if (own) execFileSync('userdel', ['-f', own.username], { stdio: 'ignore' });
       await fs.rm(dir, { recursive: true, force: true });
     },
   };
+  return device;
 }
 
 async function waitForPort(port: number, diagnostics: () => string): Promise<void> {

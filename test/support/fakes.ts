@@ -18,9 +18,10 @@ export class FakeScheduler implements Scheduler {
   async cancel(ids: string[]) {
     for (const id of ids) if (this.jobs.delete(id)) this.cancelled.push(id);
   }
-  /** jobs whose subject (grant, request or device id) is `id` */
+  /** jobs whose subject (grant, request, device or user id) is `id` */
   for(id: string): JobSpec[] {
-    return [...this.jobs.values()].filter((j) => ('grantId' in j ? j.grantId : 'requestId' in j ? j.requestId : j.deviceId) === id);
+    return [...this.jobs.values()].filter((j) =>
+      ('grantId' in j ? j.grantId : 'requestId' in j ? j.requestId : 'userId' in j ? j.userId : j.deviceId) === id);
   }
   /** runs every job due at `now`, in due order, removing each before it runs (as a worker would) */
   async runDue(now: Date, handle: (job: JobSpec) => Promise<void>): Promise<JobSpec[]> {

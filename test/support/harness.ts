@@ -82,6 +82,8 @@ export async function startHarness(opts: { databaseUrl?: string } = {}): Promise
     deviceTester: new SettableDeviceTester(),
     deviceKeys: createDeviceKeys(keys.sshDeviceCa),
     deviceShell: createDeviceShell(),
+    // nobody must enrol unless a test sets h.deps.mfa.requiredRoles; passkeys sign for the app's origin
+    mfa: { requiredRoles: [], stepUpSeconds: 300, rpId: '127.0.0.1', rpName: 'Portcullis', origin: 'http://127.0.0.1' },
   };
   const deps: HttpDeps = {
     ...core,

@@ -172,7 +172,8 @@ export async function startProxyProcess(
   const httpPort = reuse.httpPort ?? (await freePort());
   const dataDir = reuse.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'pc-proxy-')));
   const childEnv: NodeJS.ProcessEnv = {
-    ...process.env, ...env,
+    // like the test broker: no role must enrol a second factor unless the test's env says so
+    ...process.env, MFA_REQUIRED_ROLES: '', ...env,
     ROLES: env.ROLES ?? 'proxy', DATABASE_URL: env.DATABASE_URL ?? inject('databaseUrl'), KEYS_DIR: path.join(broker.dataDir, 'keys'),
     DATA_DIR: dataDir, SSH_PORT: String(port), PORT: String(httpPort), HOST: '127.0.0.1', LOG_LEVEL: 'debug',
   };
@@ -250,18 +251,23 @@ export interface WorldOptions {
    * another one is pinned after deployment, as when a deployed device's key no longer matches.
    */
   hostKey?: string;
+  /** the device sshd to enroll (default: the environment's shared one) */
+  sshd?: DeviceSshd;
+  /** the credential to vault (default: the sshd's login key) */
+  credential?: Record<string, unknown>;
 }
 
 export async function makeWorld(e: E2E, opts: WorldOptions = {}): Promise<World> {
   const { broker } = e;
   const api = broker.api;
+  const sshd = opts.sshd ?? e.sshd;
   const department = uniq('dept');
   const [admin, auditor] = await Promise.all([addUser(broker, ['admin']), addUser(broker, ['auditor'])]);
   const vendor = await api.ok('POST', '/api/vendors', admin.token, { name: uniq('Vendor'), contractRef: uniq('C'), contractEnd: '2099-01-01' });
   const created = await api.ok<DeviceJson>('POST', '/api/devices', admin.token, {
     name: uniq('dev').toLowerCase(), manufacturer: 'Acme Medical', model: 'Infusion 3000', firmwareBaseline: '4.2.1', department,
-    clinicalPurpose: 'e2e test device', criticality: 'low', address: '127.0.0.1', sshPort: e.sshd.port,
-    hostKey: e.sshd.hostKey, vendorIds: [vendor.id], credential: e.sshd.credential,
+    clinicalPurpose: 'e2e test device', criticality: 'low', address: '127.0.0.1', sshPort: sshd.port,
+    hostKey: sshd.hostKey, vendorIds: [vendor.id], credential: opts.credential ?? sshd.credential,
     policy: { approvalsRequired: 1, ...opts.policy },
   });
   let device = await api.ok<DeviceJson>('POST', `/api/devices/${created.id}/lifecycle`, admin.token, { state: 'deployed', reason: 'e2e' });

@@ -27,7 +27,9 @@ export async function startTestBroker(env: Record<string, string> = {}): Promise
     PUBLIC_URL: 'http://127.0.0.1', ADMIN_PASSWORD: 'admin-password-for-tests', LOG_LEVEL: 'debug',
     // test brokers share the run's database but not their keys: each keeps its jobs to itself, as
     // separate deployments would (a job signed or sealed with one broker's keys fails in another's worker)
-    JOB_QUEUE_PREFIX: `tb-${path.basename(dataDir).replace(/[^A-Za-z0-9_-]/g, '')}-`, ...env,
+    JOB_QUEUE_PREFIX: `tb-${path.basename(dataDir).replace(/[^A-Za-z0-9_-]/g, '')}-`,
+    // no role must enrol a second factor unless the test's env says so (MFA tests opt in)
+    MFA_REQUIRED_ROLES: '', ...env,
   });
   const logLines: string[] = [];
   const log = pino({ level: 'debug' }, { write: (s: string) => void logLines.push(s) });

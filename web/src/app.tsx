@@ -8,6 +8,8 @@ import { AccessPage } from './pages/access';
 import { AdminDevicePage, AdminDevicesPage, NewDevicePage } from './pages/admin-devices';
 import { UsersPage } from './pages/admin-users';
 import { VendorsPage } from './pages/admin-vendors';
+import { InvitationsPage } from './pages/admin-invitations';
+import { INVITE_PATH, InvitePage } from './pages/invite';
 import { ApprovalsPage } from './pages/approvals';
 import { EmergencyBanner } from './components/break-glass';
 import { EmergencyPage } from './pages/emergency';
@@ -22,7 +24,10 @@ import { RequestFormPage } from './pages/request-form';
 import { SessionsPage } from './pages/sessions';
 import { TechDevicesPage } from './pages/tech-devices';
 import { SearchPage } from './pages/search';
+import { MfaEnrolmentGate, SecurityPage, SECURITY_PATH } from './pages/security';
 import { ReportsPage } from './pages/reports';
+import { CredentialsReportPage } from './pages/credentials-report';
+import { HostKeysPage } from './pages/host-keys';
 
 // the terminal, watch and replay pages carry xterm.js and asciinema-player: loaded when first opened
 const TerminalPage = lazy(() => import('./pages/terminal').then((m) => ({ default: m.TerminalPage })));
@@ -52,12 +57,16 @@ const ROUTES: RouteDef[] = [
   { path: '/audit', roles: ['auditor', 'admin'], render: () => <AuditPage /> },
   { path: '/search', roles: ['auditor', 'admin'], render: () => <SearchPage /> },
   { path: '/reports', roles: ['auditor', 'admin'], render: () => <ReportsPage /> },
+  { path: '/reports/credentials', roles: ['auditor', 'admin'], render: () => <CredentialsReportPage /> },
+  { path: '/host-keys', roles: ['approver', 'admin', 'auditor'], render: () => <HostKeysPage /> },
   { path: '/admin/devices', roles: ['admin'], render: () => <AdminDevicesPage /> },
   { path: '/admin/devices/new', roles: ['admin'], render: () => <NewDevicePage /> },
   { path: '/admin/devices/:id', roles: ['admin'], render: (p) => <AdminDevicePage deviceId={p.id!} /> },
   { path: '/admin/vendors', roles: ['admin'], render: () => <VendorsPage /> },
   { path: '/admin/users', roles: ['admin'], render: () => <UsersPage /> },
+  { path: '/admin/invitations', roles: ['admin'], render: () => <InvitationsPage /> },
   { path: '/account/password', roles: ['technician', 'approver', 'auditor', 'admin'], render: () => <ChangePasswordPage /> },
+  { path: SECURITY_PATH, roles: ['technician', 'approver', 'auditor', 'admin'], render: () => <SecurityPage /> },
 ];
 
 interface NavItem {
@@ -79,9 +88,11 @@ const NAV: NavItem[] = [
   { to: '/audit', label: 'Audit log', roles: ['auditor', 'admin'] },
   { to: '/search', label: 'Search', roles: ['auditor', 'admin'] },
   { to: '/reports', label: 'Reports', roles: ['auditor', 'admin'] },
+  { to: '/host-keys', label: 'Host keys', roles: ['approver'] },
   { to: '/admin/devices', label: 'Manage devices', roles: ['admin'] },
   { to: '/admin/vendors', label: 'Vendors', roles: ['admin'] },
   { to: '/admin/users', label: 'Users', roles: ['admin'] },
+  { to: '/admin/invitations', label: 'Invitations', roles: ['admin'] },
 ];
 
 /** The one navigation item a page belongs to: one that claims it, else the longest path it lies under. */
@@ -112,15 +123,20 @@ function Shell() {
   const { pathname } = useLocation();
 
   useEffect(() => {
-    if (status === 'anonymous' && pathname !== '/login') {
+    if (status === 'anonymous' && pathname !== '/login' && !matchPath(INVITE_PATH, pathname)) {
       navigate(`/login?next=${encodeURIComponent(pathname + location.search)}`, { replace: true });
     }
   }, [status, pathname]);
 
+  // an invitation link is for someone without an account yet: it opens whoever is signed in
+  const invite = matchPath(INVITE_PATH, pathname);
+  if (invite) return <InvitePage token={invite.token!} />;
   if (status === 'loading') return <div className="boot muted">Portcullis…</div>;
   if (status === 'anonymous' || !user) return <LoginPage />;
   // a password someone else chose: the broker allows nothing else until it is changed
   if (user.passwordChangeRequired) return <FirstPasswordPage />;
+  // a role that requires a second factor, and none yet: the broker allows only enrolling one
+  if (user.mfaEnrolmentRequired) return <Layout><MfaEnrolmentGate /></Layout>;
   return (
     <DirectoryProvider>
       <Layout>
@@ -158,7 +174,9 @@ function Layout({ children }: { children: ReactNode }) {
   const { pathname } = useLocation();
   const [open, setOpen] = useState(false);
   useEffect(() => setOpen(false), [pathname]);
-  const items = NAV.filter((n) => hasRole(user, ...n.roles));
+  // while a second factor must be set up, the console has nothing else to offer
+  const enrolling = !!user!.mfaEnrolmentRequired;
+  const items = enrolling ? [] : NAV.filter((n) => hasRole(user, ...n.roles));
   const active = activeNav(items, pathname);
   return (
     <div className="layout">
@@ -181,14 +199,15 @@ function Layout({ children }: { children: ReactNode }) {
             {user!.displayName}
             <small>{user!.roles.join(' · ')}</small>
           </span>
-          <Link to="/account/password" className="btn btn-ghost">Change password</Link>
+          {!enrolling && <Link to={SECURITY_PATH} className="btn btn-ghost">Security</Link>}
+          {!enrolling && <Link to="/account/password" className="btn btn-ghost">Change password</Link>}
           <button type="button" className="btn btn-ghost" onClick={() => void logout().then(() => navigate('/login'))}>
             Log out
           </button>
         </div>
       </header>
       <main className="main">
-        {hasRole(user, 'approver') && <EmergencyBanner />}
+        {!enrolling && hasRole(user, 'approver') && <EmergencyBanner />}
         {children}
       </main>
     </div>

@@ -2,17 +2,18 @@
  * Slack's HTTP surface. `POST /api/slack/interactions` checks Slack's v0 signature over the raw body
  * before it looks at anything else, and acknowledges link-button clicks at once (Slack wants an answer
  * within 3 s; the browser visit that follows is what matters). `/slack/decide` serves the approval
- * link pages: GET shows, only POST decides.
+ * link pages: GET shows, only POST decides — for the link's approver signed in on the page.
  */
 import type { Request, Response } from 'express';
 import { invalid, unauthenticated } from '../../core/errors.js';
 import type { CoreDeps } from '../../core/ports.js';
-import type { Pool } from '../../db/pool.js';
 import { createRefusalAuditor } from '../../notify/slack-audit.js';
-import { decideByLink, openLink, type LinkDeps, type LinkResult } from '../../notify/slack-decide.js';
+import { confirmLink, linkPasskeyOptions, openLink, type LinkDeps, type LinkResult } from '../../notify/slack-decide.js';
 import type { LinkTokens } from '../../notify/slack-links.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySlackSignature } from '../../notify/slack-signature.js';
+import { SESSION_COOKIE } from '../auth.js';
 import { route, type AnyRoute } from '../route.js';
+import { PASSKEY_SCRIPT, PASSKEY_SCRIPT_PATH } from '../slack-passkey-script.js';
 import { renderLinkPage } from '../slack-pages.js';
 
 export const INTERACTIONS_PATH = '/api/slack/interactions';
@@ -20,7 +21,6 @@ export const DECIDE_PATH = '/slack/decide';
 
 export interface SlackRouteDeps {
   core: CoreDeps;
-  pool: Pool;
   publicUrl: string;
   /** approval links; absent when no bot token is configured (nothing issues links then) */
   links?: LinkTokens;
@@ -100,11 +100,11 @@ export function slackRoutes(d: SlackRouteDeps): AnyRoute[] {
   }
   const links = d.links;
   if (links) {
-    const linkDeps: LinkDeps = { core: d.core, pool: d.pool, links, audit };
+    const linkDeps: LinkDeps = { core: d.core, links, audit };
     routes.push(
       route({
         method: 'get', path: DECIDE_PATH, tag: 'slack', auth: false,
-        summary: 'Approval link page (HTML): shows the request and a confirm form; never decides',
+        summary: 'Approval link page (HTML): shows the request and the form by which its named approver signs in and decides; never decides',
         async handler({ req, res }) {
           const token = req.query.t;
           const result = await openLink(linkDeps, token, { ip: req.ip });
@@ -114,12 +114,38 @@ export function slackRoutes(d: SlackRouteDeps): AnyRoute[] {
       }),
       route({
         method: 'post', path: DECIDE_PATH, tag: 'slack', auth: false,
-        summary: 'Confirms an approval link (HTML form post with the page\'s CSRF value); decides once',
+        summary: 'Confirms an approval link (HTML form post with the page\'s CSRF value): decides once, only for the link\'s ' +
+          'approver signed in on the page (their console session cookie, or their password) with a fresh MFA proof (the code field)',
         async handler({ req, res }) {
           const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
-          const comment = typeof body.comment === 'string' && body.comment.trim() ? body.comment.trim().slice(0, 2000) : null;
-          const result = await decideByLink(linkDeps, { token: body.t, csrf: body.csrf, comment }, { ip: req.ip, crossSite: crossSite(req, d.publicUrl) });
-          sendPage(res, renderLinkPage(result, { publicUrl: d.publicUrl }), result);
+          const text = (v: unknown, max: number) => (typeof v === 'string' && v.trim() ? v.trim().slice(0, max) : null);
+          // the console session comes only with this same-origin form post (SameSite=Strict), never with Slack's cross-site visit
+          const sessionToken = (req.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE];
+          const password = typeof body.password === 'string' && body.password.length <= 1024 ? body.password : '';
+          const result = await confirmLink(linkDeps, {
+            token: body.t, csrf: body.csrf, comment: text(body.comment, 2000), code: text(body.code, 64), webauthn: text(body.webauthn, 16_000),
+            credentials: { sessionToken: sessionToken || undefined, password: password || undefined },
+          }, { ip: req.ip, crossSite: crossSite(req, d.publicUrl) });
+          // a refused sign-in shows the form again, for the same link
+          sendPage(res, renderLinkPage(result, { publicUrl: d.publicUrl, token: typeof body.t === 'string' ? body.t : undefined }), result);
+          return undefined;
+        },
+      }),
+      route({
+        method: 'post', path: `${DECIDE_PATH}/options`, tag: 'slack', auth: false,
+        summary: 'The approval link page\'s passkey challenge (form post with the link and the page\'s CSRF value): WebAuthn request ' +
+          'options for the link\'s approver, bound to the request\'s content',
+        async handler({ req, res }) {
+          const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
+          res.set('Cache-Control', 'no-store');
+          return linkPasskeyOptions(linkDeps, { token: body.t, csrf: body.csrf }, { ip: req.ip, crossSite: crossSite(req, d.publicUrl) });
+        },
+      }),
+      route({
+        method: 'get', path: PASSKEY_SCRIPT_PATH, tag: 'slack', auth: false,
+        summary: 'The approval link page\'s script (its passkey button)',
+        handler({ res }) {
+          res.set('Cache-Control', 'no-cache').type('text/javascript').send(PASSKEY_SCRIPT);
           return undefined;
         },
       }),

@@ -1,5 +1,6 @@
 // The API's shapes as the browser receives them: the server's domain types after JSON, so times
 // are ISO strings. The enumerations and records come from the server's core, never copied.
+import type { AuthenticationResponseJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/browser';
 import type * as Core from '../../../server/core/types';
 
 export {
@@ -27,7 +28,9 @@ export type RequestStatus = Core.RequestStatus;
 export type GrantStatus = Core.GrantStatus;
 export type EndReason = Core.SessionEndReason;
 
-export type User = Wire<Core.User>;
+/** `mfaEnrolmentRequired`: the user's role needs a second factor they have not set up; until they do, the
+ *  broker allows only the enrolment routes (GET /api/me says so) */
+export type User = Wire<Core.User> & { mfaEnrolmentRequired?: boolean };
 
 /** The login locks in force on a user (GET /api/users, admins): the account's own and per source address. */
 export interface LoginLock {
@@ -36,6 +39,14 @@ export interface LoginLock {
 }
 export type UserView = User & { loginLock?: LoginLock | null };
 export type Vendor = Wire<Core.Vendor>;
+/** single sign-on on the login page (GET /api/auth/config) */
+export interface AuthConfig { oidc: { enabled: boolean; displayName: string | null } }
+/** a vendor invitation (admins: GET /api/invitations) */
+export type Invitation = Wire<Core.Invitation>;
+/** what an invitation link offers (GET /api/invitations/accept/:token) */
+export interface InvitationView {
+  username: string; displayName: string; roles: Role[]; vendor: { id: string; name: string }; expiresAt: string; accountExpiresAt: string;
+}
 export type MaintenanceWindow = Core.MaintenanceWindow;
 export type DevicePolicy = Core.DevicePolicy;
 export type Device = Wire<Core.Device>;
@@ -115,4 +126,101 @@ export interface TerminalToken {
 
 export interface Items<T> {
   items: T[];
+}
+
+/** The second factors the broker may ask for at login and for step-up. */
+export type MfaMethod = 'totp' | 'webauthn' | 'recovery';
+
+/** POST /api/auth/login when the user has a second factor: no session yet, prove it with POST /api/auth/login/mfa. */
+export interface MfaChallenge {
+  mfaRequired: true;
+  /** short-lived (5 min), single-use */
+  mfaToken: string;
+  methods: MfaMethod[];
+  webauthnOptions?: PublicKeyCredentialRequestOptionsJSON;
+}
+
+/** The proof of a second factor, at login (beside mfaToken) and as `stepUp` when deciding. */
+export type MfaProof = { code: string } | { recoveryCode: string } | { webauthn: AuthenticationResponseJSON };
+
+/** GET /api/me/mfa: the caller's own factors (never their secrets). */
+export interface MfaStatus {
+  totp: { enrolled: boolean; confirmedAt: string | null } | null;
+  passkeys: Passkey[];
+  recoveryCodesLeft: number;
+  /** the user's role requires a second factor */
+  required: boolean;
+}
+
+export interface Passkey {
+  id: string;
+  name: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+/** POST /api/me/mfa/totp: a new, unconfirmed authenticator-app secret (qrSvg: an SVG document of the otpauth URL). */
+export interface TotpSetup {
+  secret: string;
+  otpauthUrl: string;
+  qrSvg: string;
+}
+
+/** What enrolling the first factor (or regenerating) may return: recovery codes, shown once. */
+export interface RecoveryCodes {
+  recoveryCodes?: string[];
+}
+
+/** GET /api/device-ca (admins): what a certificate device needs to trust the proxy's device certificates (§8.4). */
+export interface DeviceCaSetup {
+  publicKey: string;
+  sshdConfig: string;
+  caFile: string;
+  installCommands: string[];
+}
+
+export type CredentialKind = Core.CredentialKind;
+
+/** GET /api/reports/credentials: a device whose credential is static, overdue or whose rotation failed. */
+export interface CredentialReportItem {
+  deviceId: string;
+  name: string;
+  department: string;
+  lifecycleState: LifecycleState;
+  credentialKind: CredentialKind;
+  username: string;
+  credentialIssuedAt: string;
+  credentialRotatedAt: string | null;
+  ageDays: number;
+  concern: 'static' | 'overdue' | 'rotation_failed';
+  detail: string;
+  /** kind password: whether the broker rotates it */
+  passwordRotation: boolean | null;
+}
+
+export interface HostKeyInfo {
+  keyType: string;
+  fingerprint: string;
+  publicKey: string;
+}
+
+/** A host key a device presented instead of its pin, waiting for a re-pin (§8.4). */
+export interface HostKeyChange extends HostKeyInfo {
+  id: string;
+  deviceId: string;
+  pinnedFingerprint: string;
+  firstSeenAt: string;
+  firstSeenBy: { kind: 'session'; grantId: string; technicianId: string; connection: string } | { kind: 'test'; actorId: string | null };
+  lastSeenAt: string;
+  timesSeen: number;
+}
+
+/** GET /api/devices/:id/host-key and the items of GET /api/host-key-changes. */
+export interface HostKeyStatus {
+  deviceId: string;
+  deviceName: string;
+  department: string;
+  pinned: HostKeyInfo | null;
+  pending: HostKeyChange | null;
+  canRepin: boolean;
 }

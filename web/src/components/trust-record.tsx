@@ -1,5 +1,6 @@
 import type { Device } from '../api/types';
-import { fmtDays, fmtMinutes } from '../lib/format';
+import { fmtDays, fmtMinutes, fmtTime } from '../lib/format';
+import { ageDays, credentialKindText } from './credential-setup';
 import { Badge, KV } from './ui';
 
 export function maintenanceText(d: Device): string {
@@ -22,8 +23,18 @@ export function TrustRecord({ device, vendorNames, full = false }: { device: Dev
       ['Serial number', device.serialNumber ?? '—'],
       ['Address', `${device.address}:${device.sshPort}`],
       ['Host key pinned', device.hostKey ? 'yes' : 'no — connections are refused until it is'],
-      ['Vaulted credential', device.hasCredential ? 'set (never shown)' : 'not set'],
+      ['Vaulted credential', !device.hasCredential ? 'not set' : device.credentialKind === 'certificate' ? 'none: a fresh certificate per connection' : 'set (never shown)'],
     );
+    if (device.hasCredential) {
+      items.push(
+        ['Credential kind', credentialKindText(device.credentialKind)],
+        ['Credential issued', device.credentialIssuedAt ? `${fmtTime(device.credentialIssuedAt)} (${ageDays(device.credentialIssuedAt)} days old)` : '—'],
+        ['Credential rotated', device.credentialRotatedAt ? fmtTime(device.credentialRotatedAt) : 'never'],
+      );
+      if (device.credentialRotationFailure) {
+        items.push(['Rotation', <span key="rf" className="tone-text-bad">failed {fmtTime(device.credentialRotationFailure.at)}: {device.credentialRotationFailure.reason}</span>]);
+      }
+    }
   }
   if (vendorNames !== undefined) items.push(['Vendors', vendorNames || '—']);
   items.push(

@@ -1,17 +1,23 @@
 // Who is logged in. The session itself is the broker's httpOnly cookie; the console only knows the
 // user GET /api/me returns (asked only when the broker's readable portcullis_signed_in marker is
 // there), and drops it the moment the broker answers 401. A user whose password
-// someone else chose (user.passwordChangeRequired) is shown only the change-password form.
+// someone else chose (user.passwordChangeRequired) is shown only the change-password form. A user with
+// a second factor signs in in two steps: the password answers with an MFA challenge, the proof with the
+// session.
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { ApiError, get, onUnauthenticated, post } from '../api/client';
-import type { Role, User } from '../api/types';
+import type { MfaChallenge, MfaProof, Role, User } from '../api/types';
 
 interface SessionState {
   status: 'loading' | 'anonymous' | 'user';
   user: User | null;
   /** set when a session ended underneath the console (expired cookie, disabled user) */
   notice: string | null;
-  login(username: string, password: string): Promise<void>;
+  /** null: signed in; otherwise the second step the broker asks for (finish it with completeMfa) */
+  login(username: string, password: string): Promise<MfaChallenge | null>;
+  completeMfa(mfaToken: string, proof: MfaProof): Promise<void>;
+  /** asks the broker again who the user is (after enrolling a second factor) */
+  refreshUser(): Promise<void>;
   logout(): Promise<void>;
   /** changes the caller's password; the broker ends their other sessions and renews this one */
   changePassword(currentPassword: string, newPassword: string): Promise<void>;
@@ -49,11 +55,26 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     });
   }, []);
 
-  const login = useCallback(async (username: string, password: string) => {
-    const r = await post<{ user: User }>('/api/auth/login', { username, password });
+  const signIn = useCallback((u: User) => {
     setNotice(null);
-    setUser(r.user);
+    setUser(u);
     setStatus('user');
+  }, []);
+
+  const login = useCallback(async (username: string, password: string) => {
+    const r = await post<{ user: User } | MfaChallenge>('/api/auth/login', { username, password });
+    if ('mfaRequired' in r && r.mfaRequired) return r;
+    signIn((r as { user: User }).user);
+    return null;
+  }, [signIn]);
+
+  const completeMfa = useCallback(async (mfaToken: string, proof: MfaProof) => {
+    const r = await post<{ user: User }>('/api/auth/login/mfa', { mfaToken, ...proof });
+    signIn(r.user);
+  }, [signIn]);
+
+  const refreshUser = useCallback(async () => {
+    setUser(await get<User>('/api/me'));
   }, []);
 
   const logout = useCallback(async () => {
@@ -70,7 +91,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     setUser(r.user);
   }, []);
 
-  const value = useMemo(() => ({ status, user, notice, login, logout, changePassword }), [status, user, notice, login, logout, changePassword]);
+  const value = useMemo(() => ({ status, user, notice, login, completeMfa, refreshUser, logout, changePassword }),
+    [status, user, notice, login, completeMfa, refreshUser, logout, changePassword]);
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }
 

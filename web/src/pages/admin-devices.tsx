@@ -1,7 +1,9 @@
 import { useState, type FormEvent } from 'react';
 import { patch, post } from '../api/client';
-import { LIFECYCLE_STATES, type AuditEvent, type Device, type Items, type LifecycleState } from '../api/types';
-import { credentialOf, CredentialFields, DeviceFields, draftOf, emptyCredential, recordOf, type CredentialDraft, type DeviceDraft } from './device-form';
+import { LIFECYCLE_STATES, type AuditEvent, type Device, type HostKeyStatus, type Items, type LifecycleState } from '../api/types';
+import { credentialComplete, credentialOf, CredentialFields, DeviceFields, draftOf, emptyCredential, recordOf, type CredentialDraft, type DeviceDraft } from './device-form';
+import { credentialKindText, CurrentCredential } from '../components/credential-setup';
+import { HostKeyCard } from '../components/host-key-change';
 import { FieldErrors } from '../components/form-errors';
 import { TrustRecord } from '../components/trust-record';
 import { Badge, Card, Empty, ErrorBox, Field, Loading, Page, useAction } from '../components/ui';
@@ -22,14 +24,22 @@ export function AdminDevicesPage() {
   const { search } = useLocation();
   const state = search.get('state') ?? '';
   const devices = useApi<Items<Device>>('/api/devices', { state });
+  const hostKeys = useApi<Items<HostKeyStatus>>('/api/host-key-changes');
   return (
     <Page title="Manage devices" subtitle="Enroll devices, keep their trust records, and move them through their lifecycle."
-      actions={<Link to="/admin/devices/new" className="btn btn-primary">Enroll a device</Link>}>
+      actions={<><Link to="/reports/credentials" className="btn">Credentials report</Link><Link to="/admin/devices/new" className="btn btn-primary">Enroll a device</Link></>}>
       <div className="chips">
         {['', ...LIFECYCLE_STATES].map((s) => (
           <Link key={s} to={s ? `/admin/devices?state=${s}` : '/admin/devices'} className={`chip ${s === state ? 'on' : ''}`}>{s || 'all'}</Link>
         ))}
       </div>
+      {!!hostKeys.data?.items.length && (
+        <div className="alert alert-bad" data-testid="host-key-alert">
+          Another host key than the pinned one was presented by{' '}
+          {hostKeys.data.items.map((h, i) => <span key={h.deviceId}>{i > 0 && ', '}<Link to={`/admin/devices/${h.deviceId}`} className="mono">{h.deviceName}</Link></span>)}:
+          connections are refused until the new key is compared and re-pinned.
+        </div>
+      )}
       <ErrorBox error={devices.error} />
       {devices.loading && <Loading />}
       {devices.data && !devices.data.items.length && <Empty>No device{state ? ` is ${state}` : ' yet'}.</Empty>}
@@ -47,7 +57,11 @@ export function AdminDevicesPage() {
                   <td data-label="Department">{d.department}</td>
                   <td data-label="Criticality"><Badge value={d.criticality} /></td>
                   <td data-label="State"><Badge value={d.lifecycleState} /></td>
-                  <td data-label="Credential">{d.hasCredential ? 'vaulted' : <span className="tone-text-warn">none</span>}{!d.hostKey && <span className="tone-text-warn"> · no host key</span>}</td>
+                  <td data-label="Credential">
+                    {d.hasCredential ? credentialKindText(d.credentialKind).replace(/ \(.*\)$/, '') : <span className="tone-text-warn">none</span>}
+                    {d.credentialRotationFailure && <span className="tone-text-bad"> · rotation failed</span>}
+                    {!d.hostKey && <span className="tone-text-warn"> · no host key</span>}
+                  </td>
                   <td data-label="Vendors">{d.vendorIds.map((v) => dir.vendorName(v)).join(', ') || '—'}</td>
                 </tr>
               ))}
@@ -79,7 +93,7 @@ export function NewDevicePage() {
           <ErrorBox error={error} />
           <DeviceFields x={x} set={set} creating />
           <fieldset>
-            <legend>Vaulted credential (optional now, needed before deploying)</legend>
+            <legend>Device credential (optional now, needed before deploying)</legend>
             <CredentialFields c={cred} set={setCred} />
           </fieldset>
           <div className="form-actions">
@@ -111,6 +125,7 @@ export function AdminDevicePage({ deviceId }: { deviceId: string }) {
           <div className="stack">
             <Lifecycle device={d} onDone={reload} />
             {d.lifecycleState !== 'retired' && <ConnectionTest device={d} onDone={reload} />}
+            {d.lifecycleState !== 'retired' && <HostKeyCard key={`hk-${version}`} deviceId={d.id} onRepinned={reload} />}
             {d.lifecycleState !== 'retired' && <Credential device={d} onDone={reload} />}
             <DeviceAudit key={version} deviceId={d.id} />
           </div>
@@ -200,21 +215,27 @@ function ConnectionTest({ device, onDone }: { device: Device; onDone(): void }) 
 function Credential({ device, onDone }: { device: Device; onDone(): void }) {
   const [c, setC] = useState<CredentialDraft>(emptyCredential);
   const { busy, error, run } = useAction();
-  const [saved, setSaved] = useState(false);
+  const [saved, setSaved] = useState<string | null>(null);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const r = await run(() => patch<Device>(`/api/devices/${device.id}`, { credential: credentialOf(c) }));
-    if (r) (setC(emptyCredential), setSaved(true), onDone());
+    if (r) {
+      setSaved(c.kind === 'certificate' ? 'Certificate mode set: nothing is stored for this device.'
+        : c.kind === 'key' ? 'A new key was generated and sealed in the vault: install its public key (above).' : 'Credential sealed in the vault.');
+      setC(emptyCredential);
+      onDone();
+    }
   };
   return (
-    <Card title={device.hasCredential ? 'Replace the vaulted credential' : 'Set the vaulted credential'}>
+    <Card title="Device credential">
+      {device.hasCredential && <CurrentCredential device={device} />}
       <form className="form" onSubmit={submit} aria-label="Device credential">
         <FieldErrors error={error}>
-          {saved && <div className="alert alert-ok">Credential sealed in the vault.</div>}
+          {saved && <div className="alert alert-ok">{saved}</div>}
           <ErrorBox error={error} />
-          <p className="muted small">{device.hasCredential ? 'A credential is vaulted. It is never shown; you can only replace it.' : 'No credential yet: the device cannot be deployed without one.'}</p>
+          <p className="muted small">{device.hasCredential ? 'Secrets are never shown; you can only replace the credential, or switch its kind.' : 'No credential yet: the device cannot be deployed without one.'}</p>
           <CredentialFields c={c} set={setC} />
-          <button className="btn" disabled={busy || !c.username.trim() || !c.secret}>{device.hasCredential ? 'Replace' : 'Set'} credential</button>
+          <button className="btn" disabled={busy || !credentialComplete(c)}>{device.hasCredential ? 'Replace' : 'Set'} credential</button>
         </FieldErrors>
       </form>
     </Card>

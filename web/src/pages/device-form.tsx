@@ -1,6 +1,8 @@
-// The device enrollment and edit form: trust record, access policy, vendors, vaulted credential.
+// The device enrollment and edit form: trust record, access policy, vendors, and the credential the
+// proxy logs in with (§8.4: device certificate, rotated key, or a static secret) with its setup on the device.
 import { CRITICALITIES, type Criticality, type Device, type DevicePolicy } from '../api/types';
 import { FieldProblem } from '../components/form-errors';
+import { CertificateSetup, KeySetup, StaticSecretNote } from '../components/credential-setup';
 import { Field } from '../components/ui';
 import { useDirectory } from '../lib/directory';
 import { Link } from '../lib/router';
@@ -132,27 +134,60 @@ export function DeviceFields({ x, set, creating }: { x: DeviceDraft; set(p: Part
   );
 }
 
-export interface CredentialDraft { username: string; kind: 'password' | 'privateKey'; secret: string }
-export const emptyCredential: CredentialDraft = { username: '', kind: 'privateKey', secret: '' };
-export const credentialOf = (c: CredentialDraft) => ({ username: c.username.trim(), [c.kind]: c.kind === 'privateKey' ? c.secret.trim() + '\n' : c.secret });
+/** The credential kinds an admin chooses from (§8.4), as the form names them. */
+export type CredentialChoice = 'certificate' | 'key' | 'privateKey' | 'password';
+export interface CredentialDraft { username: string; kind: CredentialChoice; secret: string; rotationCommand: string }
+export const emptyCredential: CredentialDraft = { username: '', kind: 'privateKey', secret: '', rotationCommand: '' };
+
+/** The credential as the API takes it. */
+export function credentialOf(c: CredentialDraft): Record<string, unknown> {
+  const username = c.username.trim();
+  if (c.kind === 'certificate' || c.kind === 'key') return { kind: c.kind, username };
+  if (c.kind === 'password') {
+    const command = c.rotationCommand.trim();
+    return { username, password: c.secret, ...(command ? { passwordRotation: { command } } : {}) };
+  }
+  return { username, privateKey: c.secret.trim() + '\n' };
+}
+
+/** Whether the draft is a whole credential: a login name, and a secret for the static kinds. */
+export const credentialComplete = (c: CredentialDraft) => !!c.username.trim() && (c.kind === 'certificate' || c.kind === 'key' || !!c.secret);
 
 export function CredentialFields({ c, set }: { c: CredentialDraft; set(c: CredentialDraft): void }) {
+  const isStatic = c.kind === 'password' || c.kind === 'privateKey';
   return (
     <div className="form-grid">
       <Field label="Login name on the device" htmlFor="c-user" name="credential.username"><input id="c-user" autoComplete="off" value={c.username} onChange={(e) => set({ ...c, username: e.target.value })} /></Field>
       <Field label="Kind" htmlFor="c-kind">
-        <select id="c-kind" value={c.kind} onChange={(e) => set({ ...c, kind: e.target.value as CredentialDraft['kind'], secret: '' })}>
-          <option value="privateKey">private key</option><option value="password">password</option>
+        <select id="c-kind" value={c.kind} onChange={(e) => set({ ...c, kind: e.target.value as CredentialChoice, secret: '', rotationCommand: '' })}>
+          <option value="certificate">device certificate (recommended)</option>
+          <option value="key">rotated key</option>
+          <option value="privateKey">static private key</option>
+          <option value="password">static password</option>
         </select>
       </Field>
-      <Field label={c.kind === 'password' ? 'Password' : 'Private key (unencrypted OpenSSH/PEM)'} htmlFor="c-secret" name={`credential.${c.kind}`}
-        hint="Sealed in the broker's vault; it is never shown again, to anyone.">
-        {c.kind === 'password'
-          ? <input id="c-secret" type="password" autoComplete="new-password" value={c.secret} onChange={(e) => set({ ...c, secret: e.target.value })} />
-          : <textarea id="c-secret" rows={4} className="mono" spellCheck={false} autoComplete="off" value={c.secret} onChange={(e) => set({ ...c, secret: e.target.value })} />}
-      </Field>
+      <div className="field span-2">
+        {c.kind === 'certificate' && <CertificateSetup username={c.username} />}
+        {c.kind === 'key' && <KeySetup username={c.username} publicKey={null} />}
+        {isStatic && <StaticSecretNote password={c.kind === 'password'} />}
+      </div>
+      {isStatic && (
+        <Field label={c.kind === 'password' ? 'Password' : 'Private key (unencrypted OpenSSH/PEM)'} htmlFor="c-secret" name={`credential.${c.kind}`}
+          hint="Sealed in the broker's vault; it is never shown again, to anyone.">
+          {c.kind === 'password'
+            ? <input id="c-secret" type="password" autoComplete="new-password" value={c.secret} onChange={(e) => set({ ...c, secret: e.target.value })} />
+            : <textarea id="c-secret" rows={4} className="mono" spellCheck={false} autoComplete="off" value={c.secret} onChange={(e) => set({ ...c, secret: e.target.value })} />}
+        </Field>
+      )}
+      {c.kind === 'password' && (
+        <Field label="Rotation command on the device (optional)" htmlFor="c-rotate" name="credential.passwordRotation.command"
+          hint={<>A chpasswd-style command, e.g. <code>chpasswd</code>, run as this login after each grant ends: it reads <code>user:newpassword</code> on
+            standard input, never on its command line; the new one is vaulted only after a login with it worked. Empty: the secret stays static.</>}>
+          <input id="c-rotate" className="mono" autoComplete="off" maxLength={500} value={c.rotationCommand} placeholder="chpasswd"
+            onChange={(e) => set({ ...c, rotationCommand: e.target.value })} />
+        </Field>
+      )}
       <FieldProblem name="credential" />
     </div>
   );
 }
-

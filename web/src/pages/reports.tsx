@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { Card, Empty, ErrorBox, Field, Loading, Page } from '../components/ui';
 import { fmtTime } from '../lib/format';
 import { useApi } from '../lib/hooks';
+import { Link } from '../lib/router';
 
 interface Row { vendorName: string; deviceName: string; department: string; sessions: number; sessionSeconds: number; approvals: number; breakGlass: number; transfers: number; transferBytes: number }
 interface Unused { userId: string; username: string; displayName: string; vendorName: string | null; lastActiveAt: string | null; createdAt: string }
@@ -14,7 +15,8 @@ export function ReportsPage() {
   const report = useApi<{ rows: Row[] }>('/api/reports/vendor-access', { month });
   const unused = useApi<{ items: Unused[] }>('/api/reports/unused-vendor-accounts');
   return (
-    <Page title="Reports" subtitle="Vendor access per month, and vendor accounts unused for 90 days.">
+    <Page title="Reports" subtitle="Vendor access per month, and vendor accounts unused for 90 days."
+      actions={<Link to="/reports/credentials" className="btn">Device credentials report</Link>}>
       <Card title="Vendor access" actions={<a className="btn" href={`/api/reports/vendor-access?month=${month}&format=csv`} download>Download CSV</a>}>
         <Field label="Month" htmlFor="r-month"><input id="r-month" type="month" value={month} onChange={(e) => setMonth(e.target.value || thisMonth())} /></Field>
         <ErrorBox error={report.error} />

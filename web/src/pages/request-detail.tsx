@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { post } from '../api/client';
 import type { AccessRequest, Device, Grant, Items, RequestView, Session } from '../api/types';
 import { RecordFirmware } from '../components/firmware-form';
+import { useStepUp } from '../components/step-up';
 import { TrustRecord } from '../components/trust-record';
 import { Badge, Card, Countdown, Empty, ErrorBox, Field, KV, Loading, Page, useAction } from '../components/ui';
 import { useDirectory } from '../lib/directory';
@@ -92,8 +93,14 @@ export function RequestDetailPage({ requestId }: { requestId: string }) {
 function DecisionForm({ request, onDone }: { request: AccessRequest; onDone(): void }) {
   const [comment, setComment] = useState('');
   const { busy, error, run } = useAction();
+  const stepUp = useStepUp();
   const decide = async (what: 'approve' | 'deny') => {
-    const ok = await run(() => post(`/api/access-requests/${request.id}/${what}`, comment.trim() ? { comment: comment.trim() } : {}));
+    const body = comment.trim() ? { comment: comment.trim() } : {};
+    // the broker may ask for a fresh second factor first; a passkey then signs this very request
+    const ok = await run(() => stepUp.attempt((proof) => post(`/api/access-requests/${request.id}/${what}`, proof ? { ...body, stepUp: proof } : body), {
+      optionsPath: `/api/access-requests/${request.id}/step-up/options`,
+      why: `To ${what} this request, confirm it is you with your second factor.`,
+    }));
     if (ok !== undefined) onDone();
   };
   return (
@@ -106,6 +113,7 @@ function DecisionForm({ request, onDone }: { request: AccessRequest; onDone(): v
         <button type="button" className="btn btn-ok" disabled={busy} onClick={() => void decide('approve')}>Approve</button>
         <button type="button" className="btn btn-danger" disabled={busy} onClick={() => void decide('deny')}>Deny</button>
       </div>
+      {stepUp.prompt}
     </Card>
   );
 }
