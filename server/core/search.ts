@@ -1,13 +1,16 @@
 /**
  * Full-text search across sessions (§8.7): the segments a session contributes to the index (pure) and
- * the search entry point (auditors and admins). A segment is one line the device showed (`output`),
+ * the search entry point (auditors and admins). A segment is what the device showed (`output`, a few
+ * consecutive lines),
  * one line the technician typed (`input`, from the recording's input events: found even when the
  * device did not echo it, as with `stty -echo`) or one file path moved (`transfer`), each with its
  * offset in seconds from the start of the session, so a hit opens the player at that moment.
+ * Lines are indexed as the recording grows (a running session is searchable within seconds) and
+ * transfers once the session has ended (server/jobs/search-indexer.ts).
  */
-import { requireRole } from './access.js';
+import { requireOversight } from './scope.js';
 import type { CoreDeps } from './ports.js';
-import { castLines } from './typed-lines.js';
+import type { CastLines } from './typed-lines.js';
 import type { Actor, Transfer } from './types.js';
 
 export type SegmentKind = 'output' | 'input' | 'transfer';
@@ -42,25 +45,47 @@ export interface SearchRepo {
   search(q: SearchQuery): Promise<SearchHit[]>;
 }
 
-const MAX_TEXT = 4000;
+/** the longest text a segment holds (the table's CHECK); longer lines are cut */
+export const MAX_TEXT = 4000;
 
-/** The segments of one ended session: its recording's lines (when readable) and its transfers. */
-export function sessionSegments(session: { startedAt: Date }, cast: string | null, transfers: Transfer[]): Segment[] {
+/**
+ * Output lines are indexed a few at a time: consecutive lines the device showed within OUTPUT_WINDOW
+ * seconds of the first, up to OUTPUT_CHARS characters, make one segment (joined by "\n", at the first
+ * line's offset). A device prints screens, not single lines; a segment per screenful keeps the index a
+ * fraction of the rows (and its words once per segment) while a hit still opens the player within a
+ * second or two of the line. Typed lines stay one segment each.
+ */
+const OUTPUT_WINDOW = 2;
+const OUTPUT_CHARS = 2000;
+
+/** The segments of a recording's lines (those completed so far, for a session still running). */
+export function lineSegments(lines: CastLines): Segment[] {
   const out: Segment[] = [];
-  if (cast !== null) {
-    const { input, output } = castLines(cast);
-    for (const l of output) out.push({ offsetSeconds: l.offsetSeconds, kind: 'output', text: l.text.slice(0, MAX_TEXT) });
-    for (const l of input) out.push({ offsetSeconds: l.offsetSeconds, kind: 'input', text: l.text.slice(0, MAX_TEXT) });
+  let chunk: Segment | null = null;
+  for (const l of lines.output) {
+    const text = l.text.slice(0, MAX_TEXT);
+    if (chunk && l.offsetSeconds - chunk.offsetSeconds <= OUTPUT_WINDOW && chunk.text.length + 1 + text.length <= OUTPUT_CHARS) {
+      chunk.text += '\n' + text;
+      continue;
+    }
+    chunk = { offsetSeconds: l.offsetSeconds, kind: 'output', text };
+    out.push(chunk);
   }
-  for (const t of transfers) {
-    const offset = Math.max(0, (t.startedAt.getTime() - session.startedAt.getTime()) / 1000);
-    out.push({ offsetSeconds: offset, kind: 'transfer', text: `${t.direction} ${t.path}${t.sha256 ? ` ${t.sha256}` : ''}`.slice(0, MAX_TEXT) });
-  }
+  for (const l of lines.input) out.push({ offsetSeconds: l.offsetSeconds, kind: 'input', text: l.text.slice(0, MAX_TEXT) });
   return out.sort((a, b) => a.offsetSeconds - b.offsetSeconds);
+}
+
+/** The segments of a session's file transfers (their paths, and SHA-256 when known), at their start. */
+export function transferSegments(session: { startedAt: Date }, transfers: Transfer[]): Segment[] {
+  return transfers.map((t) => ({
+    offsetSeconds: Math.max(0, (t.startedAt.getTime() - session.startedAt.getTime()) / 1000),
+    kind: 'transfer' as const,
+    text: `${t.direction} ${t.path}${t.sha256 ? ` ${t.sha256}` : ''}`.slice(0, MAX_TEXT),
+  }));
 }
 
 /** `GET /api/search`: ranked hits, best first (auditor, admin). */
 export async function searchSessions(deps: CoreDeps, actor: Actor, q: SearchQuery): Promise<SearchHit[]> {
-  requireRole(actor, 'auditor', 'admin');
+  requireOversight(actor);
   return deps.store.read.search.search(q);
 }

@@ -2,10 +2,11 @@
  * What a technician typed, as lines, from an asciicast v2 recording's input stream (pure).
  * "i" events carry typed text; a Portcullis "b" event carries exact bytes of a stream (base64, `i:` or
  * `o:`) and is followed by a display event of the same stream that adds nothing (proxy/recording/
- * asciicast.ts defines the pair). Output lines are cut at CR or LF; backspace / DEL remove the last
+ * asciicast.ts defines the pair); "b" output that is mostly binary (mostlyBinary) gives no lines. Output lines are cut at CR or LF; backspace / DEL remove the last
  * character; escape sequences (arrow keys and the like) and other control characters are dropped.
  * The same walk yields the device's output lines, for the search index. Lines that are not JSON
- * are skipped: a recording torn at its tail still gives what it holds.
+ * are skipped: a recording torn at its tail still gives what it holds. CastLineWalker is the same walk
+ * one line at a time, resumable from a saved state (the search indexer follows live recordings with it).
  */
 
 export interface TimedLine {
@@ -22,41 +23,62 @@ export interface CastLines {
 // CSI / SS3 / OSC sequences and lone escapes
 const ESCAPES = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[()][A-Za-z0-9]|O.|.)/g;
 
+/** A line in progress, as stored between two incremental reads of a growing recording. */
+export interface PendingLine {
+  current: string;
+  startedAt: number;
+  pendingEscape: string;
+}
+
+// characters below space except tab (dropped, or line ends and editing keys); DEL too when editing
+const CONTROLS = /[\x00-\x08\x0a-\x1f]/g;
+const EDITING_CONTROLS = /[\x00-\x08\x0a-\x1f\x7f]/g;
+
 class LineBuilder {
   readonly lines: TimedLine[] = [];
   private current = '';
   private startedAt = 0;
   private pendingEscape = '';
 
-  constructor(private readonly editing: boolean) {}
+  /** maxChars: a line in progress keeps at most this many characters (the rest of a longer line is dropped) */
+  constructor(private readonly editing: boolean, private readonly maxChars = Infinity, from?: PendingLine) {
+    if (from) ({ current: this.current, startedAt: this.startedAt, pendingEscape: this.pendingEscape } = from);
+  }
 
   add(time: number, text: string): void {
     let s = (this.pendingEscape + text);
     this.pendingEscape = '';
-    // an escape sequence cut between two events waits for its end
-    const cut = /\x1b[^a-zA-Z~\x07]*$/.exec(s);
-    if (cut && cut[0].length < 32) {
-      this.pendingEscape = cut[0];
-      s = s.slice(0, cut.index);
+    // an escape sequence cut between two events waits for its end (only one near the end can be cut)
+    const lastEscape = s.lastIndexOf('\x1b');
+    if (lastEscape >= 0) {
+      const cut = lastEscape >= s.length - 32 ? /\x1b[^a-zA-Z~\x07]*$/.exec(s) : null;
+      if (cut && cut[0].length < 32) {
+        this.pendingEscape = cut[0];
+        s = s.slice(0, cut.index);
+      }
+      s = s.replace(ESCAPES, '');
     }
-    s = s.replace(ESCAPES, '');
-    for (const ch of s) {
-      if (ch === '\r' || ch === '\n') {
-        this.flush();
-        continue;
-      }
-      if (this.editing && (ch === '\x7f' || ch === '\b')) {
-        this.current = Array.from(this.current).slice(0, -1).join('');
-        continue;
-      }
-      if (this.editing && ch === '\x15') {
-        this.current = ''; // ^U erases the line
-        continue;
-      }
-      if (ch < ' ' && ch !== '\t') continue;
-      if (this.current === '') this.startedAt = time;
-      this.current += ch;
+    // runs of ordinary characters are taken whole; control characters one by one
+    const controls = this.editing ? EDITING_CONTROLS : CONTROLS;
+    controls.lastIndex = 0;
+    let from = 0;
+    for (;;) {
+      const m = controls.exec(s);
+      const end = m ? m.index : s.length;
+      if (end > from) this.append(time, s.slice(from, end));
+      if (!m) return;
+      const ch = s[end];
+      if (ch === '\r' || ch === '\n') this.flush();
+      else if (ch === '\x7f' || ch === '\b') {
+        if (this.editing) this.current = Array.from(this.current).slice(0, -1).join('');
+      } else if (ch === '\x15' && this.editing) this.current = ''; // ^U erases the line
+      from = end + 1;
     }
+  }
+
+  private append(time: number, piece: string): void {
+    if (this.current === '') this.startedAt = time;
+    if (this.current.length < this.maxChars) this.current += piece.length <= this.maxChars - this.current.length ? piece : piece.slice(0, this.maxChars - this.current.length);
   }
 
   flush(): void {
@@ -64,40 +86,102 @@ class LineBuilder {
     if (text) this.lines.push({ offsetSeconds: this.startedAt, text });
     this.current = '';
   }
+
+  /** the completed lines since the last call */
+  take(): TimedLine[] {
+    return this.lines.splice(0);
+  }
+
+  pending(): PendingLine {
+    return { current: this.current, startedAt: this.startedAt, pendingEscape: this.pendingEscape };
+  }
 }
 
-/** The typed (input) and shown (output) lines of a cast's text. */
-export function castLines(cast: string): CastLines {
-  const input = new LineBuilder(true);
-  const output = new LineBuilder(false);
-  let skipDisplay = false;
-  let first = true;
-  for (const line of cast.split('\n')) {
-    if (!line.trim()) continue;
+/** Where a CastLineWalker stands between two reads (JSON-serialisable). */
+export interface WalkerState {
+  first: boolean;
+  skipDisplay: boolean;
+  input: PendingLine;
+  output: PendingLine;
+}
+
+/**
+ * The walk over a cast's lines, one line at a time, resumable: state() captures the lines in progress
+ * so a growing recording can be read in pieces (each piece ending at a line end) with the same result
+ * as reading it whole.
+ */
+export class CastLineWalker {
+  private readonly input: LineBuilder;
+  private readonly output: LineBuilder;
+  private first: boolean;
+  private skipDisplay: boolean;
+
+  constructor(opts: { maxLineChars?: number; from?: WalkerState } = {}) {
+    this.input = new LineBuilder(true, opts.maxLineChars, opts.from?.input);
+    this.output = new LineBuilder(false, opts.maxLineChars, opts.from?.output);
+    this.first = opts.from?.first ?? true;
+    this.skipDisplay = opts.from?.skipDisplay ?? false;
+  }
+
+  /** One line of the cast (without its "\n"). */
+  line(line: string): void {
+    if (!line.trim()) return;
     let v: unknown;
     try {
       v = JSON.parse(line);
     } catch {
-      continue;
+      return;
     }
-    if (first) {
-      first = false;
-      if (!Array.isArray(v)) continue;
+    if (this.first) {
+      this.first = false;
+      if (!Array.isArray(v)) return;
     }
-    if (!Array.isArray(v) || v.length !== 3 || typeof v[0] !== 'number' || typeof v[2] !== 'string') continue;
+    if (!Array.isArray(v) || v.length !== 3 || typeof v[0] !== 'number' || typeof v[2] !== 'string') return;
     const [time, code, data] = v as [number, string, string];
     if (code === 'b') {
-      const builder = data.startsWith('i:') ? input : data.startsWith('o:') ? output : null;
-      builder?.add(time, Buffer.from(data.slice(2), 'base64').toString('utf8'));
-      skipDisplay = true;
-      continue;
+      const builder = data.startsWith('i:') ? this.input : data.startsWith('o:') ? this.output : null;
+      const text = Buffer.from(data.slice(2), 'base64').toString('utf8');
+      // binary output (a download over exec, a core dump) shows nothing anyone searches for: not indexed
+      if (builder === this.input || (builder === this.output && !mostlyBinary(text))) builder.add(time, text);
+      this.skipDisplay = true;
+      return;
     }
     if (code === 'i' || code === 'o') {
-      if (!skipDisplay) (code === 'i' ? input : output).add(time, data);
-      skipDisplay = false;
+      if (!this.skipDisplay) (code === 'i' ? this.input : this.output).add(time, data);
+      this.skipDisplay = false;
     }
   }
-  input.flush();
-  output.flush();
-  return { input: input.lines, output: output.lines };
+
+  /** The end of the recording: the lines still in progress are complete. */
+  finish(): void {
+    this.input.flush();
+    this.output.flush();
+  }
+
+  /** The lines completed since the last call. */
+  take(): CastLines {
+    return { input: this.input.take(), output: this.output.take() };
+  }
+
+  state(): WalkerState {
+    return { first: this.first, skipDisplay: this.skipDisplay, input: this.input.pending(), output: this.output.pending() };
+  }
+}
+
+/** More than one character in eight is a replacement character or a control character (other than tab, CR, LF, ESC). */
+export function mostlyBinary(text: string): boolean {
+  let odd = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0xfffd || (c < 0x20 && c !== 9 && c !== 10 && c !== 13 && c !== 27) || c === 0x7f) odd++;
+  }
+  return odd * 8 > text.length;
+}
+
+/** The typed (input) and shown (output) lines of a cast's text. */
+export function castLines(cast: string): CastLines {
+  const walker = new CastLineWalker();
+  for (const line of cast.split('\n')) walker.line(line);
+  walker.finish();
+  return walker.take();
 }

@@ -1,31 +1,47 @@
 /**
  * The search index: segments in PostgreSQL full-text search (a GIN index over a generated tsvector,
- * the 'simple' configuration) and the indexer's bookkeeping of which sessions are done.
+ * the 'simple' configuration; each segment carries its session's start for "newest first") and the
+ * indexer's bookkeeping: which sessions are done, and how far it
+ * has read the recordings of sessions still running.
  */
 import type { SearchRepo, Segment } from '../core/search.js';
 import type { Queryable } from './pool.js';
+
+/**
+ * How many of the newest matching segments are ranked. A common word matches a large part of the
+ * index; ranking every match would read all of them. The newest CANDIDATES matches (or as many as the
+ * page asked for, when more) are ranked instead — an index scan on session_started_at that stops early,
+ * or the GIN index for a rare word: the best of the most recent, which is what an auditor asks about.
+ */
+const CANDIDATES = 1000;
 
 export function searchRepo(db: Queryable): SearchRepo {
   return {
     async search(q) {
       const { rows } = await db.query(
-        `WITH query AS (SELECT websearch_to_tsquery('simple', $1) AS q)
-         SELECT g.session_id, d.name AS device_name, g.offset_seconds, g.kind,
-                ts_headline('simple', g.text, query.q, 'StartSel=⟦, StopSel=⟧, MaxWords=35, MinWords=15, MaxFragments=1') AS snippet
-           FROM search_segments g
+        `WITH query AS (SELECT websearch_to_tsquery('simple', $1) AS q),
+         recent AS (
+           SELECT g.session_id, g.offset_seconds, g.kind, g.text, g.session_started_at, ts_rank(g.tsv, query.q) AS rank
+             FROM search_segments g
+             CROSS JOIN query
+             JOIN sessions s ON s.id = g.session_id
+             JOIN grants gr ON gr.id = s.grant_id
+             JOIN users t ON t.id = s.technician_id
+            WHERE g.tsv @@ query.q
+              AND ($2::uuid IS NULL OR s.device_id = $2)
+              AND ($3::uuid IS NULL OR COALESCE(gr.vendor_id, t.vendor_id) = $3)
+              AND ($4::uuid IS NULL OR s.technician_id = $4)
+              AND ($5::timestamptz IS NULL OR g.session_started_at >= $5)
+              AND ($6::timestamptz IS NULL OR g.session_started_at < $6)
+            ORDER BY g.session_started_at DESC
+            LIMIT GREATEST(${CANDIDATES}, $7::int))
+         SELECT r.session_id, d.name AS device_name, r.offset_seconds, r.kind,
+                ts_headline('simple', r.text, query.q, 'StartSel=⟦, StopSel=⟧, MaxWords=35, MinWords=15, MaxFragments=1') AS snippet
+           FROM (SELECT * FROM recent ORDER BY rank DESC, session_started_at DESC, offset_seconds LIMIT $7) r
            CROSS JOIN query
-           JOIN sessions s ON s.id = g.session_id
+           JOIN sessions s ON s.id = r.session_id
            JOIN devices d ON d.id = s.device_id
-           JOIN grants gr ON gr.id = s.grant_id
-           JOIN users t ON t.id = s.technician_id
-          WHERE g.tsv @@ query.q
-            AND ($2::uuid IS NULL OR s.device_id = $2)
-            AND ($3::uuid IS NULL OR COALESCE(gr.vendor_id, t.vendor_id) = $3)
-            AND ($4::uuid IS NULL OR s.technician_id = $4)
-            AND ($5::timestamptz IS NULL OR s.started_at >= $5)
-            AND ($6::timestamptz IS NULL OR s.started_at < $6)
-          ORDER BY ts_rank(g.tsv, query.q) DESC, s.started_at DESC, g.offset_seconds
-          LIMIT $7`,
+          ORDER BY r.rank DESC, r.session_started_at DESC, r.offset_seconds`,
         [q.q, q.deviceId ?? null, q.vendorId ?? null, q.technicianId ?? null, q.from ?? null, q.to ?? null, q.limit],
       );
       return rows.map((r) => ({
@@ -63,18 +79,84 @@ export async function lockSessionsToIndex(db: Queryable, limit: number): Promise
   return rows.map((r) => ({ sessionId: r.id as string, startedAt: r.started_at as Date, recordingPath: (r.path as string | null) ?? null }));
 }
 
-export async function saveSegments(db: Queryable, sessionId: string, segments: Segment[], at: Date, problem: string | null): Promise<void> {
-  const BATCH = 1000;
-  for (let i = 0; i < segments.length; i += BATCH) {
-    const part = segments.slice(i, i + BATCH);
+/** How far the indexer has read a recording that was (or is) growing (migration 035). */
+export interface ReadProgress {
+  byteOffset: number;
+  /** the walk's state (server/core/typed-lines.ts WalkerState) as JSON; null before the first read */
+  walkerState: string | null;
+  /** segments written so far */
+  segments: number;
+}
+
+const toProgress = (r: Record<string, unknown>): ReadProgress => ({
+  byteOffset: Number(r.byte_offset), walkerState: (r.walker_state as string | null) ?? null, segments: Number(r.segments),
+});
+
+/** The session's progress, locked (waits for a live pass holding it); null when none was made. */
+export async function lockProgress(db: Queryable, sessionId: string): Promise<ReadProgress | null> {
+  const { rows } = await db.query('SELECT * FROM search_progress WHERE session_id = $1 FOR UPDATE', [sessionId]);
+  return rows[0] ? toProgress(rows[0]) : null;
+}
+
+/** Starts following every recording not finalised yet (sessions running now), idempotently. */
+export async function followLiveRecordings(db: Queryable): Promise<void> {
+  await db.query(
+    `INSERT INTO search_progress (session_id)
+     SELECT r.session_id FROM recordings r
+      WHERE r.finalised_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM search_indexed i WHERE i.session_id = r.session_id)
+     ON CONFLICT (session_id) DO NOTHING`,
+  );
+}
+
+export interface LiveRecording extends ReadProgress {
+  sessionId: string;
+  startedAt: Date;
+  path: string;
+}
+
+/** Recordings still growing, least recently read first, locked for this transaction (SKIP LOCKED). */
+export async function lockLiveRecordings(db: Queryable, limit: number): Promise<LiveRecording[]> {
+  const { rows } = await db.query(
+    `SELECT p.*, r.path, s.started_at
+       FROM search_progress p
+       JOIN recordings r ON r.session_id = p.session_id
+       JOIN sessions s ON s.id = p.session_id
+      WHERE r.finalised_at IS NULL
+      ORDER BY p.updated_at
+      LIMIT $1
+      FOR UPDATE OF p SKIP LOCKED`,
+    [limit],
+  );
+  return rows.map((r) => ({ ...toProgress(r), sessionId: r.session_id as string, startedAt: r.started_at as Date, path: r.path as string }));
+}
+
+export async function saveProgress(db: Queryable, sessionId: string, p: ReadProgress, at: Date): Promise<void> {
+  await db.query(
+    'UPDATE search_progress SET byte_offset = $2, walker_state = $3, segments = $4, updated_at = $5 WHERE session_id = $1',
+    [sessionId, p.byteOffset, p.walkerState, p.segments, at],
+  );
+}
+
+/** a multi-row INSERT of this many segments at a time */
+const INSERT_BATCH = 2000;
+
+export async function insertSegments(db: Queryable, session: { sessionId: string; startedAt: Date }, segments: Segment[]): Promise<void> {
+  for (let i = 0; i < segments.length; i += INSERT_BATCH) {
+    const part = segments.slice(i, i + INSERT_BATCH);
     await db.query(
-      `INSERT INTO search_segments (session_id, offset_seconds, kind, text)
-       SELECT $1, o, k, t FROM unnest($2::float8[], $3::text[], $4::text[]) AS u(o, k, t)`,
-      [sessionId, part.map((s) => s.offsetSeconds), part.map((s) => s.kind), part.map((s) => s.text)],
+      `INSERT INTO search_segments (session_id, session_started_at, offset_seconds, kind, text)
+       SELECT $1, $2, o, k, t FROM unnest($3::float8[], $4::text[], $5::text[]) AS u(o, k, t)`,
+      [session.sessionId, session.startedAt, part.map((s) => s.offsetSeconds), part.map((s) => s.kind), part.map((s) => s.text)],
     );
   }
+}
+
+/** The session is fully indexed: its search_indexed row, and its read progress is no longer needed. */
+export async function markIndexed(db: Queryable, sessionId: string, at: Date, segments: number, problem: string | null): Promise<void> {
   await db.query(
     'INSERT INTO search_indexed (session_id, indexed_at, segments, problem) VALUES ($1, $2, $3, $4) ON CONFLICT (session_id) DO NOTHING',
-    [sessionId, at, segments.length, problem],
+    [sessionId, at, segments, problem],
   );
+  await db.query('DELETE FROM search_progress WHERE session_id = $1', [sessionId]);
 }

@@ -1,53 +1,132 @@
 /**
- * The search indexer (worker role): every few seconds it takes ended sessions not yet indexed (their
- * recordings finalised), reads each recording, and writes its segments (search.ts) and the session's
- * "indexed" row in one transaction. Rows are taken with SKIP LOCKED, so several workers share the
- * work and none indexes a session twice. On its first runs it back-fills every session recorded
- * before the index existed. A recording file that cannot be read is indexed as what it has (its
- * transfers) with the problem noted, not retried forever.
+ * The search indexer (worker role), every couple of seconds:
+ * - sessions still running: it follows each recording that is not finalised from where it stopped
+ *   (search_progress: a byte offset at a line end and the lines begun but not ended), indexes the lines
+ *   completed since, and saves the new offset in the same transaction — a running session is
+ *   searchable within seconds, and a pass that fails or is repeated indexes nothing twice;
+ * - ended sessions not yet indexed whose recording is finalised (or that have none): it reads on from
+ *   the saved offset to the end, ends the lines still open, adds the transfers, and writes the
+ *   session's "indexed" row (dropping its progress) in one transaction: every line exactly once.
+ * Rows are taken with SKIP LOCKED, so several workers (and the lanes of one) share the work;
+ * completing a session waits for a live pass that holds its progress. A live pass reads at most about
+ * liveBytesPerPass of each recording, so one session printing megabytes does not hold back the others. On its first runs it back-fills every session recorded before
+ * the index existed. A recording file that cannot be read is indexed as what it has (its transfers,
+ * and lines read before) with the problem noted, not retried forever; a live recording that cannot be
+ * read yet is tried again on the next pass.
  */
-import { readFile } from 'node:fs/promises';
-import { sessionSegments } from '../core/search.js';
+import { CastLineWalker, type WalkerState } from '../core/typed-lines.js';
+import { lineSegments, MAX_TEXT, transferSegments } from '../core/search.js';
 import type { Clock } from '../core/clock.js';
-import { transaction, type Pool } from '../db/pool.js';
-import { lockSessionsToIndex, saveSegments } from '../db/search-repo.js';
+import { transaction, type Pool, type Queryable } from '../db/pool.js';
+import {
+  followLiveRecordings, insertSegments, lockLiveRecordings, lockProgress, lockSessionsToIndex, markIndexed, saveProgress, type ReadProgress,
+} from '../db/search-repo.js';
 import { transfersRepo } from '../db/transfers-repo.js';
 import type { Logger } from '../logger.js';
+import { readRecordingPiece } from './recording-tail.js';
 
 export interface SearchIndexer {
-  /** one pass now; resolves with how many sessions it indexed (waits for a pass in progress) */
+  /** one pass now; resolves with how many ended sessions it completed (waits for a pass in progress) */
   runOnce(): Promise<number>;
   close(): Promise<void>;
 }
 
-export function startSearchIndexer(deps: { pool: Pool; clock: Clock; logger: Logger }, opts: { intervalMs?: number; batch?: number } = {}): SearchIndexer {
+export interface SearchIndexerOptions {
+  /** between passes; default 2000 ms (a running session's lines are found within about this) */
+  intervalMs?: number;
+  /** ended sessions completed per transaction */
+  batch?: number;
+  /** transactions completing ended sessions side by side (default 2: one reads and walks recordings while
+   * PostgreSQL parses and indexes the other's text; SKIP LOCKED gives each different sessions) */
+  lanes?: number;
+  /** live recordings read per transaction */
+  liveBatch?: number;
+  /** bytes read at a time from one recording */
+  pieceBytes?: number;
+  /** at most about this many bytes of one live recording per pass (a fast one catches up over passes,
+   * or at its end); default 1 MiB */
+  liveBytesPerPass?: number;
+}
+
+export function startSearchIndexer(deps: { pool: Pool; clock: Clock; logger: Logger }, opts: SearchIndexerOptions = {}): SearchIndexer {
   const batch = opts.batch ?? 20;
+  const lanes = opts.lanes ?? 2;
+  const liveBatch = opts.liveBatch ?? 500;
+  const pieceBytes = opts.pieceBytes ?? 4 * 1024 * 1024;
+  const liveBytesPerPass = opts.liveBytesPerPass ?? 1024 * 1024;
   let running: Promise<number> | null = null;
   let stopped = false;
 
-  async function pass(): Promise<number> {
+  /** Reads `path` on from `progress`, indexing the lines completed; `final`: to the end, all lines ended. */
+  async function readOn(db: Queryable, session: { sessionId: string; startedAt: Date }, path: string, progress: ReadProgress, final: boolean): Promise<void> {
+    const from = progress.walkerState === null ? undefined : (JSON.parse(progress.walkerState) as WalkerState);
+    const walker = new CastLineWalker({ maxLineChars: 2 * MAX_TEXT, from });
+    const start = progress.byteOffset;
+    const want = final ? pieceBytes : Math.min(pieceBytes, liveBytesPerPass);
+    for (;;) {
+      const piece = await readRecordingPiece(path, progress.byteOffset, want, final);
+      for (const line of piece.lines) walker.line(line);
+      if (final && piece.atEnd) walker.finish();
+      const segments = lineSegments(walker.take());
+      await insertSegments(db, session, segments);
+      progress.segments += segments.length;
+      progress.byteOffset = piece.nextOffset;
+      progress.walkerState = JSON.stringify(walker.state());
+      if (piece.atEnd || (!final && progress.byteOffset - start >= liveBytesPerPass)) return;
+    }
+  }
+
+  async function completeEnded(): Promise<number> {
+    return transaction(deps.pool, async (client) => {
+      const sessions = await lockSessionsToIndex(client, batch);
+      for (const s of sessions) {
+        const progress = (await lockProgress(client, s.sessionId)) ?? { byteOffset: 0, walkerState: null, segments: 0 };
+        let problem: string | null = null;
+        if (s.recordingPath) {
+          try {
+            await readOn(client, s, s.recordingPath, progress, true);
+          } catch (err) {
+            problem = `recording not readable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+          }
+        }
+        const transfers = transferSegments(s, await transfersRepo(client).forSession(s.sessionId));
+        await insertSegments(client, s, transfers);
+        await markIndexed(client, s.sessionId, deps.clock.now(), progress.segments + transfers.length, problem);
+      }
+      return sessions.length;
+    });
+  }
+
+  async function followLive(): Promise<void> {
+    await followLiveRecordings(deps.pool);
+    await transaction(deps.pool, async (client) => {
+      for (const live of await lockLiveRecordings(client, liveBatch)) {
+        const before = live.byteOffset;
+        try {
+          await readOn(client, live, live.path, live, false);
+        } catch (err) {
+          // not created yet, or gone with a proxy that died: the session's end (or reconcile) settles it
+          deps.logger.debug({ err, sessionId: live.sessionId }, 'search indexer: live recording not readable yet');
+          continue;
+        }
+        if (live.byteOffset !== before) await saveProgress(client, live.sessionId, live, deps.clock.now());
+      }
+    });
+  }
+
+  async function lane(): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await transaction(deps.pool, async (client) => {
-        const sessions = await lockSessionsToIndex(client, batch);
-        for (const s of sessions) {
-          let cast: string | null = null;
-          let problem: string | null = null;
-          if (s.recordingPath) {
-            try {
-              cast = await readFile(s.recordingPath, 'utf8');
-            } catch (err) {
-              problem = `recording not readable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
-            }
-          }
-          const transfers = await transfersRepo(client).forSession(s.sessionId);
-          await saveSegments(client, s.sessionId, sessionSegments(s, cast, transfers), deps.clock.now(), problem);
-        }
-        return sessions.length;
-      });
+      const n = await completeEnded();
       total += n;
       if (n < batch || stopped) return total;
     }
+  }
+
+  async function pass(): Promise<number> {
+    const counts = await Promise.all(Array.from({ length: lanes }, lane));
+    if (!stopped) await followLive();
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   const runOnce = (): Promise<number> => {
@@ -59,7 +138,7 @@ export function startSearchIndexer(deps: { pool: Pool; clock: Clock; logger: Log
   const tick = () => {
     runOnce().catch((err: unknown) => deps.logger.warn({ err }, 'search indexer: pass failed; retried on the next tick'));
   };
-  const timer = setInterval(tick, opts.intervalMs ?? 5000);
+  const timer = setInterval(tick, opts.intervalMs ?? 2000);
   timer.unref();
   tick();
   return {

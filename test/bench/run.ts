@@ -4,7 +4,7 @@
  *
  * Settings (environment): BENCH_MIB (512), BENCH_RUNS (3), BENCH_ECHOES (1000), BENCH_SETUP_RUNS (10),
  * BENCH_CUT_RUNS (10), BENCH_SESSIONS ("200,1000"), BENCH_CONCURRENCY (16), BENCH_EXPIRY_LEAD_MS (3000),
- * BENCH_ONLY (comma list of setup,keystroke,throughput,cutoff,memory), BENCH_SCENARIOS (comma list of
+ * BENCH_SEARCH_* (search.ts), BENCH_LOAD_* (load.ts), BENCH_ONLY (comma list of setup,keystroke,throughput,cutoff,memory,search,load), BENCH_SCENARIOS (comma list of
  * upload-binary,upload-text,download-binary,download-text,scp-upload,scp-download), BENCH_PROFILE=1 (proxy under
  * `node --cpu-prof`, one profile per phase, summarised), BENCH_REDIS_URL (revocation bus and jobs on
  * Redis instead of PostgreSQL), BENCH_LOG_LEVEL (broker log level, default warn).
@@ -28,8 +28,10 @@ import { measureSetup } from './setup-time.js';
 import { repoRoot, startStack, type Stack } from './stack.js';
 import { measureScp, SCP_SCENARIOS, type ScpScenario } from './scp.js';
 import { measureThroughput, SCENARIOS, type Scenario } from './throughput.js';
+import { loadConfig, loadMarkdown, measureLoad, type LoadResult } from './load.js';
+import { measureSearch, searchConfig, searchMarkdown, type SearchResult } from './search.js';
 
-const PHASES = ['setup', 'keystroke', 'throughput', 'cutoff', 'memory'] as const;
+const PHASES = ['setup', 'keystroke', 'throughput', 'cutoff', 'memory', 'search', 'load'] as const;
 type Phase = (typeof PHASES)[number];
 
 const smoke = process.argv.includes('--smoke') || process.env.BENCH_SMOKE === '1';
@@ -52,6 +54,9 @@ const cfg = {
   expiryLeadMs: num('BENCH_EXPIRY_LEAD_MS', 3000),
   only: (process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',').map((s) => s.trim()) : [...PHASES]) as Phase[],
   profile: process.env.BENCH_PROFILE === '1',
+  // issue 16 / 17 phases: BENCH_SEARCH_* and BENCH_LOAD_* (see search.ts, load.ts)
+  search: searchConfig(num, smoke),
+  load: loadConfig(num, smoke),
   scenarios: (process.env.BENCH_SCENARIOS ? process.env.BENCH_SCENARIOS.split(',').map((s) => s.trim()) : [...SCENARIOS, ...SCP_SCENARIOS]) as (Scenario | ScpScenario)[],
 };
 const ALL_SCENARIOS: string[] = [...SCENARIOS, ...SCP_SCENARIOS];
@@ -116,6 +121,7 @@ async function main(): Promise<number> {
     ].filter(Boolean).join(' '),
   };
   const results: Results = {};
+  const extra: { search?: SearchResult; load?: LoadResult } = {};
   const errors: Record<string, string> = {};
   let stack: Stack | undefined;
   const profileDirs: { dir: string; skipMs: number }[] = [];
@@ -146,6 +152,8 @@ async function main(): Promise<number> {
         if (phase === 'throughput' && scpScenarios.length) results.scp = await measureScp(stack, { mib: cfg.mib, runs: cfg.runs, log, scenarios: scpScenarios });
         if (phase === 'cutoff') results.cutoff = await measureCutoff(stack, { runs: cfg.cutRuns, expiryLeadMs: cfg.expiryLeadMs, log });
         if (phase === 'memory') results.memory = await measureMemory(stack, { counts: cfg.sessions, concurrency: cfg.concurrency, log });
+        if (phase === 'search') extra.search = await measureSearch({ ...cfg.search, tmp, log });
+        if (phase === 'load') extra.load = await measureLoad(stack, { ...cfg.load, log });
       } catch (err) {
         errors[phase] = (err as Error).stack ?? String(err);
         log(`${phase} FAILED: ${(err as Error).message}`);
@@ -162,7 +170,10 @@ async function main(): Promise<number> {
   meta.loadEnd = loadavg();
 
   const checks = checkTargets(results);
+  const parts = [extra.search && searchMarkdown(extra.search), extra.load && loadMarkdown(extra.load)].filter((x) => !!x);
+  for (const part of parts) checks.push(...part.checks);
   let md = markdown(results, meta, checks);
+  for (const part of parts) md += part.lines.join('\n') + '\n';
   if (Object.keys(errors).length) md += `\nErrors: ${Object.entries(errors).map(([k, v]) => `${k}: ${v.split('\n')[0]}`).join('; ')}\n`;
   for (const { dir, skipMs } of profileDirs) {
     // the main thread's profile (thread 0); the others are tsx's module-loader thread
@@ -171,7 +182,7 @@ async function main(): Promise<number> {
       md += '\n' + summaryMarkdown(await summariseFile(path.join(dir, f), skipMs), `proxy CPU profile, phase ${path.basename(dir)} (${f}, main thread, start-up skipped)`);
     }
   }
-  await fs.writeFile(path.join(runDir, 'report.json'), JSON.stringify({ meta, results, checks, errors }, null, 2) + '\n');
+  await fs.writeFile(path.join(runDir, 'report.json'), JSON.stringify({ meta, results: { ...results, ...extra }, checks, errors }, null, 2) + '\n');
   await fs.writeFile(path.join(runDir, 'report.md'), md);
   process.stdout.write('\n' + md + '\n');
   log(`report: ${path.relative(process.cwd(), runDir)}/report.{md,json}`);

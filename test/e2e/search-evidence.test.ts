@@ -3,7 +3,9 @@
  * a real sshd, with echo turned off (`stty -echo`) before a line is typed. The worker's indexer
  * picks the finalised recording up; `GET /api/search` finds the unechoed line through the input
  * events only, and the device's output as output. The grant's evidence bundle holds the typed line
- * and, with the downloaded recording beside it, passes `portcullis-verify`.
+ * and, with the downloaded recording beside it, passes `portcullis-verify`. A command typed in a session
+ * that is still open is found within seconds (the indexer follows the growing recording), and once the
+ * session has ended it is in the index exactly once.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +14,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
-  certify, downloadRecording, endedSessions, grantFor, makeWorld, newKey, spawnSsh, sshArgs, useE2E,
+  certify, downloadRecording, endedSessions, grantFor, liveSession, makeWorld, newKey, spawnSsh, sshArgs, useE2E,
 } from '../support/ssh-e2e.js';
 
 const run = promisify(execFile);
@@ -63,5 +65,56 @@ describe('search and evidence over a real recording', () => {
     const { stdout } = await run(process.execPath, [path.resolve('server/cli/portcullis-verify.mjs'), path.join(e.dir, 'evidence.json')]);
     expect(stdout).toMatch(/SHA-256 matches/);
     expect(stdout).toMatch(/evidence verified/);
+  });
+
+  it('finds a command typed in a session still open within seconds, and once only after it ends', async () => {
+    const e = env.e;
+    const w = await makeWorld(e);
+    const grant = await grantFor(w);
+    const key = newKey(e);
+    await certify(w, grant, key);
+    const api = e.broker.api;
+    const search = async (q: string) => (await api.ok<{ items: Hit[] }>('GET', `/api/search?q=${q}&deviceId=${w.device.id}`, w.auditor.token)).items;
+    const marker = `live${randomBytes(4).toString('hex')}`;
+    const s = spawnSsh(sshArgs(e, key, w.device.name, ['-tt']));
+    try {
+      await s.waitForOutput(/\$ $/, 10_000);
+      const session = await liveSession(w, grant.id);
+      s.write(`echo ${marker}-typed\r`);
+      await s.waitForOutput(new RegExp(`\\n${marker}-typed`));
+      const typedAt = Date.now();
+      let hits: Hit[] = [];
+      while (!hits.some((h) => h.kind === 'input') && Date.now() - typedAt < 10_000) {
+        await new Promise((r) => setTimeout(r, 200));
+        hits = await search(`${marker}-typed`);
+      }
+      const foundAfterMs = Date.now() - typedAt;
+      expect(hits, `not found within 10 s of typing (the session is still open)`).toContainEqual(expect.objectContaining({ sessionId: session.id, kind: 'input' }));
+      expect(foundAfterMs).toBeLessThan(6_000); // the indexer's interval (2 s) plus a pass, with room for a loaded machine
+      const live = await api.ok('GET', `/api/sessions?grantId=${grant.id}&live=true`, w.auditor.token);
+      expect(live.items.map((x: { id: string }) => x.id)).toContain(session.id); // still running when found
+      s.write('exit\r');
+      await s.waitExit(5000);
+    } finally {
+      s.kill();
+    }
+    const [ended] = await endedSessions(w, grant.id);
+    const indexed = Date.now() + 20_000;
+    while (Date.now() < indexed) {
+      const { rows } = await e.broker.pool.query('SELECT 1 FROM search_indexed WHERE session_id = $1', [ended!.id]);
+      if (rows.length) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const after = await search(`${marker}-typed`);
+    // the typed line once (input) and the device's echo and output once each (output)
+    expect(after.filter((h) => h.kind === 'input')).toHaveLength(1);
+    // each line once: typed (input), and shown twice by the device — the echo and the output (output
+    // segments hold a few lines each)
+    const { rows } = await e.broker.pool.query('SELECT kind, text FROM search_segments WHERE session_id = $1', [ended!.id]);
+    const lines = rows.flatMap((r) => (r.text as string).split('\n').map((line) => ({ kind: r.kind as string, line })));
+    expect(lines.filter((l) => l.kind === 'input' && l.line.includes(marker))).toEqual([{ kind: 'input', line: `echo ${marker}-typed` }]);
+    const shown = lines.filter((l) => l.kind === 'output' && l.line.includes(marker)).map((l) => l.line);
+    expect(shown).toHaveLength(2);
+    expect(shown).toEqual(expect.arrayContaining([`${marker}-typed`, expect.stringMatching(new RegExp(`echo ${marker}-typed$`))]));
   });
 });

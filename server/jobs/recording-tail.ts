@@ -1,0 +1,62 @@
+/**
+ * Reads a recording in pieces from a byte offset, for the search indexer that follows a file while
+ * the proxy is still appending to it. The recording is asciicast v2, one event per line, and the
+ * proxy writes whole lines only (proxy/recording/recorder.ts), so a piece ends at a line end: the
+ * next read starts on a whole line and never inside a UTF-8 character. The lines themselves are
+ * walked by server/core/typed-lines.ts. At the end of a finalised recording the last line is given
+ * even without its "\n" (a torn tail is then skipped as not JSON by the walk).
+ * This is the one place that knows how a recording file is laid out for reading in pieces.
+ */
+import { open } from 'node:fs/promises';
+
+export interface RecordingPiece {
+  /** whole lines, without their "\n" */
+  lines: string[];
+  /** where the next piece starts (after the last "\n" given) */
+  nextOffset: number;
+  /** true when the file has nothing more after nextOffset (for now, if it is still growing) */
+  atEnd: boolean;
+}
+
+/** a line longer than this cannot be held: the recorder's events are far shorter */
+const MAX_LINE_BYTES = 64 * 1024 * 1024;
+const NL = 0x0a;
+
+/**
+ * Up to about maxBytes of whole lines from `offset` (more when one line is longer). `final`: the file
+ * is complete, so a last line without "\n" counts too.
+ */
+export async function readRecordingPiece(path: string, offset: number, maxBytes: number, final: boolean): Promise<RecordingPiece> {
+  const file = await open(path, 'r');
+  try {
+    let want = maxBytes;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(want);
+      let got = 0;
+      while (got < want) {
+        const { bytesRead } = await file.read(buf, got, want - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      const eof = got < want;
+      const lastNl = buf.lastIndexOf(NL, got - 1);
+      if (got === 0) return { lines: [], nextOffset: offset, atEnd: true };
+      if (eof && final) {
+        return { lines: splitLines(buf.subarray(0, got)), nextOffset: offset + got, atEnd: true };
+      }
+      if (lastNl >= 0) {
+        return { lines: splitLines(buf.subarray(0, lastNl)), nextOffset: offset + lastNl + 1, atEnd: eof && lastNl === got - 1 };
+      }
+      // no line end yet: a line still being written (wait for it), or one longer than this read
+      if (eof) return { lines: [], nextOffset: offset, atEnd: true };
+      if (want >= MAX_LINE_BYTES) throw new Error(`recording ${path}: a line at byte ${offset} is longer than ${MAX_LINE_BYTES} bytes`);
+      want = Math.min(want * 2, MAX_LINE_BYTES);
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+function splitLines(bytes: Buffer): string[] {
+  return bytes.toString('utf8').split('\n');
+}

@@ -1,0 +1,388 @@
+/**
+ * Load phase (issue 17), everything at once against a freshly started proxy process:
+ * - N interactive sessions (ssh2 clients in this process, as in memory.ts), each a pty running
+ *   `stty raw -echo; echo READY; exec cat` on the device and typing `rate` keystrokes a second (at
+ *   random moments); every keystroke's round trip is timed until its echo comes back;
+ * - M concurrent downloads of a base64 text file of S MiB, by the real OpenSSH client through the proxy
+ *   (`ssh … 'exec cat file' | sha256sum`: what the client received is hashed outside this process);
+ * - a revocation storm: R of the interactive sessions each hold their own grant (their own technician),
+ *   and those R grants are revoked through the API within one second while everything else runs; the
+ *   cut is the time from a grant's revoke request to its session's channel closing at the client.
+ * Reported: keystroke p50/p99/max over the whole window, cut p50/p99/max, the proxy's RSS (sampled) and
+ * CPU, the transfers' MiB/s. Checked afterwards: every recording is complete — the output the recording
+ * holds (read with proxy/recording/extract.ts) equals, byte for byte, what the client received (the
+ * proxy's own notice lines, which the client gets in colour and the recording plain, left out of both);
+ * for the transfers, the SHA-256 of the recorded output equals the file's and the client's — and no
+ * session outlives its grant (each revoked grant's session has ended, and its channel was closed within 1 s
+ * of the revocation being committed, i.e. of the API's answer).
+ * BENCH_LOAD_SESSIONS (200; smoke 10), BENCH_LOAD_RATE (5 keystrokes/s), BENCH_LOAD_SECONDS (typing
+ * window, at least until the transfers end: 30; smoke 6), BENCH_LOAD_TRANSFERS (10; smoke 2),
+ * BENCH_LOAD_TRANSFER_MIB (256; smoke 8), BENCH_LOAD_REVOKE (100; smoke 5).
+ */
+import { createHash } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import ssh2 from 'ssh2';
+import { extractStreamsFromFile } from '../../proxy/recording/extract.js';
+import { certificateKey } from '../../proxy/ssh2-cert-auth.js';
+import { generateKey } from '../support/device-sshd.js';
+import { loadavg, median, quantile, round, runShell, sq, sshLine } from './measure.js';
+import { cpuSeconds, rssBytes } from './procs.js';
+import type { Grant, Stack, Technician } from './stack.js';
+import { makeTextFile } from './throughput.js';
+
+export function loadConfig(num: (name: string, def: number) => number, smoke: boolean) {
+  return {
+    sessions: Math.round(num('BENCH_LOAD_SESSIONS', smoke ? 10 : 200)),
+    rate: num('BENCH_LOAD_RATE', 5),
+    seconds: num('BENCH_LOAD_SECONDS', smoke ? 6 : 30),
+    transfers: Math.round(num('BENCH_LOAD_TRANSFERS', smoke ? 2 : 10)),
+    transferMiB: num('BENCH_LOAD_TRANSFER_MIB', smoke ? 8 : 256),
+    revokes: Math.round(num('BENCH_LOAD_REVOKE', smoke ? 5 : 100)),
+  };
+}
+type LoadConfig = ReturnType<typeof loadConfig>;
+
+export interface LoadResult {
+  config: LoadConfig;
+  keystrokes: number;
+  /** keystrokes whose echo never came back (sessions cut by the storm excluded) */
+  keystrokesLost: number;
+  keystrokeP50Ms: number;
+  keystrokeP99Ms: number;
+  keystrokeMaxMs: number;
+  cuts: number;
+  cutP50Ms: number;
+  cutP99Ms: number;
+  cutMaxMs: number;
+  /** the revoke requests went out over this many ms */
+  stormSpreadMs: number;
+  revokeApiP99Ms: number;
+  transferMiBps: number[];
+  transferSeconds: number;
+  proxyRssBaselineMB: number;
+  proxyRssPeakMB: number;
+  proxyCpuSeconds: number;
+  /** proxy CPU over the window's wall time, in cores (1.0 = one core busy) */
+  proxyCpuCores: number;
+  windowSeconds: number;
+  recordingsChecked: number;
+  recordingsComplete: number;
+  recordingProblems: string[];
+  /** sessions of revoked grants not ended in the database, or still open at the client 1 s after the revocation was committed */
+  sessionsOutlivingGrant: number;
+  /** from the API's answer (revocation committed) to the channel closing; negative: closed before the answer arrived */
+  cutAfterCommitP99Ms: number;
+  load: [number, number, number];
+}
+
+const MB = 1024 * 1024;
+const NOTICE = /\r\n(?:\x1b\[1;33m)?\[portcullis\](?:\x1b\[0m)? [^\r\n]*\r\n/g;
+const withoutNotices = (b: Buffer) => b.toString('latin1').replace(NOTICE, '');
+
+interface Typist {
+  /** the session's command, unique per connection: how its session is found */
+  command: string;
+  tech: Technician;
+  grant: Grant;
+  client: ssh2.Client;
+  stream: ssh2.ClientChannel;
+  received: Buffer[];
+  /** send times (hrtime ns) of the keystrokes waiting for their echo */
+  inFlight: bigint[];
+  samples: number[];
+  closedAt: bigint | null;
+  revokedAt: bigint | null;
+  /** when the API answered the revoke request: the revocation is committed by then */
+  answeredAt: bigint | null;
+  timer: NodeJS.Timeout | null;
+}
+
+/** a pool of `n` workers over `items` */
+async function pool<T>(items: T[], n: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!, i);
+    }
+  }));
+}
+
+function openTypist(stack: Stack, key: ssh2.ParsedKey, tech: Technician, grant: Grant, n: number): Promise<Typist> {
+  const command = `stty raw -echo; echo READY; exec cat # load typist ${n}`;
+  return new Promise((resolve, reject) => {
+    const client = new ssh2.Client();
+    const fail = (err: Error) => {
+      client.end();
+      reject(err);
+    };
+    client.once('error', fail);
+    client.once('ready', () => {
+      client.exec(command, { pty: { term: 'xterm', cols: 80, rows: 24 } }, (err, stream) => {
+        if (err) return fail(err);
+        const t: Typist = { command, tech, grant, client, stream, received: [], inFlight: [], samples: [], closedAt: null, revokedAt: null, answeredAt: null, timer: null };
+        let ready = false;
+        stream.on('data', (d: Buffer) => {
+          t.received.push(d);
+          if (!ready) {
+            if (Buffer.concat(t.received).includes('READY')) {
+              ready = true;
+              client.removeListener('error', fail);
+              client.on('error', () => undefined);
+              resolve(t);
+            }
+            return;
+          }
+          const now = process.hrtime.bigint();
+          for (let i = 0; i < d.length && t.inFlight.length; i++) t.samples.push(Number(now - t.inFlight.shift()!) / 1e6);
+        });
+        stream.stderr.on('data', (d: Buffer) => t.received.push(d));
+        stream.on('close', () => {
+          t.closedAt ??= process.hrtime.bigint();
+          if (t.timer) clearTimeout(t.timer);
+          if (!ready) fail(new Error(`session closed before it was live: ${Buffer.concat(t.received).toString('latin1').slice(0, 300)}`));
+        });
+      });
+    });
+    client.connect({
+      host: '127.0.0.1', port: stack.proxyPort, username: stack.deviceName, readyTimeout: 120_000,
+      hostVerifier: () => true, authHandler: [{ type: 'publickey', username: stack.deviceName, key } as ssh2.PublicKeyAuthMethod],
+    });
+  });
+}
+
+/** types one letter at a random moment in each 1/rate s slot, until stopped or the session closes */
+function startTyping(t: Typist, rate: number): void {
+  const slot = 1000 / rate;
+  const letters = 'abcdefghijklmnopqrstuvwxyz';
+  let n = 0;
+  let due = Date.now() + Math.random() * slot;
+  const tick = () => {
+    if (t.closedAt) return;
+    t.inFlight.push(process.hrtime.bigint());
+    t.stream.write(letters[n++ % letters.length]!);
+    due += slot;
+    t.timer = setTimeout(tick, Math.max(0, due - Date.now()));
+  };
+  t.timer = setTimeout(tick, Math.max(0, due - Date.now()));
+}
+
+/** GET through the API, tried again (up to 3 times) when the request fails on a loaded machine */
+async function apiGet(stack: Stack, url: string): Promise<any> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await stack.api.ok('GET', url, stack.adminToken);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof TypeError)) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+/** The finalised recording of a session (waits for it), its output stream, and the file is deleted. */
+async function recordedOutput(stack: Stack, sessionId: string): Promise<Buffer> {
+  for (let i = 0; i < 600; i++) {
+    const s = await apiGet(stack, `/api/sessions/${sessionId}`);
+    if (s.endedAt && s.recording?.finalisedAt) {
+      const { output } = await extractStreamsFromFile(s.recording.path);
+      await rm(s.recording.path, { force: true }); // disk budget: the transfers' recordings are GBs
+      return output;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`session ${sessionId}: not ended or its recording not finalised`);
+}
+
+export async function measureLoad(stack: Stack, o: LoadConfig & { log: (s: string) => void }): Promise<LoadResult> {
+  const revokes = Math.min(o.revokes, o.sessions);
+  o.log('  restarting the proxy process (a fresh heap)…');
+  await stack.restartProxy();
+  const textFile = path.join(stack.tmp, 'load-text.b64');
+  const bytes = Math.round(o.transferMiB * MB);
+  o.log(`  writing ${o.transferMiB} MiB of base64 text; ${revokes + 1} technicians, grants and certificates…`);
+  await makeTextFile(textFile, bytes);
+  const fileSha = createHash('sha256').update(await readFile(textFile)).digest('hex');
+
+  // R technicians with a grant each (revoked in the storm), and one whose grant holds the other sessions
+  const holders: { tech: Technician; grant: Grant; key: ssh2.ParsedKey }[] = [];
+  const specs = Array.from({ length: revokes + 1 }, (_, i) => i);
+  await pool(specs, 4, async (i) => {
+    const tech = await stack.newTechnician(`load${i}`);
+    const grant = await stack.newGrant(tech, 60);
+    const k = generateKey(stack.tmp, `load_${i}_ed25519`);
+    await stack.certificate(tech, grant, k.path);
+    holders[i] = { tech, grant, key: certificateKey(k.privateKey, await readFile(`${k.path}-cert.pub`, 'utf8')) };
+  });
+  const shared = holders[revokes]!;
+
+  const typists: Typist[] = [];
+  const t0open = Date.now();
+  await pool(Array.from({ length: o.sessions }, (_, i) => i), 16, async (i) => {
+    const h = i < revokes ? holders[i]! : shared;
+    typists[i] = await openTypist(stack, h.key, h.tech, h.grant, i);
+  });
+  o.log(`  ${o.sessions} interactive sessions live in ${round((Date.now() - t0open) / 1000, 1)} s; typing at ${o.rate}/s, ${o.transfers} × ${o.transferMiB} MiB downloads, then ${revokes} grants revoked within 1 s…`);
+
+  const pid = stack.proxy.pid;
+  const rss0 = rssBytes(pid);
+  let rssPeak = rss0;
+  const sampler = setInterval(() => {
+    try {
+      rssPeak = Math.max(rssPeak, rssBytes(pid));
+    } catch {
+      /* the proxy went away: the checks below say so */
+    }
+  }, 250);
+  const cpu0 = cpuSeconds(pid);
+  const w0 = Date.now();
+  for (const t of typists) startTyping(t, o.rate);
+
+  const transfers = Array.from({ length: o.transfers }, async (_, i) => {
+    const command = `exec cat ${sq(textFile)} # load transfer ${i}`;
+    const r = await runShell(`${sshLine(stack.sshConfig, 'portcullis', command)} | sha256sum`);
+    return { ...r, command, sha: r.stdout.trim().split(/\s+/)[0] };
+  });
+  const transfersDone = Promise.all(transfers);
+
+  // the storm, once everything is going: R revoke requests spread evenly over one second
+  await new Promise((r) => setTimeout(r, Math.min(o.seconds * 500, 10_000)));
+  const stormStart = process.hrtime.bigint();
+  const apiMs: number[] = [];
+  const revokeFailures: string[] = [];
+  // a request that fails or hangs is a failed cut (counted, reported), not the end of the phase
+  const revoke = async (t: Typist): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await Promise.race([
+          stack.api.call('POST', `/api/grants/${t.grant.id}/revoke`, stack.adminToken, { reason: 'benchmark revocation storm' }),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer within 60 s')), 60_000)),
+        ]);
+        t.answeredAt = process.hrtime.bigint();
+        apiMs.push(Number(t.answeredAt - t.revokedAt!) / 1e6);
+        // a retried request may find the grant revoked by the first one
+        if (res.status >= 300 && !(attempt > 1 && res.status === 409)) revokeFailures.push(`revoke ${t.grant.id}: ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
+        return;
+      } catch (err) {
+        const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+        if (attempt >= 2) {
+          revokeFailures.push(`revoke ${t.grant.id}: ${cause}`);
+          return;
+        }
+      }
+    }
+  };
+  const requests = typists.slice(0, revokes).map((t, i) => new Promise<void>((resolve) => {
+    setTimeout(() => {
+      t.revokedAt = process.hrtime.bigint();
+      void revoke(t).then(resolve);
+    }, (i * 1000) / revokes);
+  }));
+  await Promise.all(requests);
+  const stormSpreadMs = Number(typists[revokes - 1]?.revokedAt ?? stormStart) / 1e6 - Number(stormStart) / 1e6;
+  // every revoked session closed at the client (or 10 s passed)
+  for (let i = 0; i < 100 && typists.slice(0, revokes).some((t) => !t.closedAt); i++) await new Promise((r) => setTimeout(r, 100));
+
+  const results = await transfersDone;
+  const rest = o.seconds * 1000 - (Date.now() - w0);
+  if (rest > 0) await new Promise((r) => setTimeout(r, rest));
+  for (const t of typists) if (t.timer) clearTimeout(t.timer);
+  await new Promise((r) => setTimeout(r, 500)); // the last echoes
+  const windowSeconds = (Date.now() - w0) / 1000;
+  const cpu = cpuSeconds(pid) - cpu0;
+  clearInterval(sampler);
+  rssPeak = Math.max(rssPeak, rssBytes(pid));
+  const transferSeconds = Math.max(...results.map((r) => r.wallMs / 1000), 0);
+
+  // every client goes (the survivors end their sessions as a technician does)
+  await Promise.all(typists.map((t) => new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 10_000);
+    t.client.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    t.client.end();
+  })));
+
+  const samples = typists.flatMap((t) => t.samples);
+  const lost = typists.filter((t) => !t.revokedAt).reduce((a, t) => a + t.inFlight.length, 0);
+  const cuts = typists.slice(0, revokes).map((t) => (t.closedAt && t.revokedAt ? Number(t.closedAt - t.revokedAt) / 1e6 : Infinity));
+  o.log(`  keystrokes: ${samples.length} (lost ${lost}), p50 ${round(median(samples), 2)} ms, p99 ${round(quantile(samples, 0.99), 2)} ms; cuts: p50 ${round(median(cuts), 1)} ms, p99 ${round(quantile(cuts, 0.99), 1)} ms; proxy RSS ${round(rss0 / 1e6, 1)} → peak ${round(rssPeak / 1e6, 1)} MB, CPU ${round(cpu, 1)} s over ${round(windowSeconds, 1)} s`);
+
+  // checks: complete recordings, no session beyond its grant
+  const problems: string[] = [...revokeFailures];
+  let complete = 0;
+  const sessionIds = new Map<string, string>(); // command → session
+  for (const grantId of new Set([stack.grant.id, ...typists.map((t) => t.grant.id)])) {
+    const r = await apiGet(stack, `/api/sessions?grantId=${grantId}&limit=500`);
+    for (const x of r.items as { id: string; command: string | null }[]) if (x.command) sessionIds.set(x.command, x.id);
+  }
+  const sessionFor = (command: string) => {
+    const id = sessionIds.get(command);
+    if (!id) throw new Error(`no session with the command ${JSON.stringify(command)}`);
+    return id;
+  };
+  for (const [i, r] of results.entries()) {
+    const sha = createHash('sha256').update(await recordedOutput(stack, sessionFor(r.command))).digest('hex');
+    if (r.code === 0 && r.sha === fileSha && sha === fileSha) complete++;
+    else problems.push(`transfer ${i}: ssh exit ${r.code}, client ${r.sha === fileSha ? 'received the file' : 'did not receive the file'}, recording ${sha === fileSha ? 'holds the file' : 'does not hold the file'}`);
+  }
+  for (const t of typists) {
+    const id = sessionFor(t.command);
+    const recorded = withoutNotices(await recordedOutput(stack, id));
+    const got = withoutNotices(Buffer.concat(t.received));
+    if (recorded === got) complete++;
+    else problems.push(`session ${id}: recorded ${recorded.length} bytes of output, the client received ${got.length}`);
+  }
+  const checked = results.length + typists.length;
+  // a grant has ended once its revocation is committed (the API has answered): its session must be
+  // gone (channel closed at the client) within 1 s of that, and ended in the database
+  const { rows } = await stack.db.query(
+    `SELECT g.id, s.ended_at AS session_ended FROM grants g JOIN sessions s ON s.grant_id = g.id WHERE g.id = ANY($1::uuid[])`,
+    [typists.slice(0, revokes).map((t) => t.grant.id)],
+  );
+  const endedInDb = new Set(rows.filter((r) => r.session_ended).map((r) => r.id as string));
+  const afterCommit = typists.slice(0, revokes).map((t) => (t.closedAt && t.answeredAt ? Number(t.closedAt - t.answeredAt) / 1e6 : Infinity));
+  const outliving = typists.slice(0, revokes).filter((t, i) => !endedInDb.has(t.grant.id) || afterCommit[i]! > 1000).length;
+  await rm(textFile, { force: true });
+
+  return {
+    config: o, keystrokes: samples.length, keystrokesLost: lost,
+    keystrokeP50Ms: round(median(samples), 2), keystrokeP99Ms: round(quantile(samples, 0.99), 2), keystrokeMaxMs: round(samples.reduce((a, b) => Math.max(a, b), 0), 1),
+    cuts: cuts.length, cutP50Ms: round(median(cuts), 1), cutP99Ms: round(quantile(cuts, 0.99), 1), cutMaxMs: round(Math.max(...cuts), 1),
+    stormSpreadMs: round(stormSpreadMs, 1), revokeApiP99Ms: round(quantile(apiMs, 0.99), 1),
+    transferMiBps: results.map((r) => round(o.transferMiB / (r.wallMs / 1000), 1)), transferSeconds: round(transferSeconds, 1),
+    proxyRssBaselineMB: round(rss0 / 1e6, 1), proxyRssPeakMB: round(rssPeak / 1e6, 1), proxyCpuSeconds: round(cpu, 1),
+    proxyCpuCores: round(cpu / windowSeconds, 2), windowSeconds: round(windowSeconds, 1),
+    recordingsChecked: checked, recordingsComplete: complete, recordingProblems: problems.slice(0, 20),
+    sessionsOutlivingGrant: outliving, cutAfterCommitP99Ms: round(quantile(afterCommit, 0.99), 1), load: loadavg(),
+  };
+}
+
+/** The phase's part of the report: its table and its checks (targets from issue 17). */
+export function loadMarkdown(r: LoadResult): { lines: string[]; checks: { figure: string; target: string; measured: string; pass: boolean | null }[] } {
+  const c = r.config;
+  const full = c.sessions >= 200 && c.transfers >= 10 && c.transferMiB >= 256 && c.revokes >= 100;
+  const lines = [
+    '', `Load phase: ${c.sessions} interactive sessions typing ${c.rate}/s, ${c.transfers} concurrent ${c.transferMiB} MiB downloads, ${Math.min(c.revokes, c.sessions)} grants revoked within one second (requests spread over ${r.stormSpreadMs} ms); window ${r.windowSeconds} s; load ${r.load.join(' ')}.`, '',
+    '| load figure | measured |', '|---|---|',
+    `| keystroke round trip p50 / p99 / max ms (${r.keystrokes} keystrokes, ${r.keystrokesLost} lost) | ${r.keystrokeP50Ms} / ${r.keystrokeP99Ms} / ${r.keystrokeMaxMs} |`,
+    `| cut (revoke request → channel closed) p50 / p99 / max ms (${r.cuts} sessions; API answered p99 ${r.revokeApiP99Ms} ms) | ${r.cutP50Ms} / ${r.cutP99Ms} / ${r.cutMaxMs} |`,
+    `| downloads MiB/s each (all done in ${r.transferSeconds} s) | ${r.transferMiBps.join(', ')} |`,
+    `| proxy RSS fresh / peak MB | ${r.proxyRssBaselineMB} / ${r.proxyRssPeakMB} |`,
+    `| proxy CPU | ${r.proxyCpuSeconds} s over ${r.windowSeconds} s (${r.proxyCpuCores} cores) |`,
+    `| recordings complete (output recorded = bytes received) | ${r.recordingsComplete} / ${r.recordingsChecked} |`,
+    `| sessions outliving their grant (open 1 s after the revocation was committed; commit → closed p99 ${r.cutAfterCommitP99Ms} ms) | ${r.sessionsOutlivingGrant} |`,
+    ...(r.recordingProblems.length ? ['', `Problems (revocations, recordings): ${r.recordingProblems.join('; ')}`] : []),
+  ];
+  const at = (b: boolean) => (full ? b : null);
+  return {
+    lines,
+    checks: [
+      { figure: 'load: keystroke p99', target: '≤ 20 ms', measured: `${r.keystrokeP99Ms} ms`, pass: at(r.keystrokeP99Ms <= 20) },
+      { figure: 'load: revocation storm cut p99', target: '≤ 1000 ms', measured: `${r.cutP99Ms} ms`, pass: at(r.cutP99Ms <= 1000) },
+      { figure: 'load: no session outlives its grant', target: '0', measured: String(r.sessionsOutlivingGrant), pass: r.sessionsOutlivingGrant === 0 },
+      { figure: 'load: every recording complete', target: 'all', measured: `${r.recordingsComplete} / ${r.recordingsChecked}`, pass: r.recordingsComplete === r.recordingsChecked },
+    ],
+  };
+}
