@@ -141,8 +141,10 @@ export class CastLineWalker {
     if (code === 'b') {
       const builder = data.startsWith('i:') ? this.input : data.startsWith('o:') ? this.output : null;
       const text = Buffer.from(data.slice(2), 'base64').toString('utf8');
-      // binary output (a download over exec, a core dump) shows nothing anyone searches for: not indexed
-      if (builder === this.input || (builder === this.output && !mostlyBinary(text))) builder.add(time, text);
+      // a block of binary output (a download over exec, a core dump) shows nothing anyone searches for: it
+      // is not indexed, and ends the line before it; a few invalid bytes in text are kept as text
+      if (builder === this.output && text.length >= BINARY_BLOCK && mostlyBinary(text)) builder.flush();
+      else builder?.add(time, text);
       this.skipDisplay = true;
       return;
     }
@@ -167,6 +169,9 @@ export class CastLineWalker {
     return { first: this.first, skipDisplay: this.skipDisplay, input: this.input.pending(), output: this.output.pending() };
   }
 }
+
+/** The shortest "b" output event that can count as a block of binary output. */
+const BINARY_BLOCK = 64;
 
 /** More than one character in eight is a replacement character or a control character (other than tab, CR, LF, ESC). */
 export function mostlyBinary(text: string): boolean {

@@ -23,15 +23,22 @@ describe('castLines', () => {
     expect(output).toEqual([{ offsetSeconds: 0.5, text: 'ok' }]);
   });
 
-  it('gives no output lines for binary output, but keeps text that has a few invalid bytes', () => {
+  it('gives no output lines for a block of binary output (which ends the line before it), but keeps text with a few invalid bytes', () => {
     const binary = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 151 + 7) % 256));
     const mixed = Buffer.concat([Buffer.from('firmware v2.1 ok '), Buffer.from([0xff]), Buffer.from(' done\r\n')]);
+    const short = Buffer.from([0xff, 0x0d, 0x0a]);
     const { output } = castLines(cast(
+      [0.5, 'o', 'pump$ cat fw.bin'],
       [1, 'b', `o:${binary.toString('base64')}`], [1, 'o', binary.toString('utf8')],
       [2, 'o', '\r\n'],
       [3, 'b', `o:${mixed.toString('base64')}`], [3, 'o', mixed.toString('utf8')],
+      [4, 'o', 'pump$ x'], [4.5, 'b', `o:${short.toString('base64')}`], [4.5, 'o', short.toString('utf8')],
     ));
-    expect(output).toEqual([{ offsetSeconds: 3, text: 'firmware v2.1 ok \ufffd done' }]);
+    expect(output).toEqual([
+      { offsetSeconds: 0.5, text: 'pump$ cat fw.bin' },
+      { offsetSeconds: 3, text: 'firmware v2.1 ok \ufffd done' },
+      { offsetSeconds: 4, text: 'pump$ x\ufffd' },
+    ]);
   });
 
   it('walked in pieces, resumed from a saved state each time, gives the same lines as the whole cast', () => {
