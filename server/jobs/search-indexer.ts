@@ -9,7 +9,10 @@
  *   session's "indexed" row (dropping its progress) in one transaction: every line exactly once.
  * Rows are taken with SKIP LOCKED, so several workers (and the lanes of one) share the work;
  * completing a session waits for a live pass that holds its progress. A live pass reads at most about
- * liveBytesPerPass of each recording, so one session printing megabytes does not hold back the others. On its first runs it back-fills every session recorded before
+ * liveBytesPerPass (64 KiB) of each recording: an interactive session's output is current within a pass,
+ * while sessions printing megabytes (a download over exec) are followed at that pace and completed at
+ * their end — tokenising them live would take the database's CPU from the revocations and logins the
+ * same database serves. On its first runs it back-fills every session recorded before
  * the index existed. A recording file that cannot be read is indexed as what it has (its transfers,
  * and lines read before) with the problem noted, not retried forever; a live recording that cannot be
  * read yet is tried again on the next pass.
@@ -44,7 +47,7 @@ export interface SearchIndexerOptions {
   /** bytes read at a time from one recording */
   pieceBytes?: number;
   /** at most about this many bytes of one live recording per pass (a fast one catches up over passes,
-   * or at its end); default 1 MiB */
+   * or at its end); default 64 KiB */
   liveBytesPerPass?: number;
 }
 
@@ -53,7 +56,7 @@ export function startSearchIndexer(deps: { pool: Pool; clock: Clock; logger: Log
   const lanes = opts.lanes ?? 2;
   const liveBatch = opts.liveBatch ?? 500;
   const pieceBytes = opts.pieceBytes ?? 4 * 1024 * 1024;
-  const liveBytesPerPass = opts.liveBytesPerPass ?? 1024 * 1024;
+  const liveBytesPerPass = opts.liveBytesPerPass ?? 64 * 1024;
   let running: Promise<number> | null = null;
   let stopped = false;
 
