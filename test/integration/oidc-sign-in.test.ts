@@ -206,3 +206,32 @@ describe('OIDC sign-in', () => {
     expect(victim.get(publicUrl, 'portcullis_session')).toBeUndefined();
   });
 });
+
+describe('MFA_REQUIRED_ROLES and SSO', () => {
+  // the broker's settings object is read on every request: require MFA of approvers for these tests only
+  const requiring = async (run: () => Promise<void>) => {
+    broker.deps.mfa.requiredRoles = ['approver', 'admin'];
+    try {
+      await run();
+    } finally {
+      broker.deps.mfa.requiredRoles = [];
+    }
+  };
+
+  it('accepts a provider sign-in with a second factor without a local one', () => requiring(async () => {
+    const { session } = await signIn(staff({ amr: ['pwd', 'otp'] }));
+    const res = await me(session!);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ roles: ['approver'], mfaEnrolmentRequired: false });
+    expect((await broker.api.call('GET', '/api/access-requests', session!)).status).toBe(200);
+  }));
+
+  it('lets a password-only provider sign-in do nothing but enrol a local factor', () => requiring(async () => {
+    const { session } = await signIn(staff({ amr: ['pwd'] }));
+    expect((await me(session!)).body).toMatchObject({ mfaEnrolmentRequired: true });
+    const list = await broker.api.call('GET', '/api/access-requests', session!);
+    expect(list.status).toBe(403);
+    expect(list.body.error.details).toMatchObject({ mfaEnrolmentRequired: true });
+    expect((await broker.api.call('GET', '/api/me/mfa', session!)).status).toBe(200);
+  }));
+});
