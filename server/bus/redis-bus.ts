@@ -15,7 +15,7 @@ export const REDIS_REVOCATION_CHANNEL = 'portcullis:revocations';
 
 const id = z.string().min(1).max(200);
 export const revocationEventSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('grant.ended'), grantIds: z.array(id), reason: z.enum(['expired', 'revoked']), message: z.string() }),
+  z.object({ type: z.literal('grant.ended'), grantIds: z.array(id), reason: z.enum(['expired', 'revoked']), message: z.string(), early: z.literal(true).optional() }),
   z.object({ type: z.literal('grant.extended'), grantId: id, endsAt: z.string().refine((s) => !Number.isNaN(Date.parse(s))) }),
   z.object({ type: z.literal('session.terminate'), sessionId: id, message: z.string() }),
   z.object({ type: z.literal('session.supervision'), sessionId: id }),

@@ -3,11 +3,21 @@
  * cancel jobs, publish revocations, notify people) while their transaction runs, and apply it only
  * once the transaction has committed. A failing effect never undoes the committed change: it is
  * reported, and start-up reconciliation plus the proxy's own timers cover a lost job.
+ *
+ * One exception: a cut. Access that is taken away is also published the moment the transaction has
+ * ended the grants (`publishEarly`), before the rest of its work and its commit, which wait for the
+ * audit chain's lock behind every other audited change (a storm of revocations). A proxy acts on it
+ * at once; the publication after commit follows, so a session admitted in between (its grant still
+ * read as active) is cut then. If the transaction fails after all, sessions were cut for an end
+ * that did not happen: the technicians can connect again, nothing was let through.
  */
 import type { CoreDeps, Tx } from './ports.js';
 import type { JobSpec, NotifyEvent, RevocationEvent } from './workflow-ports.js';
 
 export class Effects {
+  /** `early`: publishes a revocation now (not awaited; failures reported by the caller's deps) */
+  constructor(private readonly early?: (e: RevocationEvent) => void) {}
+
   readonly cancels: string[] = [];
   readonly jobs: JobSpec[] = [];
   readonly events: RevocationEvent[] = [];
@@ -21,6 +31,10 @@ export class Effects {
   }
   publish(e: RevocationEvent) {
     this.events.push(e);
+  }
+  /** publishes a cut now, before commit, as well as after commit (see above) */
+  publishEarly(e: RevocationEvent) {
+    this.early?.(e);
   }
   notify(n: NotifyEvent) {
     this.notes.push(n);
@@ -45,7 +59,9 @@ export async function applyEffects(deps: CoreDeps, fx: Effects): Promise<void> {
 
 /** Runs fn in one transaction with an Effects collector, then applies the effects after commit. */
 export async function inTransaction<T>(deps: CoreDeps, fn: (tx: Tx, fx: Effects) => Promise<T>): Promise<T> {
-  const fx = new Effects();
+  const fx = new Effects((e) => {
+    deps.bus.publish(e).catch((err) => deps.problems.warn({ err, event: e.type }, 'could not publish revocation before commit'));
+  });
   const result = await deps.store.transaction((tx) => fn(tx, fx));
   await applyEffects(deps, fx);
   return result;

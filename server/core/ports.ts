@@ -289,8 +289,11 @@ export interface AuditQuery {
 }
 
 export interface AuditRepo {
-  /** appends one event to the chain; serialised so that concurrent writers never fork it */
-  append(e: AuditEventInput, at: Date): Promise<AuditEvent>;
+  /**
+   * appends one event to the chain; serialised so that concurrent writers never fork it. In a
+   * transaction the event is linked and written when the transaction commits (a rollback drops it).
+   */
+  append(e: AuditEventInput, at: Date): Promise<void>;
   list(q: AuditQuery): Promise<AuditEvent[]>;
   /** streams the whole chain in seq order, in batches */
   forEach(fn: (e: AuditEvent) => void, batchSize?: number): Promise<void>;

@@ -9,7 +9,7 @@ import type { Effects } from './effects.js';
 import type { GrantScope, Tx } from './ports.js';
 import { requestContext } from './request-context.js';
 import type { Actor, Grant } from './types.js';
-import { jobId } from './workflow-ports.js';
+import { jobId, type RevocationEvent } from './workflow-ports.js';
 
 export function grantJobIds(grantId: string): string[] {
   return [
@@ -28,6 +28,11 @@ export async function endGrants(
 ): Promise<Grant[]> {
   const by = opts.actor.type === 'user' ? opts.actor.user.id : null;
   const ended = await tx.grants.end(scope, opts.status, opts.at, opts.reason, by);
+  const cut: RevocationEvent | null = ended.length
+    ? { type: 'grant.ended', grantIds: ended.map((g) => g.id), reason: opts.status, message: opts.reason }
+    : null;
+  // the proxies cut now, not after this transaction's audit appends have waited for the chain's lock (effects.ts)
+  if (cut) fx.publishEarly({ ...cut, early: true });
   for (const g of ended) {
     await tx.audit.append(
       { ...auditActor(opts.actor), action: opts.status === 'revoked' ? 'grant.revoked' : 'grant.expired',
@@ -44,9 +49,7 @@ export async function endGrants(
         startsAt: g.startsAt.toISOString(), endsAt: g.endsAt.toISOString(), reason: opts.reason });
     }
   }
-  if (ended.length) {
-    fx.publish({ type: 'grant.ended', grantIds: ended.map((g) => g.id), reason: opts.status, message: opts.reason });
-  }
+  if (cut) fx.publish(cut);
   // a rotated credential (key, or password with its command) changes once access to it ends (§8.4); the job waits while it is still in use
   for (const deviceId of new Set(ended.map((g) => g.deviceId))) {
     const credential = await tx.credentials.record(deviceId);

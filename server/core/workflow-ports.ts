@@ -59,7 +59,8 @@ export type JobHandler = (job: JobSpec, attempt?: JobAttempt) => Promise<void>;
 
 /** Events every proxy process subscribes to, so live sessions are cut within a second. */
 export type RevocationEvent =
-  | { type: 'grant.ended'; grantIds: string[]; reason: 'expired' | 'revoked'; message: string }
+  /** `early`: published before the ending transaction committed; the same event without it follows the commit (effects.ts) */
+  | { type: 'grant.ended'; grantIds: string[]; reason: 'expired' | 'revoked'; message: string; early?: true }
   | { type: 'grant.extended'; grantId: string; endsAt: string }
   | { type: 'session.terminate'; sessionId: string; message: string }
   /** a supervisor joined or left the session: the proxy relaying it reads who supervises now */

@@ -1,13 +1,20 @@
 /**
  * The audit table. Appends are serialised by a transaction-scoped advisory lock taken before
  * reading the chain head, so two writers can never link to the same predecessor.
+ *
+ * Inside a transaction (`transactionAuditRepo`) appends are held until the transaction is about to
+ * commit and then linked and written in one statement: the lock — which every audited change in
+ * every process waits for — is held for the head read, that insert and the commit, not for the
+ * rest of the transaction's work. A read of the log in the same transaction writes what is held first,
+ * so the transaction sees its own events as before.
  */
 import { nextAuditEvent } from '../core/audit-chain.js';
 import type { AuditRepo } from '../core/ports.js';
-import type { AuditEvent } from '../core/types.js';
+import type { AuditEvent, AuditEventInput } from '../core/types.js';
 import type { Queryable } from './pool.js';
 
 const AUDIT_LOCK = 0x706f7274; // 'port'
+const COLUMNS = 10;
 
 function toEvent(r: Record<string, unknown>): AuditEvent {
   return {
@@ -24,20 +31,39 @@ function toEvent(r: Record<string, unknown>): AuditEvent {
   };
 }
 
+async function lockedHead(db: Queryable): Promise<{ seq: number; hash: string } | null> {
+  await db.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
+  const { rows } = await db.query('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
+  return rows[0] ? { seq: Number(rows[0].seq), hash: rows[0].hash as string } : null;
+}
+
+/** Links `inputs` after the chain's head and inserts them in one statement; must run inside a transaction. */
+async function appendAll(db: Queryable, inputs: { input: AuditEventInput; at: Date }[]): Promise<AuditEvent[]> {
+  let prev = await lockedHead(db);
+  const events: AuditEvent[] = [];
+  const values: unknown[] = [];
+  const rows: string[] = [];
+  for (const { input, at } of inputs) {
+    const e = nextAuditEvent(prev, input, at);
+    events.push(e);
+    prev = e;
+    const n = values.length;
+    rows.push(`(${Array.from({ length: COLUMNS }, (_, i) => `$${n + i + 1}`).join(', ')})`);
+    values.push(e.seq, e.at, e.actorType, e.actorId, e.action, e.subjectType, e.subjectId, JSON.stringify(e.details), e.prevHash, e.hash);
+  }
+  await db.query(
+    `INSERT INTO audit_events (seq, at, actor_type, actor_id, action, subject_type, subject_id, details, prev_hash, hash)
+     VALUES ${rows.join(', ')}`,
+    values,
+  );
+  return events;
+}
+
 export function auditRepo(db: Queryable): AuditRepo {
   return {
     async append(input, at) {
       // must run inside a transaction: the lock is held until commit
-      await db.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
-      const { rows } = await db.query('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
-      const prev = rows[0] ? { seq: Number(rows[0].seq), hash: rows[0].hash as string } : null;
-      const e = nextAuditEvent(prev, input, at);
-      await db.query(
-        `INSERT INTO audit_events (seq, at, actor_type, actor_id, action, subject_type, subject_id, details, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-        [e.seq, e.at, e.actorType, e.actorId, e.action, e.subjectType, e.subjectId, JSON.stringify(e.details), e.prevHash, e.hash],
-      );
-      return e;
+      await appendAll(db, [{ input, at }]);
     },
     async list(q) {
       const { rows } = await db.query(
@@ -52,7 +78,7 @@ export function auditRepo(db: Queryable): AuditRepo {
     },
     async head(opts) {
       // the same lock as append: held until the transaction ends, so the head read is the one the next append links to
-      if (opts?.lock) await db.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
+      if (opts?.lock) return lockedHead(db);
       const { rows } = await db.query('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
       return rows[0] ? { seq: Number(rows[0].seq), hash: rows[0].hash as string } : null;
     },
@@ -65,5 +91,39 @@ export function auditRepo(db: Queryable): AuditRepo {
         after = Number(rows[rows.length - 1].seq);
       }
     },
+  };
+}
+
+/** The audit repository of one transaction: appends held until `flush()`, which the store calls just before COMMIT. */
+export function transactionAuditRepo(db: Queryable): AuditRepo & { flush(): Promise<void> } {
+  const direct = auditRepo(db);
+  let held: { input: AuditEventInput; at: Date }[] = [];
+  // at most a few hundred events per statement (PostgreSQL allows 65,535 parameters)
+  const MAX_ROWS = 500;
+  async function flush(): Promise<void> {
+    while (held.length) {
+      const batch = held.slice(0, MAX_ROWS);
+      held = held.slice(MAX_ROWS);
+      await appendAll(db, batch);
+    }
+  }
+  return {
+    async append(input, at) {
+      // copied now: the caller may change its objects after this returns, and the event is what it said then
+      held.push({ input: { ...input, details: JSON.parse(JSON.stringify(input.details ?? {})) as Record<string, unknown> }, at });
+    },
+    async list(q) {
+      await flush();
+      return direct.list(q);
+    },
+    async head(opts) {
+      await flush();
+      return direct.head(opts);
+    },
+    async forEach(fn, batchSize) {
+      await flush();
+      return direct.forEach(fn, batchSize);
+    },
+    flush,
   };
 }

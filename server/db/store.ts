@@ -2,7 +2,7 @@
 import type pg from 'pg';
 import { AppError, conflict, invalid } from '../core/errors.js';
 import type { Store, Tx } from '../core/ports.js';
-import { auditRepo } from './audit-repo.js';
+import { auditRepo, transactionAuditRepo } from './audit-repo.js';
 import { credentialIssuesRepo } from './credential-issues-repo.js';
 import { credentialsRepo } from './credentials-repo.js';
 import { recordingsRepo } from './recordings-repo.js';
@@ -79,7 +79,13 @@ export function createStore(pool: Pool): Store {
     read,
     async transaction(fn) {
       try {
-        return await transaction(pool, (client) => fn(repositories(client)));
+        return await transaction(pool, async (client) => {
+          // audit appends are linked into the chain just before COMMIT, holding its lock as briefly as possible
+          const audit = transactionAuditRepo(client);
+          const result = await fn({ ...repositories(client), audit });
+          await audit.flush();
+          return result;
+        });
       } catch (err) {
         throw mapDatabaseError(err);
       }

@@ -178,6 +178,59 @@ describe('an untouched chain', () => {
       await pool.end();
     }
   });
+
+  // Regression (issue 17, revocation storm): an audited transaction held the chain's lock from its first
+  // append to its commit, so every other audited change in every process waited for all of its work.
+  it('a transaction still working after its append does not hold up other audited changes', async () => {
+    const pool = createPool(db.url, 4);
+    try {
+      const store = createStore(pool);
+      const tag = unique('slow');
+      let release!: () => void;
+      const holding = new Promise<void>((r) => { release = r; });
+      let appended!: () => void;
+      const slowAppended = new Promise<void>((r) => { appended = r; });
+      const slow = store.transaction(async (tx) => {
+        await tx.audit.append({ actorType: 'system', actorId: 'test', action: 'test.slow', subjectType: 'test', subjectId: tag, details: { n: 1 } }, h.clock.now());
+        await tx.audit.append({ actorType: 'system', actorId: 'test', action: 'test.slow', subjectType: 'test', subjectId: tag, details: { n: 2 } }, h.clock.now());
+        appended();
+        await holding; // more work after the appends (queries, a slow device lookup...)
+        // and the transaction reads its own events
+        const own = await tx.audit.list({ subjectId: tag, limit: 10 });
+        expect(own.map((e) => `${e.action}${String(e.details.n ?? '')}`)).toEqual(['test.quick', 'test.slow1', 'test.slow2']);
+      });
+      await slowAppended;
+      const quick = await Promise.race([
+        store.transaction((tx) => tx.audit.append(
+          { actorType: 'system', actorId: 'test', action: 'test.quick', subjectType: 'test', subjectId: tag, details: {} }, h.clock.now())).then(() => 'committed'),
+        new Promise((r) => setTimeout(() => r('waited'), 3_000)),
+      ]);
+      release();
+      await slow;
+      expect(quick).toBe('committed');
+      const mine = await h.pool.query('SELECT action, details FROM audit_events WHERE subject_id = $1 ORDER BY seq', [tag]);
+      // the quick change committed first; the slow one's events follow in the order it appended them
+      expect(mine.rows.map((r) => `${r.action}${r.details.n ?? ''}`)).toEqual(['test.quick', 'test.slow1', 'test.slow2']);
+      expectLinked(await chainRows(h));
+      expect((await h.http.get('/api/audit/verify').set(auditor).expect(200)).body.ok).toBe(true);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('a transaction that fails after appending leaves no event and no gap in the chain', async () => {
+    const store = createStore(h.pool);
+    const tag = unique('rolled');
+    await expect(store.transaction(async (tx) => {
+      await tx.audit.append({ actorType: 'system', actorId: 'test', action: 'test.rolled', subjectType: 'test', subjectId: tag, details: {} }, h.clock.now());
+      throw new Error('changed its mind');
+    })).rejects.toThrow('changed its mind');
+    await store.transaction((tx) => tx.audit.append(
+      { actorType: 'system', actorId: 'test', action: 'test.after', subjectType: 'test', subjectId: tag, details: {} }, h.clock.now()));
+    const mine = await h.pool.query('SELECT action FROM audit_events WHERE subject_id = $1', [tag]);
+    expect(mine.rows.map((r) => r.action)).toEqual(['test.after']);
+    expectLinked(await chainRows(h));
+  });
 });
 
 describe('tampering behind the application', () => {

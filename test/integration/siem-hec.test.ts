@@ -108,9 +108,12 @@ describe('SIEM streaming in the broker (worker role, configured by the environme
       SIEM_HEC_TOKEN: 'broker-token', SIEM_FORMAT: 'json',
     });
     try {
-      const appended = await broker.deps.store.transaction((tx) => tx.audit.append(
-        { actorType: 'system', actorId: 'siem-test', action: 'system.siem_probe', subjectType: null, subjectId: null, details: { probe: true } }, new Date(),
-      ));
+      const appended = await broker.deps.store.transaction(async (tx) => {
+        await tx.audit.append(
+          { actorType: 'system', actorId: 'siem-test', action: 'system.siem_probe', subjectType: null, subjectId: null, details: { probe: true } }, new Date(),
+        );
+        return (await tx.audit.list({ actorId: 'siem-test', action: 'system.siem_probe', limit: 1_000_000 })).at(-1)!;
+      });
       const deadline = Date.now() + 20_000;
       const probe = () => received.find((e) => (e.fields as { seq: number }).seq === appended.seq);
       while (!probe() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));

@@ -9,7 +9,7 @@ import { jobId } from '../../server/core/workflow-ports.js';
 import { expectError } from '../support/fixtures.js';
 import type { Harness } from '../support/harness.js';
 import {
-  actionsOf, approve, as, auditOf, endedEvents, grantFor, grantRow, HOUR, MIN, person, requestAccess, requestBody,
+  actionsOf, approve, as, auditOf, earlyEndedEvents, endedEvents, grantFor, grantRow, HOUR, MIN, person, requestAccess, requestBody,
   requestRow, runAt, world, type GrantJson, type World, isolatedHarness, plus, T0 } from '../support/workflow-fixtures.js';
 
 const ctx = isolatedHarness();
@@ -48,6 +48,34 @@ describe('the kill switch: POST /api/grants/:id/revoke', () => {
     await runAt(h, plus(2 * HOUR));
     expect((await grantRow(h, g.id)).status).toBe('revoked');
     expect((await actionsOf(h, g.id)).filter((a) => a.startsWith('grant.')).slice(-1)).toEqual(['grant.revoked']);
+  });
+
+  // Regression (issue 17, revocation storm): the cut was published only after the commit, and the commit
+  // waits for the audit chain's lock behind every other audited change — 100 revocations in a second were
+  // cut seconds later. Now the proxies hear it as soon as the grant is ended in the transaction.
+  it('the cut is published before the revocation waits for the audit chain; again after the commit', async () => {
+    const w = await world(h, { approvers: 1 });
+    const g = await grantFor(h, w, { durationMinutes: 60 });
+    const holder = await h.pool.connect(); // another writer holding the audit chain's lock (audit-repo.ts)
+    try {
+      await holder.query('SELECT pg_advisory_lock($1)', [0x706f7274]);
+      let answered = false;
+      const revoking = as(h, w.approvers[0]!).post(`/api/grants/${g.id}/revoke`, { reason: 'pump alarm' }).then((r) => {
+        answered = true;
+        return r;
+      });
+      for (let i = 0; i < 100 && earlyEndedEvents(h, g.id).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(earlyEndedEvents(h, g.id)).toEqual([{ type: 'grant.ended', grantIds: [g.id], reason: 'revoked', message: 'pump alarm', early: true }]);
+      // not committed yet: the request waits for the lock, the grant reads as active, nothing else published
+      expect(answered).toBe(false);
+      expect((await grantRow(h, g.id)).status).toBe('active');
+      expect(endedEvents(h, g.id)).toEqual([]);
+      await holder.query('SELECT pg_advisory_unlock($1)', [0x706f7274]);
+      expect((await revoking).status).toBe(200);
+    } finally {
+      holder.release();
+    }
+    await expectRevoked(g, /pump alarm/);
   });
 
   it('another department\'s approver → 404; the technician → 403; twice → 409; an admin may; a reason is required', async () => {

@@ -176,6 +176,10 @@ export async function requestRow(h: Harness, requestId: string) {
   return rows[0] as { status: string; closed_at: Date | null; kind: string };
 }
 
-/** `grant.ended` events on the bus naming this grant. */
+/** `grant.ended` events on the bus naming this grant, published after their transaction committed. */
 export const endedEvents = (h: Harness, grantId: string) =>
-  h.bus.published.filter((e) => e.type === 'grant.ended' && e.grantIds.includes(grantId));
+  h.bus.published.filter((e) => e.type === 'grant.ended' && e.grantIds.includes(grantId) && !e.early);
+
+/** the same, published before the commit (the early cut, server/core/effects.ts) */
+export const earlyEndedEvents = (h: Harness, grantId: string) =>
+  h.bus.published.filter((e) => e.type === 'grant.ended' && e.grantIds.includes(grantId) && e.early);
