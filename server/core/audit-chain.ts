@@ -35,6 +35,19 @@ export function hashAuditEvent(e: AuditEventInput & { seq: number; at: Date; pre
   return createHash('sha256').update(body).digest('hex');
 }
 
+/**
+ * The canonical text `hashAuditEvent` hashes, split around the two values only known under the chain's
+ * lock: text = head + prevHash + '","seq":' + seq + tail. canonicalJson sorts the keys (action, actorId,
+ * actorType, at, details < prevHash < seq < subjectId, subjectType), so the split is fixed; the database
+ * completes and hashes it (migrations/037_audit_append_function.sql). `details` as JSONB gives it back.
+ */
+export function auditHashParts(input: AuditEventInput, at: Date): { head: string; tail: string; details: Record<string, unknown> } {
+  const details = JSON.parse(JSON.stringify(input.details ?? {})) as Record<string, unknown>;
+  const before = canonicalJson({ action: input.action, actorId: input.actorId, actorType: input.actorType, at: at.toISOString(), details });
+  const after = canonicalJson({ subjectId: input.subjectId, subjectType: input.subjectType });
+  return { head: `${before.slice(0, -1)},"prevHash":"`, tail: after === '{}' ? '}' : `,${after.slice(1)}`, details };
+}
+
 /** Builds the next link of the chain after `prev` (or the first link when prev is null). */
 export function nextAuditEvent(
   prev: { seq: number; hash: string } | null,

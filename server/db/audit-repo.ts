@@ -2,19 +2,20 @@
  * The audit table. Appends are serialised by a transaction-scoped advisory lock taken before
  * reading the chain head, so two writers can never link to the same predecessor.
  *
- * Inside a transaction (`transactionAuditRepo`) appends are held until the transaction is about to
- * commit and then linked and written in one statement: the lock — which every audited change in
- * every process waits for — is held for the head read, that insert and the commit, not for the
- * rest of the transaction's work. A read of the log in the same transaction writes what is held first,
- * so the transaction sees its own events as before.
+ * Inside a transaction (`transactionAuditRepo`) appends are held until the transaction commits, and
+ * then linked and written by the database's `audit_append` (migration 037) in the same message as the
+ * COMMIT: the lock — which every audited change in every process waits for — is held for that one
+ * statement and the commit, never while a client process is busy with other work (a proxy relaying
+ * gigabytes took a second to answer each step of a client-side append, and every revocation waited).
+ * A read of the log in the same transaction writes what is held first, so the transaction sees its
+ * own events as before.
  */
-import { nextAuditEvent } from '../core/audit-chain.js';
+import { auditHashParts } from '../core/audit-chain.js';
 import type { AuditRepo } from '../core/ports.js';
 import type { AuditEvent, AuditEventInput } from '../core/types.js';
 import type { Queryable } from './pool.js';
 
-const AUDIT_LOCK = 0x706f7274; // 'port'
-const COLUMNS = 10;
+const AUDIT_LOCK = 0x706f7274; // 'port' (also in migrations/037_audit_append_function.sql)
 
 function toEvent(r: Record<string, unknown>): AuditEvent {
   return {
@@ -37,26 +38,22 @@ async function lockedHead(db: Queryable): Promise<{ seq: number; hash: string } 
   return rows[0] ? { seq: Number(rows[0].seq), hash: rows[0].hash as string } : null;
 }
 
-/** Links `inputs` after the chain's head and inserts them in one statement; must run inside a transaction. */
-async function appendAll(db: Queryable, inputs: { input: AuditEventInput; at: Date }[]): Promise<AuditEvent[]> {
-  let prev = await lockedHead(db);
-  const events: AuditEvent[] = [];
-  const values: unknown[] = [];
-  const rows: string[] = [];
-  for (const { input, at } of inputs) {
-    const e = nextAuditEvent(prev, input, at);
-    events.push(e);
-    prev = e;
-    const n = values.length;
-    rows.push(`(${Array.from({ length: COLUMNS }, (_, i) => `$${n + i + 1}`).join(', ')})`);
-    values.push(e.seq, e.at, e.actorType, e.actorId, e.action, e.subjectType, e.subjectId, JSON.stringify(e.details), e.prevHash, e.hash);
-  }
-  await db.query(
-    `INSERT INTO audit_events (seq, at, actor_type, actor_id, action, subject_type, subject_id, details, prev_hash, hash)
-     VALUES ${rows.join(', ')}`,
-    values,
-  );
-  return events;
+type Held = { input: AuditEventInput; at: Date };
+
+/** The argument of audit_append: each event with its canonical text split around prev_hash and seq. */
+function appendArgument(events: Held[]): string {
+  return JSON.stringify(events.map(({ input, at }) => {
+    const { head, tail, details } = auditHashParts(input, at);
+    return {
+      at: at.toISOString(), actorType: input.actorType, actorId: input.actorId, action: input.action,
+      subjectType: input.subjectType, subjectId: input.subjectId, details, head, tail,
+    };
+  }));
+}
+
+/** Links `events` after the chain's head and inserts them (one statement); must run inside a transaction. */
+async function appendAll(db: Queryable, events: Held[]): Promise<void> {
+  if (events.length) await db.query('SELECT audit_append($1::jsonb)', [appendArgument(events)]);
 }
 
 export function auditRepo(db: Queryable): AuditRepo {
@@ -94,22 +91,20 @@ export function auditRepo(db: Queryable): AuditRepo {
   };
 }
 
-/** The audit repository of one transaction: appends held until `flush()`, which the store calls just before COMMIT. */
-export function transactionAuditRepo(db: Queryable): AuditRepo & { flush(): Promise<void> } {
+/**
+ * The audit repository of one transaction: appends held until `commit()`, which the store calls instead
+ * of COMMIT. The events held are copied when appended (the caller may change its objects afterwards).
+ */
+export function transactionAuditRepo(db: Queryable & { escapeLiteral(s: string): string }): AuditRepo & { commit(): Promise<void> } {
   const direct = auditRepo(db);
-  let held: { input: AuditEventInput; at: Date }[] = [];
-  // at most a few hundred events per statement (PostgreSQL allows 65,535 parameters)
-  const MAX_ROWS = 500;
+  let held: Held[] = [];
   async function flush(): Promise<void> {
-    while (held.length) {
-      const batch = held.slice(0, MAX_ROWS);
-      held = held.slice(MAX_ROWS);
-      await appendAll(db, batch);
-    }
+    const events = held;
+    held = [];
+    await appendAll(db, events);
   }
   return {
     async append(input, at) {
-      // copied now: the caller may change its objects after this returns, and the event is what it said then
       held.push({ input: { ...input, details: JSON.parse(JSON.stringify(input.details ?? {})) as Record<string, unknown> }, at });
     },
     async list(q) {
@@ -124,6 +119,12 @@ export function transactionAuditRepo(db: Queryable): AuditRepo & { flush(): Prom
       await flush();
       return direct.forEach(fn, batchSize);
     },
-    flush,
+    async commit() {
+      const events = held;
+      held = [];
+      // one message (simple query protocol, so the argument is a quoted literal): the server links,
+      // inserts and commits without waiting for this process in between
+      await db.query(events.length ? `SELECT audit_append(${db.escapeLiteral(appendArgument(events))}::jsonb); COMMIT` : 'COMMIT');
+    },
   };
 }

@@ -13,7 +13,7 @@ import { grantsRepo } from './grants-repo.js';
 import { invitationsRepo } from './invitations-repo.js';
 import { hostKeyChangesRepo } from './host-key-changes-repo.js';
 import { requestsRepo } from './requests-repo.js';
-import { transaction, type Pool, type Queryable } from './pool.js';
+import type { Pool, Queryable } from './pool.js';
 import { supervisorsRepo } from './supervisors-repo.js';
 import { searchRepo } from './search-repo.js';
 import { auditLogRepo } from './audit-context.js';
@@ -78,16 +78,19 @@ export function createStore(pool: Pool): Store {
   return {
     read,
     async transaction(fn) {
+      const client = await pool.connect();
       try {
-        return await transaction(pool, async (client) => {
-          // audit appends are linked into the chain just before COMMIT, holding its lock as briefly as possible
-          const audit = transactionAuditRepo(client);
-          const result = await fn({ ...repositories(client), audit });
-          await audit.flush();
-          return result;
-        });
+        await client.query('BEGIN');
+        // audit appends are linked into the chain by the COMMIT's own message, holding its lock as briefly as possible
+        const audit = transactionAuditRepo(client);
+        const result = await fn({ ...repositories(client), audit });
+        await audit.commit();
+        return result;
       } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
         throw mapDatabaseError(err);
+      } finally {
+        client.release();
       }
     },
   };

@@ -218,6 +218,54 @@ describe('an untouched chain', () => {
     }
   });
 
+  it('events with awkward text (quotes, backslashes, control characters, emoji) are linked by the database and verify', async () => {
+    const store = createStore(h.pool);
+    const tag = unique('awkward');
+    const details = { reason: 'pump "B" \\ alarm', text: 'a\u0001b\nc\t ü€😀 \u2028', nested: { z: [1, null, true], a: 1.25 } };
+    await store.transaction(async (tx) => {
+      await tx.audit.append({ actorType: 'system', actorId: null, action: 'test.awkward', subjectType: 'test', subjectId: tag, details }, h.clock.now());
+      await tx.audit.append({ actorType: 'anonymous', actorId: null, action: 'test.awkward', subjectType: null, subjectId: tag, details: {} }, h.clock.now());
+    });
+    expect((await h.pool.query('SELECT count(*)::int AS n FROM audit_events WHERE subject_id = $1', [tag])).rows[0].n).toBe(2);
+    expectLinked(await chainRows(h));
+    expect((await h.http.get('/api/audit/verify').set(auditor).expect(200)).body.ok).toBe(true);
+  });
+
+  // Regression (issue 17): the chain's lock was held across client round trips (lock, head, insert, commit),
+  // so a process slow to answer (a proxy busy relaying) held every audited change of every process up.
+  it('the chain\'s lock is never held while the client is between statements', async () => {
+    const pool = createPool(db.url, 2);
+    const monitor = await h.pool.connect();
+    let heldBetween = 0;
+    let checks = 0;
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...a: unknown[]) => Promise<unknown>;
+      (client as { query: unknown }).query = async (...args: unknown[]) => {
+        const pid = (client as unknown as { processID: number }).processID;
+        const { rows } = await monitor.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND pid = $2 AND granted`, [0x706f7274, pid]);
+        heldBetween += rows[0].n as number;
+        checks++;
+        return query(...args);
+      };
+    });
+    try {
+      const store = createStore(pool);
+      const tag = unique('between');
+      await store.transaction(async (tx) => {
+        await tx.audit.append({ actorType: 'system', actorId: 'test', action: 'test.between', subjectType: 'test', subjectId: tag, details: { n: 1 } }, h.clock.now());
+        await tx.audit.append({ actorType: 'system', actorId: 'test', action: 'test.between', subjectType: 'test', subjectId: tag, details: { n: 2 } }, h.clock.now());
+        await tx.users.byId('00000000-0000-0000-0000-000000000000'); // more work after the appends
+      });
+      expect(checks).toBeGreaterThanOrEqual(2);
+      expect(heldBetween).toBe(0);
+      expect((await h.pool.query('SELECT count(*)::int AS n FROM audit_events WHERE subject_id = $1', [tag])).rows[0].n).toBe(2);
+      expectLinked(await chainRows(h));
+    } finally {
+      monitor.release();
+      await pool.end();
+    }
+  });
+
   it('a transaction that fails after appending leaves no event and no gap in the chain', async () => {
     const store = createStore(h.pool);
     const tag = unique('rolled');

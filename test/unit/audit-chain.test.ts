@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   GENESIS_HASH,
+  auditHashParts,
   canonicalJson,
   createChainVerifier,
   hashAuditEvent,
@@ -156,5 +157,21 @@ describe('createChainVerifier', () => {
     events[1] = { ...events[1]!, hash: 'f'.repeat(64) };
     const v = createChainVerifier();
     expect(events.map((e) => v.push(e))).toEqual([true, false, false, false]);
+  });
+});
+
+describe('auditHashParts (the database completes and hashes the text, migration 037)', () => {
+  const awkward: AuditEventInput[] = [
+    { actorType: 'user', actorId: 'u1', action: 'grant.revoked', subjectType: 'grant', subjectId: 'g1', details: { reason: 'pump "B" \\ alarm', n: 1.5, list: [null, true, { z: 1, a: 'ü€😀' }] } },
+    { actorType: 'system', actorId: null, action: 'system.started', subjectType: null, subjectId: null, details: {} },
+    { actorType: 'anonymous', actorId: null, action: 'auth.login_failed', subjectType: 'user', subjectId: 'x', details: { text: 'a\u0000b\nc\ud800', undef: undefined } },
+  ];
+  it.each(awkward.map((e, i) => [i, e] as const))('head + prevHash + seq + tail hashes to hashAuditEvent (%i)', (_i, input) => {
+    const at = new Date('2026-11-30T12:34:56.789Z');
+    const prevHash = 'ab'.repeat(32);
+    const { head, tail, details } = auditHashParts(input, at);
+    const text = `${head}${prevHash}","seq":${41}${tail}`;
+    expect(createHash('sha256').update(text).digest('hex')).toBe(hashAuditEvent({ ...input, details, seq: 41, at, prevHash }));
+    expect(nextAuditEvent({ seq: 40, hash: prevHash }, input, at).hash).toBe(createHash('sha256').update(text).digest('hex'));
   });
 });
