@@ -220,8 +220,12 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
       // SIEM streaming (§8.7): every audit event, in seq order, to each configured sink from its own cursor
       const siem = startSiemStreaming({ pool, logger: log, registry: metrics }, sinksFromConfig(config.siem, version));
       stops.push(() => siem.close());
-      // the search index (§8.7): ended sessions' recordings and transfers, back-filled on the first passes
-      const indexer = startSearchIndexer({ pool, clock, logger: log.child({ component: 'search-indexer' }) });
+      // the search index (§8.7): ended sessions' recordings and transfers, back-filled on the first passes.
+      // Its own few connections: indexing a burst of recordings never takes the connections that
+      // revocations, logins and the other jobs of this process need (its lanes and its live pass: 3)
+      const indexPool = createPool(databaseUrl, 3);
+      stops.push(() => indexPool.end());
+      const indexer = startSearchIndexer({ pool: indexPool, clock, logger: log.child({ component: 'search-indexer' }) });
       stops.push(() => indexer.close());
       if (slack) {
         const slackWorker = await slack.startWorker(deps);

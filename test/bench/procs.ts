@@ -156,3 +156,26 @@ export async function gcStats(metricsUrl: string): Promise<Record<string, { coun
   }
   return out;
 }
+
+/**
+ * The process's event-loop delay since the last scrape (prom-client's default metrics reset their
+ * histogram on every scrape): p99 and max in ms, null when the metrics could not be read.
+ */
+export async function loopDelay(metricsUrl: string): Promise<{ p99Ms: number; maxMs: number } | null> {
+  try {
+    const text = await (await fetch(metricsUrl)).text();
+    const read = (name: string) => Number(new RegExp(`^\\w*nodejs_eventloop_lag_${name}_seconds ([\\d.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN) * 1000;
+    const [p99Ms, maxMs] = [read('p99'), read('max')];
+    return Number.isFinite(p99Ms) && Number.isFinite(maxMs) ? { p99Ms, maxMs } : null;
+  } catch {
+    return null; // a diagnostic: never fail a measurement over it
+  }
+}
+
+/** The machine's CPU busy fraction (all cores, from /proc/stat) between two readings of `cpuTicks()`. */
+export function cpuTicks(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}

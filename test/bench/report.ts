@@ -81,6 +81,56 @@ export function checkTargets(r: Results): Check[] {
   return checks;
 }
 
+/**
+ * Issue 17's table: the figures of 2026-11-30 (before it) that this run is shown beside, and its targets.
+ * Ratios are always taken within one run (the machine is shared and noisy): this run's against its own
+ * direct and jump-host figures.
+ */
+export const BEFORE_ISSUE_17 = {
+  'upload-binary': { direct: 245, jump: 127, portcullis: 155 },
+  'download-binary': { direct: 235, jump: 140, portcullis: 151 },
+  'download-text': { direct: 277, jump: 149, portcullis: 81 },
+  keystrokeMedianUs: { direct: 318, jump: 456, portcullis: 511 },
+  keystrokeP99Us: { direct: 681, jump: 1717, portcullis: 3620 },
+  fullGcsPerGiB: '54–76',
+} as const;
+
+/** Issue 17's rows: before (its table) and now (this run) side by side, with its targets checked on this run. */
+export function issue17Table(r: Results): { lines: string[]; checks: Check[] } {
+  const lines = ['| figure (issue 17) | before: direct / `ssh -J` / Portcullis (× direct) | now: direct / `ssh -J` / Portcullis (× direct) | target | now |', '|---|---|---|---|---|'];
+  const checks: Check[] = [];
+  const t = r.throughput;
+  for (const s of ['upload-binary', 'download-binary', 'download-text'] as const) {
+    const b = BEFORE_ISSUE_17[s];
+    const m = t?.medianMiBps[s];
+    const x = m && Number.isFinite(m.portcullis) ? ratio(m.portcullis, m.direct) : undefined;
+    const check = x === undefined ? null : x >= 0.85;
+    if (x !== undefined) checks.push({ figure: `${s} vs direct (issue 17)`, target: '≥ 0.85×', measured: `${x}×`, pass: check });
+    lines.push(`| ${s} MiB/s | ${b.direct} / ${b.jump} / ${b.portcullis} (${round(b.portcullis / b.direct, 2)}×) | ${m && x !== undefined ? `${m.direct} / ${m.jump} / ${m.portcullis} (${x}×)` : 'not measured'} | ≥ 0.85× direct | ${check === null ? 'n/a' : check ? 'PASS' : '**FAIL**'} |`);
+  }
+  const k = r.keystroke;
+  const bm = BEFORE_ISSUE_17.keystrokeMedianUs;
+  const bp = BEFORE_ISSUE_17.keystrokeP99Us;
+  const medianOk = k ? k.medianUs.portcullis <= k.medianUs.direct + 100 : null;
+  const p99Ok = k ? k.p99Us.portcullis <= k.p99Us.jump : null;
+  if (k) {
+    checks.push({ figure: 'keystroke median (issue 17)', target: `≤ direct + 100 µs (${round(k.medianUs.direct + 100, 0)} µs)`, measured: `${k.medianUs.portcullis} µs`, pass: medianOk });
+    checks.push({ figure: 'keystroke p99 (issue 17)', target: `≤ ssh -J's p99 (${k.p99Us.jump} µs)`, measured: `${k.p99Us.portcullis} µs`, pass: p99Ok });
+  }
+  const verdict = (v: boolean | null) => (v === null ? 'n/a' : v ? 'PASS' : '**FAIL**');
+  lines.push(`| keystroke median µs | ${bm.direct} / ${bm.jump} / ${bm.portcullis} | ${k ? `${k.medianUs.direct} / ${k.medianUs.jump} / ${k.medianUs.portcullis}` : 'not measured'} | ≤ direct + 100 µs | ${verdict(medianOk)} |`);
+  lines.push(`| keystroke p99 µs | ${bp.direct} / ${bp.jump} / ${bp.portcullis} | ${k ? `${k.p99Us.direct} / ${k.p99Us.jump} / ${k.p99Us.portcullis}` : 'not measured'} | ≤ the jump host's p99 | ${verdict(p99Ok)} |`);
+  if (t) {
+    const gcs = (['upload-binary', 'upload-text', 'download-binary', 'download-text'] as const)
+      .filter((sc) => Number.isFinite(t.proxyMajorGCsPerGiB[sc])).map((sc) => [sc, t.proxyMajorGCsPerGiB[sc]] as const);
+    const worst = Math.max(...gcs.map(([, v]) => v));
+    const ok = gcs.length ? worst <= 2 : null;
+    if (gcs.length) checks.push({ figure: 'proxy full GCs per GiB relayed, worst scenario (issue 17)', target: '≤ 2', measured: String(worst), pass: ok });
+    lines.push(`| proxy full GCs per GiB relayed | ${BEFORE_ISSUE_17.fullGcsPerGiB} | ${gcs.map(([sc, v]) => `${sc} ${v}`).join(', ') || 'not measured'} | ≤ 2 | ${verdict(ok)} |`);
+  }
+  return { lines, checks };
+}
+
 export function markdown(r: Results, meta: Record<string, unknown>, checks: Check[]): string {
   const lines: string[] = [];
   const row = (cells: (string | number | undefined)[]) => lines.push(`| ${cells.map((c) => (c === undefined ? '–' : String(c))).join(' | ')} |`);

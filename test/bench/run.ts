@@ -23,7 +23,7 @@ import { loadavg, round } from './measure.js';
 import { measureMemory } from './memory.js';
 import { cleanupAll, installSignalHandlers, isStopping, onCleanup } from './procs.js';
 import { summariseFile, summaryMarkdown } from './profile.js';
-import { checkTargets, markdown, type Results } from './report.js';
+import { checkTargets, issue17Table, markdown, type Results } from './report.js';
 import { measureSetup } from './setup-time.js';
 import { repoRoot, startStack, type Stack } from './stack.js';
 import { measureScp, SCP_SCENARIOS, type ScpScenario } from './scp.js';
@@ -138,7 +138,8 @@ async function main(): Promise<number> {
     }
     for (const phase of PHASES) {
       if (!cfg.only.includes(phase) || isStopping()) continue;
-      if (cfg.profile && phase !== 'memory') {
+      // memory and load start a fresh proxy themselves (load profiles it from its typing window on)
+      if (cfg.profile && phase !== 'memory' && phase !== 'load') {
         const dir = path.join(runDir, 'profiles', phase);
         await stack.restartProxy({ profileDir: dir });
         // only the phase's own samples: skip the proxy's start-up (module loading)
@@ -153,7 +154,11 @@ async function main(): Promise<number> {
         if (phase === 'cutoff') results.cutoff = await measureCutoff(stack, { runs: cfg.cutRuns, expiryLeadMs: cfg.expiryLeadMs, log });
         if (phase === 'memory') results.memory = await measureMemory(stack, { counts: cfg.sessions, concurrency: cfg.concurrency, log });
         if (phase === 'search') extra.search = await measureSearch({ ...cfg.search, tmp, log });
-        if (phase === 'load') extra.load = await measureLoad(stack, { ...cfg.load, log });
+        if (phase === 'load') {
+          const dir = cfg.profile ? path.join(runDir, 'profiles', phase) : undefined;
+          extra.load = await measureLoad(stack, { ...cfg.load, log, profileDir: dir });
+          if (dir) profileDirs.push({ dir, skipMs: extra.load.windowStartMs - stack.proxySpawnedAt });
+        }
       } catch (err) {
         errors[phase] = (err as Error).stack ?? String(err);
         log(`${phase} FAILED: ${(err as Error).message}`);
@@ -170,7 +175,9 @@ async function main(): Promise<number> {
   meta.loadEnd = loadavg();
 
   const checks = checkTargets(results);
-  const parts = [extra.search && searchMarkdown(extra.search), extra.load && loadMarkdown(extra.load)].filter((x) => !!x);
+  const before17 = (results.throughput || results.keystroke) && issue17Table(results);
+  const issue17 = before17 && { lines: ['', 'Issue 17: the figures of its table (2026-11-30, before it) beside this run\'s, and its targets checked on this run.', '', ...before17.lines], checks: before17.checks };
+  const parts = [issue17, extra.search && searchMarkdown(extra.search), extra.load && loadMarkdown(extra.load)].filter((x) => !!x);
   for (const part of parts) checks.push(...part.checks);
   let md = markdown(results, meta, checks);
   for (const part of parts) md += part.lines.join('\n') + '\n';

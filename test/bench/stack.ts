@@ -41,6 +41,7 @@ export interface Stack {
   jump: BenchSshd;
   api: Api;
   apiProcess: BrokerProcess;
+  workerProcess: BrokerProcess;
   proxy: BrokerProcess;
   /** Date.now() when the current proxy process was spawned (profiles start there) */
   proxySpawnedAt: number;
@@ -129,12 +130,21 @@ export async function startStack(runDir: string, tmp: string, log: (s: string) =
     MFA_REQUIRED_ROLES: '',
   };
 
-  log('broker: api+worker process…');
-  const apiLog = path.join(logs, 'api-worker.log');
-  const apiProcess = startBrokerProcess('api,worker', { ...common, ROLES: 'api,worker', DATA_DIR: path.join(tmp, 'data-api') }, apiLog);
+  // three processes as in docker-compose.yml: api, worker (jobs, search indexer, SIEM) and proxy
+  log('broker: api process…');
+  const apiLog = path.join(logs, 'api.log');
+  // BENCH_API_NODE_ARGS / BENCH_WORKER_NODE_ARGS: extra node flags, for investigation (e.g. --cpu-prof)
+  const nodeArgsOf = (name: string) => (process.env[name] ?? '').split(/\s+/).filter(Boolean);
+  const apiProcess = startBrokerProcess('api', { ...common, ROLES: 'api', DATA_DIR: path.join(tmp, 'data-api') }, apiLog, nodeArgsOf('BENCH_API_NODE_ARGS'));
   onCleanup('api process', () => apiProcess.stop());
   const apiUrl = `http://127.0.0.1:${apiPort}`;
-  await waitHealthy(apiUrl, apiProcess, apiLog); // it generated the keys: the proxy starts after it
+  await waitHealthy(apiUrl, apiProcess, apiLog); // it generated the keys: the worker and the proxy start after it
+  log('broker: worker process…');
+  const workerLog = path.join(logs, 'worker.log');
+  const workerHttpPort = await freePort();
+  const workerProcess = startBrokerProcess('worker', { ...common, PORT: String(workerHttpPort), ROLES: 'worker', DATA_DIR: path.join(tmp, 'data-worker') }, workerLog, nodeArgsOf('BENCH_WORKER_NODE_ARGS'));
+  onCleanup('worker process', () => workerProcess.stop());
+  await waitHealthy(`http://127.0.0.1:${workerHttpPort}`, workerProcess, workerLog);
 
   let proxyGeneration = 0;
   let proxySpawnedAt = 0;
@@ -201,7 +211,7 @@ export async function startStack(runDir: string, tmp: string, log: (s: string) =
   await fs.writeFile(sshConfig, sshConfigText({ device, jump, proxyPort, deviceName, techKeyPath: techKey.path }), { mode: 0o600 });
 
   const stack: Stack = {
-    tmp, device, jump, api, apiProcess, proxy, proxySpawnedAt, proxyPort, proxyMetricsUrl: `http://127.0.0.1:${proxyHttpPort}/metrics`, recordingsDir, deviceName, deviceId: dev.id, adminToken,
+    tmp, device, jump, api, apiProcess, workerProcess, proxy, proxySpawnedAt, proxyPort, proxyMetricsUrl: `http://127.0.0.1:${proxyHttpPort}/metrics`, recordingsDir, deviceName, deviceId: dev.id, adminToken,
     tech, grant, sshConfig, db, newTechnician, newGrant, certificate,
     async restartProxy(opts = {}) {
       await proxy.stop();
