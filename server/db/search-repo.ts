@@ -1,10 +1,12 @@
 /**
- * The search index: segments in PostgreSQL full-text search (a GIN index over a generated tsvector,
- * the 'simple' configuration; each segment carries its session's start for "newest first") and the
+ * The search index: segments in PostgreSQL full-text search (a GIN index over the tsvector the worker
+ * built with server/core/search-tokens.ts — migration 036; rows indexed before it keep the one
+ * to_tsvector('simple') gave them — each segment carrying its session's start for "newest first") and the
  * indexer's bookkeeping: which sessions are done, and how far it
  * has read the recordings of sessions still running.
  */
-import type { SearchRepo, Segment } from '../core/search.js';
+import type { SearchQuery, SearchRepo, Segment } from '../core/search.js';
+import { parseQuery, snippet, tsvectorOf } from '../core/search-tokens.js';
 import type { Queryable } from './pool.js';
 
 /**
@@ -15,38 +17,73 @@ import type { Queryable } from './pool.js';
  */
 const CANDIDATES = 1000;
 
-export function searchRepo(db: Queryable): SearchRepo {
+/**
+ * A query whose words PostgreSQL estimates to match at most this many segments is answered from its
+ * matches (the GIN index first, then the filters); a commoner one from the newest segments (the
+ * filters and the newest-first scan, stopping at CANDIDATES matches). Left to itself, the planner took
+ * a rare word with a vendor and a time range to the segments of every one of the vendor's sessions,
+ * one session at a time (5 s at 10,000 sessions).
+ */
+const FEW_MATCHES = 20_000;
+
+// Rows indexed before migration 036 hold to_tsvector('simple', text): the query as
+// websearch_to_tsquery read it then is OR-ed in (when it differs), so they match as they did.
+const QUERY = `(CASE WHEN numnode(websearch_to_tsquery('simple', $8)) = 0 OR websearch_to_tsquery('simple', $8) = $1::tsquery
+     THEN $1::tsquery ELSE $1::tsquery || websearch_to_tsquery('simple', $8) END)`;
+
+/** How many segments PostgreSQL expects the query to match (its tsvector statistics; no rows read). */
+export async function estimatedMatches(db: Queryable, q: SearchQuery, tsquery: string): Promise<number> {
+  const { rows } = await db.query(
+    `EXPLAIN (FORMAT JSON) SELECT 1 FROM search_segments WHERE tsv @@ ${QUERY.replaceAll('$8', '$2')}`, [tsquery, q.q]);
+  return Number((rows[0]['QUERY PLAN'] as { Plan: { 'Plan Rows': number } }[])[0]!.Plan['Plan Rows']);
+}
+
+/**
+ * The query behind search(): `tsquery` is parseQuery's. Everything in it is a parameter or a constant
+ * expression of parameters, so PostgreSQL plans each execution with the words asked (an unnamed
+ * statement gets a custom plan). `from: 'matches'` (few matches, see FEW_MATCHES) reads the matching
+ * segments first — a fence PostgreSQL cannot push the session filters through; `'newest'` leaves the
+ * plan to it (the newest-first scan that stops early, for a common word).
+ */
+export function searchStatement(q: SearchQuery, tsquery: string, from: 'matches' | 'newest' = 'newest'): { text: string; values: unknown[] } {
+  // the words and the time range: in the fenced subquery, or beside the session filters
+  const matching = `tsv @@ ${QUERY} AND ($5::timestamptz IS NULL OR session_started_at >= $5) AND ($6::timestamptz IS NULL OR session_started_at < $6)`;
+  const [segments, where] = from === 'matches'
+    ? [`(SELECT id, session_id, offset_seconds, kind, session_started_at, tsv FROM search_segments WHERE ${matching} OFFSET 0) g`, 'TRUE']
+    : ['search_segments g', matching.replace(/tsv|session_started_at/g, 'g.$&')];
   return {
-    async search(q) {
-      const { rows } = await db.query(
-        `WITH query AS (SELECT websearch_to_tsquery('simple', $1) AS q),
-         recent AS (
-           SELECT g.session_id, g.offset_seconds, g.kind, g.text, g.session_started_at, ts_rank(g.tsv, query.q) AS rank
-             FROM search_segments g
-             CROSS JOIN query
+    text: `WITH recent AS (
+           SELECT g.id, g.session_id, g.offset_seconds, g.kind, g.session_started_at, ts_rank(g.tsv, ${QUERY}) AS rank
+             FROM ${segments}
              JOIN sessions s ON s.id = g.session_id
              JOIN grants gr ON gr.id = s.grant_id
              JOIN users t ON t.id = s.technician_id
-            WHERE g.tsv @@ query.q
+            WHERE ${where}
               AND ($2::uuid IS NULL OR s.device_id = $2)
-              AND ($3::uuid IS NULL OR COALESCE(gr.vendor_id, t.vendor_id) = $3)
+              AND ($3::uuid IS NULL OR gr.vendor_id = $3 OR (gr.vendor_id IS NULL AND t.vendor_id = $3))
               AND ($4::uuid IS NULL OR s.technician_id = $4)
-              AND ($5::timestamptz IS NULL OR g.session_started_at >= $5)
-              AND ($6::timestamptz IS NULL OR g.session_started_at < $6)
             ORDER BY g.session_started_at DESC
             LIMIT GREATEST(${CANDIDATES}, $7::int))
-         SELECT r.session_id, d.name AS device_name, r.offset_seconds, r.kind,
-                ts_headline('simple', r.text, query.q, 'StartSel=⟦, StopSel=⟧, MaxWords=35, MinWords=15, MaxFragments=1') AS snippet
+         SELECT r.session_id, d.name AS device_name, r.offset_seconds, r.kind, t.text
            FROM (SELECT * FROM recent ORDER BY rank DESC, session_started_at DESC, offset_seconds LIMIT $7) r
-           CROSS JOIN query
+           JOIN search_segments t ON t.id = r.id -- the text of the page's hits only
            JOIN sessions s ON s.id = r.session_id
            JOIN devices d ON d.id = s.device_id
           ORDER BY r.rank DESC, r.session_started_at DESC, r.offset_seconds`,
-        [q.q, q.deviceId ?? null, q.vendorId ?? null, q.technicianId ?? null, q.from ?? null, q.to ?? null, q.limit],
-      );
+    values: [tsquery, q.deviceId ?? null, q.vendorId ?? null, q.technicianId ?? null, q.from ?? null, q.to ?? null, q.limit, q.q],
+  };
+}
+
+export function searchRepo(db: Queryable): SearchRepo {
+  return {
+    async search(q) {
+      const parsed = parseQuery(q.q);
+      if (!parsed) return [];
+      const from = (await estimatedMatches(db, q, parsed.tsquery)) <= FEW_MATCHES ? 'matches' : 'newest';
+      const { rows } = await db.query(searchStatement(q, parsed.tsquery, from));
       return rows.map((r) => ({
         sessionId: r.session_id as string, deviceName: r.device_name as string, offsetSeconds: Number(r.offset_seconds),
-        kind: r.kind, snippet: r.snippet as string,
+        kind: r.kind, snippet: snippet(r.text as string, parsed.terms),
       }));
     },
   };
@@ -141,13 +178,29 @@ export async function saveProgress(db: Queryable, sessionId: string, p: ReadProg
 /** a multi-row INSERT of this many segments at a time */
 const INSERT_BATCH = 2000;
 
-export async function insertSegments(db: Queryable, session: { sessionId: string; startedAt: Date }, segments: Segment[]): Promise<void> {
+/**
+ * Adds segments with the tsvector server/core/search-tokens.ts builds. `tsvector: 'database'` has
+ * PostgreSQL compute it with to_tsvector('simple', text) instead, as before migration 036: only for
+ * comparing the two (test/bench/search.ts); its rows are the kind the search's compatibility arm reads.
+ */
+export async function insertSegments(
+  db: Queryable, session: { sessionId: string; startedAt: Date }, segments: Segment[], tsvector: 'worker' | 'database' = 'worker',
+): Promise<void> {
   for (let i = 0; i < segments.length; i += INSERT_BATCH) {
     const part = segments.slice(i, i + INSERT_BATCH);
+    const base = [session.sessionId, session.startedAt, part.map((s) => s.offsetSeconds), part.map((s) => s.kind), part.map((s) => s.text)];
+    if (tsvector === 'database') {
+      await db.query(
+        `INSERT INTO search_segments (session_id, session_started_at, offset_seconds, kind, text, tsv)
+         SELECT $1, $2, o, k, t, to_tsvector('simple', t) FROM unnest($3::float8[], $4::text[], $5::text[]) AS u(o, k, t)`,
+        base,
+      );
+      continue;
+    }
     await db.query(
-      `INSERT INTO search_segments (session_id, session_started_at, offset_seconds, kind, text)
-       SELECT $1, $2, o, k, t FROM unnest($3::float8[], $4::text[], $5::text[]) AS u(o, k, t)`,
-      [session.sessionId, session.startedAt, part.map((s) => s.offsetSeconds), part.map((s) => s.kind), part.map((s) => s.text)],
+      `INSERT INTO search_segments (session_id, session_started_at, offset_seconds, kind, text, tsv)
+       SELECT $1, $2, o, k, t, v::tsvector FROM unnest($3::float8[], $4::text[], $5::text[], $6::text[]) AS u(o, k, t, v)`,
+      [...base, part.map((s) => tsvectorOf(s.text))],
     );
   }
 }

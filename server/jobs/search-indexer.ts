@@ -49,6 +49,18 @@ export interface SearchIndexerOptions {
   /** at most about this many bytes of one live recording per pass (a fast one catches up over passes,
    * or at its end); default 64 KiB */
   liveBytesPerPass?: number;
+  /** who builds each segment's tsvector: this worker (default), or PostgreSQL's to_tsvector as before
+   * migration 036 — only to compare the two (test/bench/search.ts) */
+  tsvector?: 'worker' | 'database';
+}
+
+/**
+ * The indexer's transactions do not wait for their commit to reach the disk: a crash loses at most the
+ * last few of them whole (segments, progress and "indexed" rows commit together), and those sessions
+ * are simply indexed again — while the wait would be paid on every batch.
+ */
+async function relaxCommit(db: Queryable): Promise<void> {
+  await db.query('SET LOCAL synchronous_commit = off');
 }
 
 export function startSearchIndexer(deps: { pool: Pool; clock: Clock; logger: Logger }, opts: SearchIndexerOptions = {}): SearchIndexer {
@@ -57,6 +69,7 @@ export function startSearchIndexer(deps: { pool: Pool; clock: Clock; logger: Log
   const liveBatch = opts.liveBatch ?? 500;
   const pieceBytes = opts.pieceBytes ?? 4 * 1024 * 1024;
   const liveBytesPerPass = opts.liveBytesPerPass ?? 64 * 1024;
+  const tsvector = opts.tsvector ?? 'worker';
   let running: Promise<number> | null = null;
   let stopped = false;
 
@@ -71,7 +84,7 @@ export function startSearchIndexer(deps: { pool: Pool; clock: Clock; logger: Log
       for (const line of piece.lines) walker.line(line);
       if (final && piece.atEnd) walker.finish();
       const segments = lineSegments(walker.take());
-      await insertSegments(db, session, segments);
+      await insertSegments(db, session, segments, tsvector);
       progress.segments += segments.length;
       progress.byteOffset = piece.nextOffset;
       progress.walkerState = JSON.stringify(walker.state());
@@ -81,6 +94,7 @@ export function startSearchIndexer(deps: { pool: Pool; clock: Clock; logger: Log
 
   async function completeEnded(): Promise<number> {
     return transaction(deps.pool, async (client) => {
+      await relaxCommit(client);
       const sessions = await lockSessionsToIndex(client, batch);
       for (const s of sessions) {
         const progress = (await lockProgress(client, s.sessionId)) ?? { byteOffset: 0, walkerState: null, segments: 0 };
@@ -93,7 +107,7 @@ export function startSearchIndexer(deps: { pool: Pool; clock: Clock; logger: Log
           }
         }
         const transfers = transferSegments(s, await transfersRepo(client).forSession(s.sessionId));
-        await insertSegments(client, s, transfers);
+        await insertSegments(client, s, transfers, tsvector);
         await markIndexed(client, s.sessionId, deps.clock.now(), progress.segments + transfers.length, problem);
       }
       return sessions.length;
@@ -103,6 +117,7 @@ export function startSearchIndexer(deps: { pool: Pool; clock: Clock; logger: Log
   async function followLive(): Promise<void> {
     await followLiveRecordings(deps.pool);
     await transaction(deps.pool, async (client) => {
+      await relaxCommit(client);
       for (const live of await lockLiveRecordings(client, liveBatch)) {
         const before = live.byteOffset;
         try {

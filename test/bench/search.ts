@@ -15,7 +15,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
-import { searchRepo } from '../../server/db/search-repo.js';
+import { searchRepo, searchStatement } from '../../server/db/search-repo.js';
+import { parseQuery } from '../../server/core/search-tokens.js';
 import { systemClock } from '../../server/core/clock.js';
 import { startSearchIndexer } from '../../server/jobs/search-indexer.js';
 import { createTestDatabase } from '../support/databases.js';
@@ -51,11 +52,17 @@ export interface SearchResult {
   p50Ms: number;
   p95Ms: number;
   load: [number, number, number];
+  /** 1-minute load average after each batch: min, median, max */
+  loadDuringIndexing: [number, number, number];
+  /** the other ways of indexing measured alongside (BENCH_SEARCH_COMPARE) */
+  compared: SearchVariantResult[];
 }
 
 /**
  * BENCH_SEARCH_SESSIONS (10,000; smoke 100), BENCH_SEARCH_KB (KB of recording text per session: 200;
- * smoke 20), BENCH_SEARCH_RUNS (executions of each query: 20; smoke 3). The full size indexes about 2 GB
+ * smoke 20), BENCH_SEARCH_RUNS (executions of each query: 20; smoke 3), BENCH_SEARCH_COMPARE (1: also
+ * index the way it was done before migration 036, alternating, see measureSearch), BENCH_SEARCH_EXPLAIN (1: log
+ * each query's plan, EXPLAIN ANALYZE, once). The full size indexes about 2 GB
  * of text (minutes on a small machine, and several GB in the throw-away database while it runs).
  */
 export function searchConfig(num: (name: string, def: number) => number, smoke: boolean) {
@@ -63,6 +70,8 @@ export function searchConfig(num: (name: string, def: number) => number, smoke: 
     sessions: Math.round(num('BENCH_SEARCH_SESSIONS', smoke ? 100 : 10_000)),
     kbPerSession: num('BENCH_SEARCH_KB', smoke ? 20 : 200),
     queryRuns: Math.round(num('BENCH_SEARCH_RUNS', smoke ? 3 : 20)),
+    compare: num('BENCH_SEARCH_COMPARE', 0) > 0,
+    explain: num('BENCH_SEARCH_EXPLAIN', 0) > 0,
   };
 }
 
@@ -214,7 +223,33 @@ async function fixtures(db: pg.Pool): Promise<Fixtures> {
   return { vendors, devices, technicians, grants };
 }
 
-export async function measureSearch(o: { sessions: number; kbPerSession: number; queryRuns: number; tmp: string; log: (s: string) => void }): Promise<SearchResult> {
+/** One way of indexing, in its own throw-away database, measured on the same sessions as the others. */
+interface Variant {
+  name: string;
+  tsvector: 'worker' | 'database';
+  db: pg.Pool;
+  fx: Fixtures;
+  indexer: ReturnType<typeof startSearchIndexer>;
+  backendCpu: () => number;
+  nodeCpuUs: number;
+  pgCpu: number;
+  indexMs: number;
+}
+
+export interface SearchVariantResult {
+  name: string;
+  indexSeconds: number;
+  indexTextMBps: number;
+  indexCpuSeconds: { node: number; postgres: number };
+  indexTextMBPerCpuSecond: number;
+  segments: number;
+  tableMB: number;
+  queries: SearchQueryResult[];
+  p50Ms: number;
+  p95Ms: number;
+}
+
+async function openVariant(name: string, tsvector: Variant['tsvector'], log: (s: string) => void): Promise<Variant & { close: () => Promise<void> }> {
   const database = await createTestDatabase('portcullis_bench_search');
   let dropped = false;
   const drop = async () => {
@@ -224,96 +259,123 @@ export async function measureSearch(o: { sessions: number; kbPerSession: number;
   onCleanup('search phase database', drop);
   // idle connections are kept: the same backends all along, so their CPU time can be read from /proc
   const db = new pg.Pool({ connectionString: database.url, max: 4, idleTimeoutMillis: 0 });
-  db.on('error', (err) => o.log(`  search phase: a database connection failed: ${err.message}`)); // not an uncaught exception
+  db.on('error', (err) => log(`  search phase: a database connection failed: ${err.message}`)); // not an uncaught exception
+  const fx = await fixtures(db);
+  const held = await Promise.all(Array.from({ length: 4 }, () => db.connect()));
+  const backends = await Promise.all(held.map(async (c) => (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number));
+  for (const c of held) c.release();
+  // the indexer as the worker runs it, but passes only when the phase asks (runOnce)
+  const indexer = startSearchIndexer({ pool: db, clock: systemClock, logger: pino({ level: 'warn' }) }, { intervalMs: 3_600_000, tsvector });
+  await indexer.runOnce(); // nothing yet: the first pass happens outside the timing
+  return {
+    name, tsvector, db, fx, indexer, backendCpu: () => backends.reduce((a, pid) => a + cpuSeconds(pid), 0), nodeCpuUs: 0, pgCpu: 0, indexMs: 0,
+    async close() {
+      await indexer.close();
+      await db.end();
+      await drop();
+    },
+  };
+}
+
+/**
+ * BENCH_SEARCH_COMPARE=1: the same sessions are also indexed the way it was done before migration 036
+ * (PostgreSQL's to_tsvector parses the text) into a second database, the two alternating batch by batch
+ * (which goes first alternates too), so CPU seconds per MB compare under the same load.
+ */
+export async function measureSearch(o: { sessions: number; kbPerSession: number; queryRuns: number; compare?: boolean; explain?: boolean; tmp: string; log: (s: string) => void }): Promise<SearchResult> {
   const dir = await fs.mkdtemp(path.join(o.tmp, 'search-'));
+  const variants: (Variant & { close: () => Promise<void> })[] = [];
   try {
-    const fx = await fixtures(db);
-    const held = await Promise.all(Array.from({ length: 4 }, () => db.connect()));
-    const backends = await Promise.all(held.map(async (c) => (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number));
-    for (const c of held) c.release();
-    const backendCpu = () => backends.reduce((a, pid) => a + cpuSeconds(pid), 0);
-    let nodeCpuUs = 0;
-    let pgCpu = 0;
-    // the indexer as the worker runs it, but passes only when the phase asks (runOnce)
-    const indexer = startSearchIndexer({ pool: db, clock: systemClock, logger: pino({ level: 'warn' }) }, { intervalMs: 3_600_000 });
+    variants.push(await openVariant('tokens built by the indexer', 'worker', o.log));
+    if (o.compare) variants.push(await openVariant('to_tsvector in PostgreSQL (before)', 'database', o.log));
     const yearStart = Date.UTC(2026, 0, 1);
     const BATCH = 100;
     let textBytes = 0;
     let castBytes = 0;
-    let indexMs = 0;
+    const loads: number[] = [];
     const t0 = Date.now();
-    try {
-      await indexer.runOnce(); // nothing yet: the first pass happens outside the timing
-      for (let start = 0; start < o.sessions; start += BATCH) {
-        const n = Math.min(BATCH, o.sessions - start);
-        const sessionIds: string[] = [];
-        const grantIds: string[] = [];
-        const techs: string[] = [];
-        const deviceIds: string[] = [];
-        const starts: Date[] = [];
-        const ends: Date[] = [];
-        const paths: string[] = [];
-        const sizes: number[] = [];
-        for (let i = 0; i < n; i++) {
-          const k = start + i;
-          const grant = fx.grants[k % fx.grants.length]!;
-          const startedAt = new Date(yearStart + Math.floor((k / o.sessions) * 330 * 86_400_000));
-          const { cast, text, seconds } = syntheticCast(k + 1, o.kbPerSession * 1024, startedAt);
-          const file = path.join(dir, `${k}.cast`);
-          await fs.writeFile(file, cast);
-          textBytes += text;
-          castBytes += Buffer.byteLength(cast);
-          sessionIds.push(randomUUID());
-          grantIds.push(grant.id);
-          techs.push(grant.tech);
-          deviceIds.push(grant.device);
-          starts.push(startedAt);
-          ends.push(new Date(startedAt.getTime() + seconds * 1000));
-          paths.push(file);
-          sizes.push(Buffer.byteLength(cast));
-        }
-        await db.query(
+    for (let start = 0; start < o.sessions; start += BATCH) {
+      const n = Math.min(BATCH, o.sessions - start);
+      const sessionIds: string[] = [];
+      const starts: Date[] = [];
+      const ends: Date[] = [];
+      const paths: string[] = [];
+      const sizes: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const k = start + i;
+        const startedAt = new Date(yearStart + Math.floor((k / o.sessions) * 330 * 86_400_000));
+        const { cast, text, seconds } = syntheticCast(k + 1, o.kbPerSession * 1024, startedAt);
+        const file = path.join(dir, `${k}.cast`);
+        await fs.writeFile(file, cast);
+        textBytes += text;
+        castBytes += Buffer.byteLength(cast);
+        sessionIds.push(randomUUID());
+        starts.push(startedAt);
+        ends.push(new Date(startedAt.getTime() + seconds * 1000));
+        paths.push(file);
+        sizes.push(Buffer.byteLength(cast));
+      }
+      for (const v of variants) {
+        const grants = sessionIds.map((_, i) => v.fx.grants[(start + i) % v.fx.grants.length]!);
+        await v.db.query(
           `INSERT INTO sessions (id, grant_id, technician_id, device_id, channel, started_at, ended_at, end_reason)
            SELECT id, g, t, d, 'shell', s, e, 'client_closed' FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::timestamptz[]) AS u(id, g, t, d, s, e)`,
-          [sessionIds, grantIds, techs, deviceIds, starts, ends],
+          [sessionIds, grants.map((g) => g.id), grants.map((g) => g.tech), grants.map((g) => g.device), starts, ends],
         );
-        await db.query(
+        await v.db.query(
           `INSERT INTO recordings (session_id, path, size_bytes, duration_ms, sha256, finalised_at)
            SELECT s, p, b, 1000, repeat('0', 64), now() FROM unnest($1::uuid[], $2::text[], $3::bigint[]) AS u(s, p, b)`,
           [sessionIds, paths, sizes],
         );
-        const c0 = process.cpuUsage();
-        const p0 = backendCpu();
-        const i0 = process.hrtime.bigint();
-        const done = await indexer.runOnce();
-        indexMs += Number(process.hrtime.bigint() - i0) / 1e6;
-        const c1 = process.cpuUsage(c0);
-        nodeCpuUs += c1.user + c1.system;
-        pgCpu += backendCpu() - p0;
-        if (done !== n) throw new Error(`the indexer completed ${done} sessions of ${n}`);
-        await Promise.all(paths.map((p) => fs.rm(p, { force: true })));
-        if ((start / BATCH) % 10 === 9 || start + n >= o.sessions) {
-          o.log(`  indexed ${start + n}/${o.sessions} sessions: ${round(textBytes / 1e6, 1)} MB of text in ${round(indexMs / 1000, 1)} s of indexing (${round(textBytes / 1e6 / (indexMs / 1000), 1)} MB/s; CPU node ${round(nodeCpuUs / 1e6, 1)} s + postgres ${round(pgCpu, 1)} s); ${round((Date.now() - t0) / 1000)} s elapsed, load ${loadavg().join(' ')}`);
-        }
       }
-    } finally {
-      await indexer.close();
+      // alternate which variant goes first
+      const order = (start / BATCH) % 2 === 0 ? variants : [...variants].reverse();
+      for (const v of order) {
+        const c0 = process.cpuUsage();
+        const p0 = v.backendCpu();
+        const i0 = process.hrtime.bigint();
+        const done = await v.indexer.runOnce();
+        v.indexMs += Number(process.hrtime.bigint() - i0) / 1e6;
+        const c1 = process.cpuUsage(c0);
+        v.nodeCpuUs += c1.user + c1.system;
+        v.pgCpu += v.backendCpu() - p0;
+        if (done !== n) throw new Error(`${v.name}: the indexer completed ${done} sessions of ${n}`);
+      }
+      loads.push(loadavg()[0]);
+      await Promise.all(paths.map((p) => fs.rm(p, { force: true })));
+      if ((start / BATCH) % 10 === 9 || start + n >= o.sessions) {
+        for (const v of variants) {
+          o.log(`  ${v.name}: indexed ${start + n}/${o.sessions} sessions: ${round(textBytes / 1e6, 1)} MB of text in ${round(v.indexMs / 1000, 1)} s of indexing (${round(textBytes / 1e6 / (v.indexMs / 1000), 1)} MB/s; CPU node ${round(v.nodeCpuUs / 1e6, 1)} s + postgres ${round(v.pgCpu, 1)} s = ${round(textBytes / 1e6 / (v.nodeCpuUs / 1e6 + v.pgCpu), 2)} MB per CPU-second)`);
+        }
+        o.log(`  ${round((Date.now() - t0) / 1000)} s elapsed, load ${loadavg().join(' ')}`);
+      }
     }
-    const { rows: [stats] } = await db.query(`SELECT count(*)::bigint AS n, pg_total_relation_size('search_segments') AS bytes FROM search_segments`);
-    await db.query('ANALYZE search_segments');
-
-    const { queries: results, p50Ms, p95Ms } = await measureQueries(db, fx, o.queryRuns, o.log);
-    const indexCpu = { node: round(nodeCpuUs / 1e6, 1), postgres: round(pgCpu, 1) };
+    const results: SearchVariantResult[] = [];
+    for (const v of variants) {
+      await v.indexer.close();
+      const { rows: [stats] } = await v.db.query(`SELECT count(*)::bigint AS n, pg_total_relation_size('search_segments') AS bytes FROM search_segments`);
+      await v.db.query('ANALYZE search_segments');
+      o.log(`  queries on the index built with ${v.name}:`);
+      const q = await measureQueries(v.db, v.fx, o.queryRuns, o.log, o.explain);
+      const cpu = { node: round(v.nodeCpuUs / 1e6, 1), postgres: round(v.pgCpu, 1) };
+      results.push({
+        name: v.name, indexSeconds: round(v.indexMs / 1000, 1), indexTextMBps: round(textBytes / 1e6 / (v.indexMs / 1000), 1), indexCpuSeconds: cpu,
+        indexTextMBPerCpuSecond: round(textBytes / 1e6 / (v.nodeCpuUs / 1e6 + v.pgCpu), 2), segments: Number(stats.n),
+        tableMB: round(Number(stats.bytes) / 1e6, 1), queries: q.queries, p50Ms: q.p50Ms, p95Ms: q.p95Ms,
+      });
+    }
+    const main = results[0]!;
     return {
-      indexCpuSeconds: indexCpu, indexTextMBPerCpuSecond: round(textBytes / 1e6 / (indexCpu.node + indexCpu.postgres), 1),
-      sessions: o.sessions, kbPerSession: o.kbPerSession, textMB: round(textBytes / 1e6, 1), castMB: round(castBytes / 1e6, 1), segments: Number(stats.n),
-      indexSeconds: round(indexMs / 1000, 1), indexTextMBps: round(textBytes / 1e6 / (indexMs / 1000), 1), indexCastMBps: round(castBytes / 1e6 / (indexMs / 1000), 1),
-      tableMB: round(Number(stats.bytes) / 1e6, 1), queries: results, p50Ms, p95Ms, load: loadavg(),
+      indexCpuSeconds: main.indexCpuSeconds, indexTextMBPerCpuSecond: main.indexTextMBPerCpuSecond,
+      sessions: o.sessions, kbPerSession: o.kbPerSession, textMB: round(textBytes / 1e6, 1), castMB: round(castBytes / 1e6, 1), segments: main.segments,
+      indexSeconds: main.indexSeconds, indexTextMBps: main.indexTextMBps, indexCastMBps: round(castBytes / 1e6 / (main.indexSeconds), 1),
+      tableMB: main.tableMB, queries: main.queries, p50Ms: main.p50Ms, p95Ms: main.p95Ms, load: loadavg(),
+      loadDuringIndexing: loads.length ? [Math.min(...loads), round(median(loads), 2), Math.max(...loads)] : [0, 0, 0],
+      compared: results.slice(1),
     };
   } finally {
-    await db.end();
+    for (const v of variants) await v.close().catch(() => undefined);
     await fs.rm(dir, { recursive: true, force: true });
-    await drop();
   }
 }
 
@@ -329,7 +391,7 @@ export async function fixturesOf(db: pg.Pool): Promise<Pick<Fixtures, 'vendors' 
 }
 
 /** Auditors' questions — rare and common words, a phrase, a change ticket, a serial — with filters, `runs` times each. */
-export async function measureQueries(db: pg.Pool, fx: Pick<Fixtures, 'vendors' | 'devices' | 'technicians'>, runs: number, log: (s: string) => void) {
+export async function measureQueries(db: pg.Pool, fx: Pick<Fixtures, 'vendors' | 'devices' | 'technicians'>, runs: number, log: (s: string) => void, explain = false) {
   const repo = searchRepo(db);
   const quarter = { from: new Date(Date.UTC(2026, 6, 1)), to: new Date(Date.UTC(2026, 9, 1)) };
   const queries: { name: string; q: string; filters: Record<string, unknown> }[] = [
@@ -353,6 +415,12 @@ export async function measureQueries(db: pg.Pool, fx: Pick<Fixtures, 'vendors' |
       ms.push(Number(process.hrtime.bigint() - s0) / 1e6);
     }
     all.push(...ms);
+    const parsed = explain ? parseQuery(q.q) : null;
+    if (parsed) {
+      const st = searchStatement({ q: q.q, limit: 50, ...q.filters }, parsed.tsquery);
+      const plan = (await db.query(`EXPLAIN (ANALYZE, BUFFERS) ${st.text}`, st.values)).rows.map((r) => r['QUERY PLAN'] as string);
+      log(`  plan of ${JSON.stringify(q.q)}:\n${plan.filter((l) => /->|Execution|Buffers: shared/.test(l)).slice(0, 40).map((l) => `      ${l}`).join('\n')}`);
+    }
     const filters = Object.keys(q.filters).filter((k) => k !== 'to').map((k) => (k === 'from' ? 'time range' : k.replace(/Id$/, ''))).join(', ') || 'none';
     results.push({ name: q.name, q: q.q, filters, hits, p50Ms: round(median(ms), 1), p95Ms: round(quantile(ms, 0.95), 1) });
     log(`  search ${JSON.stringify(q.q)} (${filters}): ${hits} hits, p50 ${round(median(ms), 1)} ms, p95 ${round(quantile(ms, 0.95), 1)} ms`);
@@ -368,7 +436,10 @@ export function searchMarkdown(r: SearchResult): { lines: string[]; checks: { fi
     '| search query | filters | hits (limit 50) | p50 ms | p95 ms |', '|---|---|---|---|---|',
     ...r.queries.map((q) => `| \`${q.q}\` | ${q.filters} | ${q.hits} | ${q.p50Ms} | ${q.p95Ms} |`),
     `| **all queries** | | | ${r.p50Ms} | ${r.p95Ms} |`, '',
-    `Indexing: ${r.indexTextMBps} MB/s of recording text (${r.indexCastMBps} MB/s of cast file), ${r.indexSeconds} s of indexer passes; CPU ${r.indexCpuSeconds.node} s in the indexer + ${r.indexCpuSeconds.postgres} s in PostgreSQL = ${r.indexTextMBPerCpuSecond} MB of text per CPU second.`,
+    `Indexing: ${r.indexTextMBps} MB/s of recording text (${r.indexCastMBps} MB/s of cast file), ${r.indexSeconds} s of indexer passes; CPU ${r.indexCpuSeconds.node} s in the indexer + ${r.indexCpuSeconds.postgres} s in PostgreSQL = ${r.indexTextMBPerCpuSecond} MB of text per CPU second; load average during indexing ${r.loadDuringIndexing.join(' / ')} (min / median / max).`,
+    ...r.compared.flatMap((c) => [
+      '', `Compared, same sessions, batches alternating — ${c.name}: ${c.indexTextMBps} MB/s, CPU ${c.indexCpuSeconds.node} s indexer + ${c.indexCpuSeconds.postgres} s PostgreSQL = ${c.indexTextMBPerCpuSecond} MB per CPU second, ${c.segments} segments, ${c.tableMB} MB; queries p50 ${c.p50Ms} / p95 ${c.p95Ms} ms (${c.queries.map((q) => `\`${q.q}\` ${q.p95Ms}`).join(', ')}).`,
+    ]),
   ];
   return {
     lines,

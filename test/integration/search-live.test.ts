@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizeConnection, recordSessionEnd, recordSessionStart } from '../../server/core/sessions.js';
 import { castLines } from '../../server/core/typed-lines.js';
+import { tsvectorOf } from '../../server/core/search-tokens.js';
 import { startSearchIndexer, type SearchIndexer } from '../../server/jobs/search-indexer.js';
 import { as, grantFor, isolatedHarness, person, world, type World } from '../support/workflow-fixtures.js';
 
@@ -88,5 +89,11 @@ describe('search indexer: sessions still running', () => {
     const { rows } = await h.pool.query('SELECT segments, (SELECT count(*)::int FROM search_segments WHERE session_id = $1) AS n FROM search_indexed WHERE session_id = $1', [session.id]);
     expect(rows).toEqual([{ segments: rows[0]?.n, n: rows[0]?.n }]);
     expect((await h.pool.query('SELECT 1 FROM search_progress WHERE session_id = $1', [session.id])).rowCount).toBe(0);
+    // each segment holds the tsvector the worker's tokeniser built from its text (migration 036), live or not
+    const stored = (await h.pool.query('SELECT text, tsv::text AS tsv FROM search_segments WHERE session_id = $1', [session.id])).rows;
+    for (const r of stored) {
+      const built = (await h.pool.query('SELECT $1::tsvector::text AS tsv', [tsvectorOf(r.text as string)])).rows[0].tsv;
+      expect(r.tsv, r.text as string).toBe(built);
+    }
   });
 });

@@ -12,6 +12,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizeConnection, recordSessionEnd, recordSessionStart } from '../../server/core/sessions.js';
 import { recordTransfer } from '../../server/core/transfers.js';
+import { parseQuery } from '../../server/core/search-tokens.js';
+import { insertSegments, searchStatement } from '../../server/db/search-repo.js';
 import { startSearchIndexer } from '../../server/jobs/search-indexer.js';
 import { as, grantFor, isolatedHarness, person, world, type World } from '../support/workflow-fixtures.js';
 
@@ -81,6 +83,33 @@ describe('GET /api/search', () => {
     expect(moved).toEqual([expect.objectContaining({ sessionId, kind: 'transfer', offsetSeconds: 60 })]);
   });
 
+  it('finds a path by one of its components (marked in the snippet), and the typed `stty -echo` command', async () => {
+    // PostgreSQL's parser made `/var/log/infusion-rates.log` one token: a component was not found before migration 036
+    const component = await search({ q: 'infusion-rates' });
+    expect(component.map((h) => h.kind).sort()).toEqual(['input', 'output']);
+    expect(component.find((h) => h.kind === 'input')).toMatchObject({ offsetSeconds: 7.25, snippet: 'cat /var/log/⟦infusion⟧-⟦rates⟧.log' });
+    expect(await search({ q: 'firmware' })).toEqual([expect.objectContaining({ sessionId, kind: 'transfer', snippet: expect.stringContaining('/opt/⟦firmware⟧/pump-4.3.0.bin') })]);
+    const stty = await search({ q: '"stty -echo"' });
+    expect(stty).toEqual(expect.arrayContaining([expect.objectContaining({ sessionId, kind: 'input', offsetSeconds: 1, snippet: '⟦stty⟧ -⟦echo⟧; read secret' })]));
+    expect(stty.map((h) => h.kind).sort()).toEqual(['input', 'output']);
+    // without quotes `-echo` excludes, as websearch syntax always did
+    expect(await search({ q: 'stty -echo' })).toEqual([]);
+  });
+
+  it('answers a query of only operators or exclusions with no hits', async () => {
+    for (const q of ['-', '" "', 'or', '-occlusion', '!& | <->', "'\\'"]) expect(await search({ q }), q).toEqual([]);
+  });
+
+  it('still finds segments indexed before migration 036 (their tsvector from to_tsvector) as it did', async () => {
+    const { rows: [s] } = await ref.h.pool.query('SELECT started_at FROM sessions WHERE id = $1', [sessionId]);
+    await insertSegments(ref.h.pool, { sessionId, startedAt: s.started_at as Date },
+      [{ offsetSeconds: 9, kind: 'output', text: 'legacy-kappa less /etc/passwd applied CHG-7781' }], 'database');
+    for (const q of ['/etc/passwd', 'CHG-7781', 'legacy-kappa', '"less /etc/passwd"', 'applied -nothing']) {
+      expect(await search({ q }), q).toEqual([expect.objectContaining({ sessionId, kind: 'output', offsetSeconds: 9 })]);
+    }
+    expect((await search({ q: 'CHG-7781' }))[0]!.snippet).toContain('⟦CHG⟧-⟦7781⟧');
+  });
+
   it('filters by device, vendor, technician and time', async () => {
     expect(await search({ q: 'occlusion', deviceId: w.device.id })).toHaveLength(1);
     expect(await search({ q: 'occlusion', vendorId: w.vendor.id })).toHaveLength(1);
@@ -88,6 +117,16 @@ describe('GET /api/search', () => {
     expect(await search({ q: 'occlusion', deviceId: '00000000-0000-4000-8000-000000000000' })).toHaveLength(0);
     expect(await search({ q: 'occlusion', from: '2099-01-01T00:00:00Z' })).toHaveLength(0);
     expect(await search({ q: 'occlusion', to: '2000-01-01T00:00:00Z' })).toHaveLength(0);
+  });
+
+  it('answers the same from the matches first as from the newest segments (the plan chosen by the estimate)', async () => {
+    for (const [q, filters] of [['occlusion', { vendorId: w.vendor.id }], ['cat or firmware', { technicianId: w.tech.user.id, from: new Date(0) }], ['"stty -echo"', { deviceId: w.device.id }]] as const) {
+      const tsquery = parseQuery(q)!.tsquery;
+      const run = async (from: 'matches' | 'newest') => (await ref.h.pool.query(searchStatement({ q, limit: 50, ...filters }, tsquery, from))).rows;
+      const matches = await run('matches');
+      expect(matches.length, q).toBeGreaterThan(0);
+      expect(await run('newest'), q).toEqual(matches);
+    }
   });
 
   it('is for auditors and admins only', async () => {
