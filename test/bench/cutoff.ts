@@ -1,5 +1,5 @@
 /**
- * Cut-off latency across processes: the API process (ROLES=api,worker) takes the revocation, the
+ * Cut-off latency across processes: the API process (ROLES=api) takes the revocation, the
  * proxy process (ROLES=proxy) hears it on the revocation bus and cuts the live session.
  * - revocation: from just before `POST /api/grants/:id/revoke` is sent to the exit of the
  *   technician's ssh (an interactive pty session running `cat`);

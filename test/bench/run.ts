@@ -117,7 +117,7 @@ async function main(): Promise<number> {
       cfg.smoke ? '**Smoke run (tiny sizes): the figures are not representative and the targets are not meaningful.**' : '',
       cfg.profile ? '**Profiled run (`node --cpu-prof` on the proxy): figures include profiler overhead.**' : '',
       `Medians of ${cfg.runs} run(s), ${cfg.mib} MiB per transfer, default ciphers, loopback. Throughput excludes connection set-up (measured on its own), except the scp rows: those are the file size over the wall time of the \`scp\` process (SFTP mode), connection set-up included for all three paths alike.`,
-      'The proxy runs in its own process (ROLES=proxy), the API and worker in another (ROLES=api,worker), over one throw-away PostgreSQL database; recording is on.',
+      'The broker runs as three processes as in docker-compose.yml (ROLES=api, ROLES=worker, ROLES=proxy) over one throw-away PostgreSQL database; recording is on.',
     ].filter(Boolean).join(' '),
   };
   const results: Results = {};

@@ -1,7 +1,7 @@
 /**
  * The system under test, all real processes: a throw-away database on the local PostgreSQL, the
  * device sshd and a jump-host sshd, the broker split in two processes over that database and one
- * KEYS_DIR — `ROLES=api,worker` and `ROLES=proxy` (revocations cross processes on the bus) — and,
+ * KEYS_DIR — `ROLES=api`, `ROLES=worker` and `ROLES=proxy` (revocations cross processes on the bus) — and,
  * through the real API, a vendor, a deployed device, an approver, technicians, grants and certificates.
  */
 import { openSync, closeSync } from 'node:fs';
