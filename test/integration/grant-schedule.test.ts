@@ -101,8 +101,10 @@ describe.each([
       Object.fromEntries(await Promise.all(grantJobIds(g.id).map(async (id) => [id, await queue.getJobState(id)] as const)));
     const allGone = async (g: Grant) => Object.values(await states(g)).every((s) => s === 'unknown');
     const read = async (id: string) => (await deps.store.read.grants.byId(id))!;
-    const ended = (id: string) => events.filter((e) => e.type === 'grant.ended' && e.grantIds.includes(id));
-    return { deps, queue, problems, events, ended, startWorker, grant, scheduleJobs, states, allGone, read };
+    // after the commit; the same cut also goes out before it (early: true, server/core/effects.ts)
+    const ended = (id: string) => events.filter((e) => e.type === 'grant.ended' && e.grantIds.includes(id) && !e.early);
+    const endedEarly = (id: string) => events.filter((e) => e.type === 'grant.ended' && e.grantIds.includes(id) && e.early);
+    return { deps, queue, problems, events, ended, endedEarly, startWorker, grant, scheduleJobs, states, allGone, read };
   }
 
   /** polls the grant's status until it is `until`, recording each read with when it started and finished */
@@ -144,6 +146,7 @@ describe.each([
 
     await vi.waitFor(() => expect(t.ended(g.id)).toHaveLength(1), { timeout: 3000, interval: 20 });
     expect(t.ended(g.id)[0]).toEqual({ type: 'grant.ended', grantIds: [g.id], reason: 'expired', message: 'window ended' });
+    expect(t.endedEarly(g.id)).toEqual([{ type: 'grant.ended', grantIds: [g.id], reason: 'expired', message: 'window ended', early: true }]);
     await vi.waitFor(async () => expect(await t.allGone(g)).toBe(true), { timeout: 5000, interval: 50 });
     const actions = await actionsOf(h, g.id);
     expect(count(actions, 'grant.activated')).toBe(1);
