@@ -83,7 +83,7 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
     // a broker running as the non-owner role (MIGRATE_ON_START=false) leaves migrations to the owner
     if (config.migrateOnStart || !config.databaseUrl) await runMigrations(databaseUrl, log);
     else await assertMigrated(databaseUrl);
-    const pool = createPool(databaseUrl);
+    const pool = createPool(databaseUrl, config.databasePoolSize);
     stops.push(() => pool.end());
 
     const keys = await loadKeys(config.keysDir, config.keyOverrides);

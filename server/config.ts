@@ -40,6 +40,8 @@ const schema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: optionalUrl,
+  // connections this process keeps to PostgreSQL at most (besides the bus's, the jobs' and the indexer's)
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(500).default(10),
   DATABASE_APP_ROLE: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a role name: lowercase letters, digits and _').optional(),
   DATABASE_APP_PASSWORD: z.string().min(1).optional(),
   MIGRATE_ON_START: z
@@ -151,6 +153,7 @@ function shapeConfig(env: z.infer<typeof schema>) {
     host: env.HOST,
     dataDir,
     databaseUrl: env.DATABASE_URL,
+    databasePoolSize: env.DATABASE_POOL_SIZE,
     /** `npm run migrate` (as the owner) then creates/updates this non-owner role the broker runs as */
     databaseAppRole: env.DATABASE_APP_ROLE ? { role: env.DATABASE_APP_ROLE, password: env.DATABASE_APP_PASSWORD } : undefined,
     /** false: the broker only checks that the owner has migrated the database (it runs as a role that owns nothing) */

@@ -135,7 +135,7 @@ export async function startStack(runDir: string, tmp: string, log: (s: string) =
   const apiLog = path.join(logs, 'api.log');
   // BENCH_API_NODE_ARGS / BENCH_WORKER_NODE_ARGS: extra node flags, for investigation (e.g. --cpu-prof)
   const nodeArgsOf = (name: string) => (process.env[name] ?? '').split(/\s+/).filter(Boolean);
-  const apiProcess = startBrokerProcess('api', { ...common, ROLES: 'api', DATA_DIR: path.join(tmp, 'data-api') }, apiLog, nodeArgsOf('BENCH_API_NODE_ARGS'));
+  const apiProcess = startBrokerProcess('api', { ...common, ROLES: 'api', DATABASE_POOL_SIZE: '30', DATA_DIR: path.join(tmp, 'data-api') }, apiLog, nodeArgsOf('BENCH_API_NODE_ARGS'));
   onCleanup('api process', () => apiProcess.stop());
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   await waitHealthy(apiUrl, apiProcess, apiLog); // it generated the keys: the worker and the proxy start after it
