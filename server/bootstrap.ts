@@ -9,7 +9,10 @@ export async function ensureFirstAdmin(deps: CoreDeps, adminPassword?: string): 
   const password = adminPassword ?? randomBytes(15).toString('base64url');
   const passwordHash = await deps.passwords.hash(password);
   return deps.store.transaction(async (tx) => {
-    // the advisory lock makes two processes starting together create one admin, not two
+    // two processes starting together must create one admin, not two: the audit chain's lock (held to
+    // commit) serialises them, so the second sees the first's user. An append alone no longer takes it:
+    // appends are held until the commit (server/db/audit-repo.ts).
+    await tx.audit.head({ lock: true });
     await tx.audit.append(
       { actorType: 'system', actorId: 'bootstrap', action: 'system.started', subjectType: null, subjectId: null, details: {} },
       deps.clock.now(),

@@ -198,6 +198,22 @@ describe('a password someone else chose', () => {
     expect((await login(admin.user.username, 'my own new admin password').expect(200)).body.passwordChangeRequired).toBe(false);
   });
 
+  it('two brokers starting together on an empty database create one admin, and neither fails', async () => {
+    const db = await createTestDatabase();
+    const fresh = await startHarness({ databaseUrl: db.url });
+    try {
+      const results = await Promise.all(Array.from({ length: 4 }, () => ensureFirstAdmin(fresh.deps, 'same for all')));
+      expect(results.filter((r) => r !== null)).toHaveLength(1);
+      const { rows } = await fresh.pool.query("SELECT count(*)::int AS n FROM users WHERE username = 'admin'");
+      expect(rows[0].n).toBe(1);
+      const created = await fresh.pool.query("SELECT count(*)::int AS n FROM audit_events WHERE action = 'user.created'");
+      expect(created.rows[0].n).toBe(1);
+    } finally {
+      await fresh.close();
+      await db.drop();
+    }
+  });
+
   it('the generated first-admin password must be changed; ADMIN_PASSWORD need not be', async () => {
     const db = await createTestDatabase();
     const fresh = await startHarness({ databaseUrl: db.url });
