@@ -2,12 +2,15 @@
  * Decisions on access requests. Invariants: only eligible approvers (isEligibleApprover: the
  * device's approver department, never one's own request) decide; one decision per approver; one deny
  * ends the request; the N-th distinct approval creates exactly one grant. The request row is locked
- * for the whole decision, so concurrent approvals are counted one after the other. A Slack approval
+ * for the whole decision, so concurrent approvals are counted one after the other; the device, the
+ * technician and their vendor are locked before it, so a change that takes access away and a final
+ * approval never miss each other (decideWithin). A Slack approval
  * link decides only for the approver it was issued to, after their step-up, and is consumed in the
  * transaction that records its decision.
  */
 import { auditActor, isEligibleApprover, requireRole } from './access.js';
 import { addMinutes, grantWindow } from './access-rules.js';
+import { accountExpired } from './account-expiry.js';
 import { inTransaction, type Effects } from './effects.js';
 import { conflict, forbidden, notFound, unauthenticated } from './errors.js';
 import { scheduleGrantJobs } from './grants.js';
@@ -16,7 +19,7 @@ import { requestContext } from './request-context.js';
 import { checkAccessRules } from './requests.js';
 import type { ApprovalLinkBinding } from './slack-ports.js';
 import { requireStepUp, type StepUpEvidence, type StepUpProof } from './step-up.js';
-import type { AccessRequest, Actor, Decision, Grant } from './types.js';
+import type { AccessRequest, Actor, Decision, Device, Grant, User } from './types.js';
 import { jobId } from './workflow-ports.js';
 
 export interface DecideInput {
@@ -33,10 +36,13 @@ export interface DecideResult {
   grant: Grant | null;
 }
 
-async function approveFinal(deps: CoreDeps, tx: Tx, fx: Effects, req: AccessRequest, actor: Actor, now: Date): Promise<Grant> {
-  const device = (await tx.devices.byId(req.deviceId))!;
-  const tech = await tx.users.byId(req.technicianId);
+/** The grant (or extension) of an approved request; `device` and `tech` were read locked by decideWithin. */
+async function approveFinal(deps: CoreDeps, tx: Tx, fx: Effects, locked: { req: AccessRequest; device: Device; tech: User | null },
+  actor: Actor, now: Date): Promise<Grant> {
+  const { req, device, tech } = locked;
   if (!tech || tech.disabledAt) throw conflict('the requesting technician is disabled');
+  if (accountExpired(tech, now)) throw conflict('the requesting technician\'s account has expired');
+  if (!tech.roles.includes('technician')) throw conflict('the requester is no longer a technician');
   if (req.kind === 'extension') {
     const grant = await tx.grants.byId(req.extendsGrantId!, { forUpdate: true });
     if (!grant || grant.status !== 'active') throw conflict('the grant to extend is no longer active');
@@ -102,9 +108,17 @@ async function decideWithin(deps: CoreDeps, tx: Tx, fx: Effects, actor: Actor, r
   proof: DecisionProof): Promise<DecideResult> {
   const approver = requireRole(actor, 'approver');
   const now = deps.clock.now();
-  const req = await tx.requests.byId(requestId, { forUpdate: true });
-  if (!req) throw notFound('access request');
-  const device = await tx.devices.byId(req.deviceId);
+  const peek = await tx.requests.byId(requestId);
+  if (!peek) throw notFound('access request');
+  // What a grant rests on — the device, the technician, their vendor — is locked (FOR SHARE) until
+  // this decision commits, before the request: every change that takes access away (suspend, retire,
+  // disable, account expiry, role or vendor change, a contract moved earlier) writes that row first, so
+  // it waits for this decision and then ends the grant it made, or this decision waits for it and sees
+  // the change. The same order (that row, then the request) on both sides: no deadlock.
+  const device = await tx.devices.byId(peek.deviceId, { forShare: true });
+  const tech = await tx.users.byId(peek.technicianId, { forShare: true });
+  if (tech?.vendorId) await tx.vendors.byId(tech.vendorId, { forShare: true });
+  const req = (await tx.requests.byId(requestId, { forUpdate: true }))!;
   if (req.technicianId === approver.id) throw forbidden('you cannot decide on your own request');
   if (!device || !isEligibleApprover(approver, device, req.technicianId)) {
     throw forbidden(`only approvers of the ${device?.policy.approverDepartment ?? 'device\'s'} department decide on this request`);
@@ -128,7 +142,7 @@ async function decideWithin(deps: CoreDeps, tx: Tx, fx: Effects, actor: Actor, r
   let grant: Grant | null = null;
   if (input.decision === 'deny' || approvals >= req.approvalsRequired) {
     status = input.decision === 'deny' ? 'denied' : 'approved';
-    if (status === 'approved') grant = await approveFinal(deps, tx, fx, req, actor, now);
+    if (status === 'approved') grant = await approveFinal(deps, tx, fx, { req, device: device!, tech }, actor, now);
     const closed = await tx.requests.close(req.id, status, now);
     if (!closed) throw conflict('request was decided concurrently');
     await tx.audit.append(

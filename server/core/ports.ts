@@ -46,7 +46,8 @@ export interface Page<T> {
 export interface UserRepo {
   insert(u: NewUser): Promise<User>;
   update(id: string, patch: UserPatch): Promise<User | null>;
-  byId(id: string): Promise<User | null>;
+  /** `forShare`: the row locked (SELECT … FOR SHARE) until the transaction ends — a change to it waits */
+  byId(id: string, opts?: { forShare?: boolean }): Promise<User | null>;
   byUsername(username: string): Promise<(User & UserSecret) | null>;
   list(filter: { role?: RoleName; vendorId?: string; includeDisabled: boolean }): Promise<User[]>;
   /** the account row for a login attempt, locked (SELECT … FOR UPDATE) until the transaction ends */
@@ -157,7 +158,8 @@ export interface InvitationRepo {
 export interface VendorRepo {
   insert(v: Omit<Vendor, 'id' | 'createdAt' | 'updatedAt'>): Promise<Vendor>;
   update(id: string, patch: Partial<Omit<Vendor, 'id' | 'createdAt' | 'updatedAt'>>): Promise<Vendor | null>;
-  byId(id: string): Promise<Vendor | null>;
+  /** `forShare`: the row locked (SELECT … FOR SHARE) until the transaction ends — a change to it waits */
+  byId(id: string, opts?: { forShare?: boolean }): Promise<Vendor | null>;
   list(): Promise<Vendor[]>;
 }
 
@@ -178,7 +180,8 @@ export interface DeviceRepo {
   update(id: string, patch: DevicePatch): Promise<Device | null>;
   /** conditional write: moves only if the device is still in `from` */
   transition(id: string, from: LifecycleState, to: LifecycleState, at: Date): Promise<Device | null>;
-  byId(id: string, opts?: { forUpdate?: boolean }): Promise<Device | null>;
+  /** `forUpdate` / `forShare`: the row locked until the transaction ends (FOR SHARE: other readers too, a change waits) */
+  byId(id: string, opts?: { forUpdate?: boolean; forShare?: boolean }): Promise<Device | null>;
   byName(name: string): Promise<Device | null>;
   list(filter: DeviceFilter): Promise<Device[]>;
   setVendors(id: string, vendorIds: string[]): Promise<void>;

@@ -94,6 +94,7 @@ function columnValues(d: DevicePatch): [string, unknown][] {
 export function devicesRepo(db: Queryable): DeviceRepo {
   const byId: DeviceRepo['byId'] = async (id, opts) => {
     if (opts?.forUpdate) await db.query('SELECT 1 FROM devices WHERE id = $1 FOR UPDATE', [id]);
+    else if (opts?.forShare) await db.query('SELECT 1 FROM devices WHERE id = $1 FOR SHARE', [id]);
     const { rows } = await db.query(`${SELECT} WHERE d.id = $1`, [id]);
     return rows[0] ? toDevice(rows[0]) : null;
   };

@@ -95,8 +95,8 @@ export function usersRepo(db: Queryable): UserRepo {
       const { rows } = await db.query(`UPDATE users SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, values);
       return rows[0] ? toUser(rows[0]) : null;
     },
-    async byId(id) {
-      const { rows } = await db.query('SELECT * FROM users WHERE id = $1', [id]);
+    async byId(id, opts) {
+      const { rows } = await db.query(`SELECT * FROM users WHERE id = $1${opts?.forShare ? ' FOR SHARE' : ''}`, [id]);
       return rows[0] ? toUser(rows[0]) : null;
     },
     async byUsername(username) {

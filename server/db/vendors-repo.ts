@@ -16,8 +16,8 @@ function toVendor(r: Record<string, unknown>): Vendor {
 }
 
 export function vendorsRepo(db: Queryable): VendorRepo {
-  const byId = async (id: string) => {
-    const { rows } = await db.query(`${SELECT} WHERE id = $1`, [id]);
+  const byId = async (id: string, opts?: { forShare?: boolean }) => {
+    const { rows } = await db.query(`${SELECT} WHERE id = $1${opts?.forShare ? ' FOR SHARE' : ''}`, [id]);
     return rows[0] ? toVendor(rows[0]) : null;
   };
   return {

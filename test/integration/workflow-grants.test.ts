@@ -159,6 +159,67 @@ describe('revocation everywhere', () => {
     expectError(await as(h, w.tech).get('/api/grants'), 401, 'unauthenticated');
   });
 
+  // Regression: once audit appends waited for commit (d2bc591), an approval and a change taking access
+  // away no longer queued behind each other on the audit chain's lock; each missed the other and an
+  // active grant was left on a suspended device, or of a disabled technician. The approval now locks the
+  // device, technician and vendor first (decisions.ts). Both orders: the change first, the approval first.
+  describe('a final approval racing a change that takes access away', () => {
+    const AUDIT_LOCK = 0x706f7274;
+    /** waits until `n` statements of this database wait for a lock (row, transaction or the audit chain's) */
+    async function waiting(n: number): Promise<void> {
+      for (let i = 0; i < 200; i++) {
+        const { rows } = await h.pool.query(
+          `SELECT count(DISTINCT l.pid)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE NOT l.granted AND a.datname = current_database()`);
+        if (rows[0].n >= n) return;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error(`fewer than ${n} statements came to wait for a lock`);
+    }
+    async function race(first: () => Promise<{ status: number }>, second: () => Promise<{ status: number }>) {
+      const holder = await h.pool.connect(); // holds each commit at its audit append: the two overlap for sure
+      try {
+        await holder.query('SELECT pg_advisory_lock($1)', [AUDIT_LOCK]);
+        const a = first();
+        await waiting(1);
+        const b = second();
+        await waiting(2);
+        await holder.query('SELECT pg_advisory_unlock($1)', [AUDIT_LOCK]);
+        return await Promise.all([a, b]);
+      } finally {
+        holder.release();
+      }
+    }
+    const openGrants = async (requestId: string) =>
+      (await h.pool.query(`SELECT id FROM grants WHERE request_id = $1 AND status IN ('scheduled', 'active')`, [requestId])).rows;
+
+    it('the device is suspended first: the approval sees it and refuses', async () => {
+      const w = await world(h, { approvers: 1 });
+      const req = await requestAccess(h, w.tech, w.device.id);
+      const [suspended, approved] = await race(
+        () => lifecycle(w, 'suspended'),
+        () => as(h, w.approvers[0]!).post(`/api/access-requests/${req.id}/approve`, { comment: 'ok' }),
+      );
+      expect(suspended.status).toBe(200);
+      expect(expectError(approved as never, 409, 'conflict').message).toMatch(/suspended/);
+      expect(await openGrants(req.id)).toEqual([]);
+    });
+
+    it('the approval comes first: disabling the technician then ends the grant it made', async () => {
+      const w = await world(h, { approvers: 1 });
+      const req = await requestAccess(h, w.tech, w.device.id);
+      const [approved, disabled] = await race(
+        () => as(h, w.approvers[0]!).post(`/api/access-requests/${req.id}/approve`, { comment: 'ok' }),
+        () => as(h, w.admin).patch(`/api/users/${w.tech.user.id}`, { disabled: true }),
+      );
+      expect(approved.status).toBe(200);
+      expect(disabled.status).toBe(200);
+      const grant = (approved as unknown as { body: { grant: GrantJson } }).body.grant;
+      expect(await openGrants(req.id)).toEqual([]);
+      await expectRevoked(grant, /user disabled/);
+    });
+  });
+
   it('moving the vendor\'s contract end into the past ends its technicians\' grants and cancels their requests', async () => {
     const w = await world(h, { approvers: 1 });
     const g = await grantFor(h, w);
