@@ -85,6 +85,14 @@ export interface LoadResult {
   sessionsOutlivingGrant: number;
   /** from the API's answer (revocation committed) to the channel closing; negative: closed before the answer arrived */
   cutAfterCommitP99Ms: number;
+  /**
+   * Where each cut's time went (p50 / p99 ms over the revoked grants), from timestamps already kept:
+   * request sent → the API's handler read its clock (the grant's ended_at: HTTP, token check, queueing
+   * for the process) → the proxy ended the session (its ended_at: the grant's row lock, the early
+   * publication, the bus, the proxy's event loop) → the client saw its channel close (the close reaching
+   * the client).
+   */
+  cutStages: { toHandler: [number, number]; handlerToProxyEnd: [number, number]; proxyEndToClient: [number, number] } | null;
   load: [number, number, number];
 }
 
@@ -400,6 +408,7 @@ async function measureUnderLoad(
     [typists.slice(0, revokes).map((t) => t.grant.id)],
   );
   const endedInDb = new Set(rows.filter((r) => r.session_ended).map((r) => r.id as string));
+  const cutStages = await traceCuts(stack, typists.slice(0, revokes));
   const afterCommit = typists.slice(0, revokes).map((t) => (t.closedAt && t.answeredAt ? Number(t.closedAt - t.answeredAt) / 1e6 : Infinity));
   const outliving = typists.slice(0, revokes).filter((t, i) => !endedInDb.has(t.grant.id) || afterCommit[i]! > 1000).length;
 
@@ -415,8 +424,36 @@ async function measureUnderLoad(
     proxyRssBaselineMB: round(rss0 / 1e6, 1), proxyRssPeakMB: round(rssPeak / 1e6, 1), proxyCpuSeconds: round(cpu, 1),
     proxyCpuCores: round(cpu / windowSeconds, 2), windowSeconds: round(windowSeconds, 1), windowStartMs: w0,
     recordingsChecked: checked, recordingsComplete: complete, recordingProblems: problems.slice(0, 20),
-    sessionsOutlivingGrant: outliving, cutAfterCommitP99Ms: round(quantile(afterCommit, 0.99), 1), load: loadavg(),
+    sessionsOutlivingGrant: outliving, cutAfterCommitP99Ms: round(quantile(afterCommit, 0.99), 1), cutStages, load: loadavg(),
   };
+}
+
+/** hrtime (ns) → epoch ms, both read now (the database's timestamps are epoch) */
+function wallClock(): (hr: bigint) => number {
+  const wall = Date.now();
+  const hr = process.hrtime.bigint();
+  return (t) => wall + Number(t - hr) / 1e6;
+}
+
+/** LoadResult.cutStages: the revoked grants' and their sessions' ended_at beside the client's times */
+async function traceCuts(stack: Stack, revoked: Typist[]): Promise<LoadResult['cutStages']> {
+  const { rows } = await stack.db.query(
+    `SELECT g.id, g.ended_at AS grant_ended, s.ended_at AS session_ended FROM grants g JOIN sessions s ON s.grant_id = g.id WHERE g.id = ANY($1::uuid[])`,
+    [revoked.map((t) => t.grant.id)],
+  );
+  const byGrant = new Map(rows.map((r) => [r.id as string, r as { grant_ended: Date | null; session_ended: Date | null }]));
+  const wall = wallClock();
+  const [a, b, c]: number[][] = [[], [], []];
+  for (const t of revoked) {
+    const r = byGrant.get(t.grant.id);
+    if (!r?.grant_ended || !r.session_ended || !t.revokedAt || !t.closedAt) continue;
+    a.push(r.grant_ended.getTime() - wall(t.revokedAt));
+    b.push(r.session_ended.getTime() - r.grant_ended.getTime());
+    c.push(wall(t.closedAt) - r.session_ended.getTime());
+  }
+  if (!a.length) return null;
+  const pq = (xs: number[]): [number, number] => [round(median(xs), 1), round(quantile(xs, 0.99), 1)];
+  return { toHandler: pq(a), handlerToProxyEnd: pq(b), proxyEndToClient: pq(c) };
 }
 
 /** The phase's part of the report: its table and its checks (targets from issue 17). */
@@ -432,6 +469,7 @@ export function loadMarkdown(r: LoadResult): { lines: string[]; checks: { figure
     `| event-loop delay p99 / max ms: proxy; api+worker; the benchmark's clients | ${delay(r.loopDelay.proxy)}; ${delay(r.loopDelay.api)}; ${delay(r.loopDelay.bench)} |`,
     `| machine CPU busy over the window (both cores = 1.0) | ${r.machineBusy} |`,
     `| cut (revoke request → channel closed) p50 / p99 / max ms (${r.cuts} sessions; API answered p99 ${r.revokeApiP99Ms} ms) | ${r.cutP50Ms} / ${r.cutP99Ms} / ${r.cutMaxMs} |`,
+    ...(r.cutStages ? [`| cut by stage p50 / p99 ms: request → API handler; → proxy ended the session; → client saw the close | ${r.cutStages.toHandler.join(' / ')}; ${r.cutStages.handlerToProxyEnd.join(' / ')}; ${r.cutStages.proxyEndToClient.join(' / ')} |`] : []),
     `| downloads MiB/s each (all done in ${r.transferSeconds} s) | ${r.transferMiBps.join(', ')} |`,
     `| proxy RSS fresh / peak MB | ${r.proxyRssBaselineMB} / ${r.proxyRssPeakMB} |`,
     `| proxy CPU | ${r.proxyCpuSeconds} s over ${r.windowSeconds} s (${r.proxyCpuCores} cores) |`,
