@@ -43,32 +43,28 @@ export async function estimatedMatches(db: Queryable, q: SearchQuery, tsquery: s
  * expression of parameters, so PostgreSQL plans each execution with the words asked (an unnamed
  * statement gets a custom plan). `from: 'matches'` (few matches, see FEW_MATCHES) reads the matching
  * segments first — a fence PostgreSQL cannot push the session filters through; `'newest'` leaves the
- * plan to it (the newest-first scan that stops early, for a common word).
+ * plan to it (the newest-first scan that stops early, for a common word — over one technician's,
+ * device's or vendor's segments when the query names one, migration 038).
  */
 export function searchStatement(q: SearchQuery, tsquery: string, from: 'matches' | 'newest' = 'newest'): { text: string; values: unknown[] } {
   // the words and the time range: in the fenced subquery, or beside the session filters
   const matching = `tsv @@ ${QUERY} AND ($5::timestamptz IS NULL OR session_started_at >= $5) AND ($6::timestamptz IS NULL OR session_started_at < $6)`;
+  // the session's device, vendor and technician, carried by each segment (migration 038)
+  const filters = `($2::uuid IS NULL OR device_id = $2) AND ($3::uuid IS NULL OR vendor_id = $3) AND ($4::uuid IS NULL OR technician_id = $4)`;
   const [segments, where] = from === 'matches'
-    ? [`(SELECT id, session_id, offset_seconds, kind, session_started_at, tsv FROM search_segments WHERE ${matching} OFFSET 0) g`, 'TRUE']
-    : ['search_segments g', matching.replace(/tsv|session_started_at/g, 'g.$&')];
+    ? [`(SELECT id, session_id, offset_seconds, kind, session_started_at, tsv, device_id, vendor_id, technician_id FROM search_segments WHERE ${matching} OFFSET 0) g`, filters]
+    : ['search_segments', `${matching} AND ${filters}`];
   return {
     text: `WITH recent AS (
-           SELECT g.id, g.session_id, g.offset_seconds, g.kind, g.session_started_at, ts_rank(g.tsv, ${QUERY}) AS rank
+           SELECT id, session_id, offset_seconds, kind, session_started_at, ts_rank(tsv, ${QUERY}) AS rank
              FROM ${segments}
-             JOIN sessions s ON s.id = g.session_id
-             JOIN grants gr ON gr.id = s.grant_id
-             JOIN users t ON t.id = s.technician_id
             WHERE ${where}
-              AND ($2::uuid IS NULL OR s.device_id = $2)
-              AND ($3::uuid IS NULL OR gr.vendor_id = $3 OR (gr.vendor_id IS NULL AND t.vendor_id = $3))
-              AND ($4::uuid IS NULL OR s.technician_id = $4)
-            ORDER BY g.session_started_at DESC
+            ORDER BY session_started_at DESC
             LIMIT GREATEST(${CANDIDATES}, $7::int))
          SELECT r.session_id, d.name AS device_name, r.offset_seconds, r.kind, t.text
            FROM (SELECT * FROM recent ORDER BY rank DESC, session_started_at DESC, offset_seconds LIMIT $7) r
            JOIN search_segments t ON t.id = r.id -- the text of the page's hits only
-           JOIN sessions s ON s.id = r.session_id
-           JOIN devices d ON d.id = s.device_id
+           JOIN devices d ON d.id = t.device_id
           ORDER BY r.rank DESC, r.session_started_at DESC, r.offset_seconds`,
     values: [tsquery, q.deviceId ?? null, q.vendorId ?? null, q.technicianId ?? null, q.from ?? null, q.to ?? null, q.limit, q.q],
   };
@@ -175,6 +171,18 @@ export async function saveProgress(db: Queryable, sessionId: string, p: ReadProg
   );
 }
 
+/**
+ * The columns a segment's filters read (migration 038), taken from its session ($1) as it was: the
+ * grant's vendor, or the technician's when the grant has none.
+ */
+const SESSION_FILTERS = {
+  columns: 'technician_id, device_id, vendor_id',
+  values: 'f.technician_id, f.device_id, f.vendor_id',
+  join: `CROSS JOIN (SELECT s.technician_id, s.device_id, COALESCE(gr.vendor_id, t.vendor_id) AS vendor_id
+                       FROM sessions s JOIN grants gr ON gr.id = s.grant_id JOIN users t ON t.id = s.technician_id
+                      WHERE s.id = $1) f`,
+};
+
 /** a multi-row INSERT of this many segments at a time */
 const INSERT_BATCH = 2000;
 
@@ -191,15 +199,17 @@ export async function insertSegments(
     const base = [session.sessionId, session.startedAt, part.map((s) => s.offsetSeconds), part.map((s) => s.kind), part.map((s) => s.text)];
     if (tsvector === 'database') {
       await db.query(
-        `INSERT INTO search_segments (session_id, session_started_at, offset_seconds, kind, text, tsv)
-         SELECT $1, $2, o, k, t, to_tsvector('simple', t) FROM unnest($3::float8[], $4::text[], $5::text[]) AS u(o, k, t)`,
+        `INSERT INTO search_segments (session_id, session_started_at, offset_seconds, kind, text, tsv, ${SESSION_FILTERS.columns})
+         SELECT $1, $2, o, k, t, to_tsvector('simple', t), ${SESSION_FILTERS.values} FROM unnest($3::float8[], $4::text[], $5::text[]) AS u(o, k, t)
+           ${SESSION_FILTERS.join}`,
         base,
       );
       continue;
     }
     await db.query(
-      `INSERT INTO search_segments (session_id, session_started_at, offset_seconds, kind, text, tsv)
-       SELECT $1, $2, o, k, t, v::tsvector FROM unnest($3::float8[], $4::text[], $5::text[], $6::text[]) AS u(o, k, t, v)`,
+      `INSERT INTO search_segments (session_id, session_started_at, offset_seconds, kind, text, tsv, ${SESSION_FILTERS.columns})
+       SELECT $1, $2, o, k, t, v::tsvector, ${SESSION_FILTERS.values} FROM unnest($3::float8[], $4::text[], $5::text[], $6::text[]) AS u(o, k, t, v)
+         ${SESSION_FILTERS.join}`,
       [...base, part.map((s) => tsvectorOf(s.text))],
     );
   }
