@@ -9,6 +9,7 @@
  */
 import { auditActor, hasRole, isEligibleApprover, requireRole, requireUser } from './access.js';
 import { addMinutes, contractCovers } from './access-rules.js';
+import { accountExpired } from './account-expiry.js';
 import { inTransaction, type Effects } from './effects.js';
 import { conflict, forbidden, invalid, notFound } from './errors.js';
 import { scheduleGrantJobs } from './grants.js';
@@ -58,14 +59,21 @@ export async function openBreakGlass(deps: CoreDeps, actor: Actor, input: BreakG
   const tech = requireRole(actor, 'technician');
   const now = deps.clock.now();
   return inTransaction(deps, async (tx, fx) => {
-    const device = await tx.devices.byId(input.deviceId);
+    // locked as a decision locks them (decisions.ts), the device for update: a change taking access away
+    // waits and then ends this grant, or this waits and sees it; and an approval on the same device
+    // cannot land beside it unseen (one open grant per technician and device)
+    const device = await tx.devices.byId(input.deviceId, { forUpdate: true });
     if (!device || !tech.vendorId || !device.vendorIds.includes(tech.vendorId)) throw notFound('device');
+    const current = await tx.users.byId(tech.id, { forShare: true });
+    if (!current || current.disabledAt || accountExpired(current, now) || !current.roles.includes('technician') || current.vendorId !== tech.vendorId) {
+      throw forbidden('your account can no longer open emergency access');
+    }
     if (device.lifecycleState !== 'deployed') throw conflict(`device ${device.name} is ${device.lifecycleState}, not deployed`);
     if (!device.policy.breakGlass) throw forbidden(`the policy of ${device.name} does not allow emergency access; request access instead`);
     if (input.durationMinutes > device.policy.breakGlassMaxMinutes) {
       throw invalid(`durationMinutes exceeds the device's emergency maximum of ${device.policy.breakGlassMaxMinutes} minutes`);
     }
-    const vendor = await tx.vendors.byId(tech.vendorId);
+    const vendor = await tx.vendors.byId(tech.vendorId, { forShare: true });
     const window = { startsAt: now, endsAt: addMinutes(now, input.durationMinutes) };
     if (!vendor || !contractCovers(vendor.contractEnd, { startsAt: now, endsAt: now })) throw forbidden('your vendor\'s contract has ended');
     if (!contractCovers(vendor.contractEnd, window)) throw invalid(`the access would end after your vendor's contract (last day ${vendor.contractEnd})`);

@@ -25,7 +25,7 @@ import { countRows, expectError, sshKeygenPair } from '../support/fixtures.js';
 import type { Harness } from '../support/harness.js';
 import { blockTexts, startSlackStandIn, type SlackCall, type SlackStandIn } from '../support/slack-standin.js';
 import {
-  actionsOf, as, auditOf, endedEvents, grantRow, HOUR, isolatedHarness, MIN, person, plus, requestRow, runAt, runDue, T0, world,
+  actionsOf, as, auditOf, endedEvents, grantRow, HOUR, isolatedHarness, MIN, overlapAtCommit, person, plus, requestRow, runAt, runDue, T0, world,
   type GrantJson, type Person, type World,
 } from '../support/workflow-fixtures.js';
 
@@ -146,6 +146,38 @@ describe('opening emergency access: POST /api/break-glass', () => {
     expect(await requestRow(h, pending.body.id)).toMatchObject({ status: 'cancelled' });
     expect(await review(w.approvers[0]!, g.id)).toMatchObject({ status: 200 });
     expect(expectError(await breakGlass(w.tech, w.device.id), 409, 'conflict').message).toMatch(/already have active access/);
+  });
+
+  // Regression: break-glass read the device, the technician and the vendor without locks, so a change
+  // taking access away or an approval at the same moment missed it (overlapAtCommit makes them overlap)
+  it('opened while the technician is being disabled: the disabling ends it', async () => {
+    const w = await world(h, allowing());
+    const [opened, disabled] = await overlapAtCommit(h, () => breakGlass(w.tech, w.device.id),
+      () => as(h, w.admin).patch(`/api/users/${w.tech.user.id}`, { disabled: true }));
+    expect(opened.status, JSON.stringify(opened.body)).toBe(201);
+    expect(disabled.status).toBe(200);
+    expect(await grantRow(h, opened.body.id)).toMatchObject({ status: 'revoked', end_reason: 'user disabled' });
+    expect(endedEvents(h, opened.body.id)).toHaveLength(1);
+  });
+
+  it('and the last approval of the technician\'s request on the same device: one open grant, whichever comes first', async () => {
+    const openOn = async (w: World) => (await h.pool.query(
+      `SELECT id FROM grants WHERE technician_id = $1 AND device_id = $2 AND status IN ('scheduled', 'active')`, [w.tech.user.id, w.device.id])).rows;
+    const approveNow = (w: World, requestId: string) => () => as(h, w.approvers[0]!).post(`/api/access-requests/${requestId}/approve`, { comment: 'ok' });
+
+    const a = await world(h, { ...allowing(), approvers: 1 });
+    const reqA = await as(h, a.tech).post('/api/access-requests', { deviceId: a.device.id, reason: 'firmware', ticketRef: 'CHG-2', durationMinutes: 30 });
+    const [approved, refused] = await overlapAtCommit(h, approveNow(a, reqA.body.id), () => breakGlass(a.tech, a.device.id));
+    expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+    expect(expectError(refused, 409, 'conflict').message).toMatch(/already have active access/);
+    expect(await openOn(a)).toHaveLength(1);
+
+    const b = await world(h, { ...allowing(), approvers: 1 });
+    const reqB = await as(h, b.tech).post('/api/access-requests', { deviceId: b.device.id, reason: 'firmware', ticketRef: 'CHG-3', durationMinutes: 30 });
+    const [opened, late] = await overlapAtCommit(h, () => breakGlass(b.tech, b.device.id), approveNow(b, reqB.body.id));
+    expect(opened.status, JSON.stringify(opened.body)).toBe(201);
+    expect(expectError(late, 409, 'conflict').message).toMatch(/cancelled/);
+    expect(await openOn(b)).toEqual([{ id: opened.body.id }]);
   });
 });
 

@@ -9,8 +9,8 @@ import { jobId } from '../../server/core/workflow-ports.js';
 import { expectError } from '../support/fixtures.js';
 import type { Harness } from '../support/harness.js';
 import {
-  actionsOf, approve, as, auditOf, earlyEndedEvents, endedEvents, grantFor, grantRow, HOUR, MIN, person, requestAccess, requestBody,
-  requestRow, runAt, world, type GrantJson, type World, isolatedHarness, plus, T0 } from '../support/workflow-fixtures.js';
+  actionsOf, approve, as, AUDIT_CHAIN_LOCK, auditOf, earlyEndedEvents, endedEvents, grantFor, grantRow, HOUR, MIN, overlapAtCommit, person, requestAccess,
+  requestBody, requestRow, runAt, world, type GrantJson, type World, isolatedHarness, plus, T0 } from '../support/workflow-fixtures.js';
 
 const ctx = isolatedHarness();
 let h: Harness;
@@ -58,7 +58,7 @@ describe('the kill switch: POST /api/grants/:id/revoke', () => {
     const g = await grantFor(h, w, { durationMinutes: 60 });
     const holder = await h.pool.connect(); // another writer holding the audit chain's lock (audit-repo.ts)
     try {
-      await holder.query('SELECT pg_advisory_lock($1)', [0x706f7274]);
+      await holder.query('SELECT pg_advisory_lock($1)', [AUDIT_CHAIN_LOCK]);
       let answered = false;
       const revoking = as(h, w.approvers[0]!).post(`/api/grants/${g.id}/revoke`, { reason: 'pump alarm' }).then((r) => {
         answered = true;
@@ -70,7 +70,7 @@ describe('the kill switch: POST /api/grants/:id/revoke', () => {
       expect(answered).toBe(false);
       expect((await grantRow(h, g.id)).status).toBe('active');
       expect(endedEvents(h, g.id)).toEqual([]);
-      await holder.query('SELECT pg_advisory_unlock($1)', [0x706f7274]);
+      await holder.query('SELECT pg_advisory_unlock($1)', [AUDIT_CHAIN_LOCK]);
       expect((await revoking).status).toBe(200);
     } finally {
       holder.release();
@@ -164,39 +164,13 @@ describe('revocation everywhere', () => {
   // active grant was left on a suspended device, or of a disabled technician. The approval now locks the
   // device, technician and vendor first (decisions.ts). Both orders: the change first, the approval first.
   describe('a final approval racing a change that takes access away', () => {
-    const AUDIT_LOCK = 0x706f7274;
-    /** waits until `n` statements of this database wait for a lock (row, transaction or the audit chain's) */
-    async function waiting(n: number): Promise<void> {
-      for (let i = 0; i < 200; i++) {
-        const { rows } = await h.pool.query(
-          `SELECT count(DISTINCT l.pid)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-            WHERE NOT l.granted AND a.datname = current_database()`);
-        if (rows[0].n >= n) return;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      throw new Error(`fewer than ${n} statements came to wait for a lock`);
-    }
-    async function race(first: () => Promise<{ status: number }>, second: () => Promise<{ status: number }>) {
-      const holder = await h.pool.connect(); // holds each commit at its audit append: the two overlap for sure
-      try {
-        await holder.query('SELECT pg_advisory_lock($1)', [AUDIT_LOCK]);
-        const a = first();
-        await waiting(1);
-        const b = second();
-        await waiting(2);
-        await holder.query('SELECT pg_advisory_unlock($1)', [AUDIT_LOCK]);
-        return await Promise.all([a, b]);
-      } finally {
-        holder.release();
-      }
-    }
     const openGrants = async (requestId: string) =>
       (await h.pool.query(`SELECT id FROM grants WHERE request_id = $1 AND status IN ('scheduled', 'active')`, [requestId])).rows;
 
     it('the device is suspended first: the approval sees it and refuses', async () => {
       const w = await world(h, { approvers: 1 });
       const req = await requestAccess(h, w.tech, w.device.id);
-      const [suspended, approved] = await race(
+      const [suspended, approved] = await overlapAtCommit(h,
         () => lifecycle(w, 'suspended'),
         () => as(h, w.approvers[0]!).post(`/api/access-requests/${req.id}/approve`, { comment: 'ok' }),
       );
@@ -208,7 +182,7 @@ describe('revocation everywhere', () => {
     it('the approval comes first: disabling the technician then ends the grant it made', async () => {
       const w = await world(h, { approvers: 1 });
       const req = await requestAccess(h, w.tech, w.device.id);
-      const [approved, disabled] = await race(
+      const [approved, disabled] = await overlapAtCommit(h,
         () => as(h, w.approvers[0]!).post(`/api/access-requests/${req.id}/approve`, { comment: 'ok' }),
         () => as(h, w.admin).patch(`/api/users/${w.tech.user.id}`, { disabled: true }),
       );

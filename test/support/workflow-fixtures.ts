@@ -11,6 +11,8 @@ import { createVendor, deployedDevice, sshKeygenPair, type DeviceJson } from './
 import { createTestDatabase } from './databases.js';
 import { startHarness, unique, type Harness } from './harness.js';
 
+/** the audit chain's advisory lock (server/db/audit-repo.ts, migration 037) */
+export const AUDIT_CHAIN_LOCK = 0x706f7274;
 export const MIN = 60_000;
 /** the fake clock's start in workflow tests: a Monday morning */
 export const T0 = new Date('2031-03-03T09:00:00Z');
@@ -183,3 +185,35 @@ export const endedEvents = (h: Harness, grantId: string) =>
 /** the same, published before the commit (the early cut, server/core/effects.ts) */
 export const earlyEndedEvents = (h: Harness, grantId: string) =>
   h.bus.published.filter((e) => e.type === 'grant.ended' && e.grantIds.includes(grantId) && e.early);
+
+/** waits until `n` statements of the harness's database wait for a lock (a row, a transaction or the audit chain's) */
+async function lockWaiters(h: Harness, n: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const { rows } = await h.pool.query(
+      `SELECT count(DISTINCT l.pid)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE NOT l.granted AND a.datname = current_database()`);
+    if (rows[0].n >= n) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`fewer than ${n} statements came to wait for a lock`);
+}
+
+/**
+ * Runs two audited changes so that they overlap for sure: the audit chain's lock (audit-repo.ts) is
+ * held meanwhile, so `first` does all its work and waits at its commit; then `second` runs until it
+ * waits too (for `first`'s rows, or for the chain at its own commit); then both go on. Returns both answers.
+ */
+export async function overlapAtCommit<A, B>(h: Harness, first: () => Promise<A>, second: () => Promise<B>): Promise<[A, B]> {
+  const holder = await h.pool.connect();
+  try {
+    await holder.query('SELECT pg_advisory_lock($1)', [AUDIT_CHAIN_LOCK]);
+    const a = first();
+    await lockWaiters(h, 1);
+    const b = second();
+    await lockWaiters(h, 2);
+    await holder.query('SELECT pg_advisory_unlock($1)', [AUDIT_CHAIN_LOCK]);
+    return await Promise.all([a, b]);
+  } finally {
+    holder.release();
+  }
+}
