@@ -94,9 +94,15 @@ export interface SessionToIndex {
 
 /**
  * Ended sessions not indexed yet whose recording (if any) is finalised, locked for this transaction
- * (SKIP LOCKED: two workers index different sessions), oldest first.
+ * (SKIP LOCKED: two workers index different sessions) and claimed, oldest first.
+ *
+ * The claim — this transaction's search_indexed row for each, inserted ON CONFLICT DO NOTHING — is
+ * what makes a session indexed once: the locking read's "not indexed yet" is judged on the snapshot
+ * its statement started with, so a session another lane indexed and committed meanwhile (its row
+ * lock already released) was returned again, and its segments written twice. A unique-key insert
+ * sees every committed row (and waits for an uncommitted one), whatever the snapshot.
  */
-export async function lockSessionsToIndex(db: Queryable, limit: number): Promise<SessionToIndex[]> {
+export async function lockSessionsToIndex(db: Queryable, limit: number, at: Date): Promise<SessionToIndex[]> {
   const { rows } = await db.query(
     `SELECT s.id, s.started_at, r.path
        FROM sessions s
@@ -109,7 +115,15 @@ export async function lockSessionsToIndex(db: Queryable, limit: number): Promise
       FOR UPDATE OF s SKIP LOCKED`,
     [limit],
   );
-  return rows.map((r) => ({ sessionId: r.id as string, startedAt: r.started_at as Date, recordingPath: (r.path as string | null) ?? null }));
+  if (!rows.length) return [];
+  const claimed = await db.query(
+    `INSERT INTO search_indexed (session_id, indexed_at, segments, problem)
+     SELECT unnest($1::uuid[]), $2, 0, NULL ON CONFLICT (session_id) DO NOTHING RETURNING session_id`,
+    [rows.map((r) => r.id as string), at],
+  );
+  const ours = new Set(claimed.rows.map((r) => r.session_id as string));
+  return rows.filter((r) => ours.has(r.id as string))
+    .map((r) => ({ sessionId: r.id as string, startedAt: r.started_at as Date, recordingPath: (r.path as string | null) ?? null }));
 }
 
 /** How far the indexer has read a recording that was (or is) growing (migration 035). */
@@ -215,11 +229,8 @@ export async function insertSegments(
   }
 }
 
-/** The session is fully indexed: its search_indexed row, and its read progress is no longer needed. */
+/** The session (claimed by lockSessionsToIndex) is fully indexed: its row says how, and its read progress is no longer needed. */
 export async function markIndexed(db: Queryable, sessionId: string, at: Date, segments: number, problem: string | null): Promise<void> {
-  await db.query(
-    'INSERT INTO search_indexed (session_id, indexed_at, segments, problem) VALUES ($1, $2, $3, $4) ON CONFLICT (session_id) DO NOTHING',
-    [sessionId, at, segments, problem],
-  );
+  await db.query('UPDATE search_indexed SET indexed_at = $2, segments = $3, problem = $4 WHERE session_id = $1', [sessionId, at, segments, problem]);
   await db.query('DELETE FROM search_progress WHERE session_id = $1', [sessionId]);
 }

@@ -95,7 +95,7 @@ export function startSearchIndexer(deps: { pool: Pool; clock: Clock; logger: Log
   async function completeEnded(): Promise<number> {
     return transaction(deps.pool, async (client) => {
       await relaxCommit(client);
-      const sessions = await lockSessionsToIndex(client, batch);
+      const sessions = await lockSessionsToIndex(client, batch, deps.clock.now());
       for (const s of sessions) {
         const progress = (await lockProgress(client, s.sessionId)) ?? { byteOffset: 0, walkerState: null, segments: 0 };
         let problem: string | null = null;
