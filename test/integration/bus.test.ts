@@ -5,6 +5,7 @@ import pg from 'pg';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import type { RevocationEvent } from '../../server/core/workflow-ports.js';
 import { createRevocationBus, type RevocationBusHandle } from '../../server/bus/create-bus.js';
+import { createPgBus } from '../../server/bus/pg-bus.js';
 import { createLogger } from '../../server/logger.js';
 
 const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -147,6 +148,37 @@ describe('revocation bus on postgres, connection loss', () => {
     } finally {
       await admin.end().catch(() => undefined);
       await Promise.all([proxy.close(), broker.close()]);
+    }
+  });
+});
+
+// Regression (issue 17, revocation storm): each publication was its own NOTIFY statement through a
+// pool of two connections, so a storm's last cut waited behind every earlier one's round trip.
+describe('revocation bus on postgres, a storm of publications', () => {
+  it('sends what piles up during one statement together in the next, and delivers every event in publish order', async () => {
+    const databaseUrl = inject('databaseUrl');
+    const channel = `portcullis_test_${randomBytes(5).toString('hex')}`;
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+    let statements = 0;
+    const counting = Object.assign(Object.create(pool) as pg.Pool, {
+      query: (...args: Parameters<pg.Pool['query']>) => {
+        statements++;
+        return (pool.query as (...a: unknown[]) => unknown)(...args);
+      },
+    });
+    const proxy = createPgBus({ databaseUrl, logger, channel });
+    const api = createPgBus({ databaseUrl, logger, channel, pool: counting });
+    try {
+      const received: RevocationEvent[] = [];
+      await proxy.subscribe((e) => received.push(e));
+      const events: RevocationEvent[] = Array.from({ length: 200 }, (_, i) => ({ type: 'grant.ended', grantIds: [`g-${i}`], reason: 'revoked', message: `storm ${i}` }));
+      await Promise.all(events.map((e) => api.publish(e)));
+      expect(statements).toBeLessThanOrEqual(3);
+      await vi.waitFor(() => expect(received).toHaveLength(200), { timeout: 5000, interval: 20 });
+      expect(received).toEqual(events);
+    } finally {
+      await Promise.all([proxy.close(), api.close()]);
+      await pool.end();
     }
   });
 });
