@@ -25,7 +25,9 @@ import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import ssh2 from 'ssh2';
+import { pino } from 'pino';
 import { extractStreamsFromFile } from '../../proxy/recording/extract.js';
+import { createRevocationBus } from '../../server/bus/create-bus.js';
 import { certificateKey } from '../../proxy/ssh2-cert-auth.js';
 import { generateKey } from '../support/device-sshd.js';
 import { loadavg, median, quantile, round, runShell, sq, sshLine } from './measure.js';
@@ -88,11 +90,12 @@ export interface LoadResult {
   /**
    * Where each cut's time went (p50 / p99 ms over the revoked grants), from timestamps already kept:
    * request sent → the API's handler read its clock (the grant's ended_at: HTTP, token check, queueing
-   * for the process) → the proxy ended the session (its ended_at: the grant's row lock, the early
-   * publication, the bus, the proxy's event loop) → the client saw its channel close (the close reaching
-   * the client).
+   * for the process) → the early cut reached this process on the revocation bus (the transaction up to
+   * the grants' end: the connection, the grant's row lock, the device; the publication) → the client
+   * got the revocation's notice (the proxy's event loop, the way back to the client) → the client saw
+   * its channel close (the proxy's close after the notice).
    */
-  cutStages: { toHandler: [number, number]; handlerToProxyEnd: [number, number]; proxyEndToClient: [number, number] } | null;
+  cutStages: { toHandler: [number, number]; handlerToBus: [number, number]; busToNotice: [number, number]; noticeToClose: [number, number] } | null;
   load: [number, number, number];
 }
 
@@ -120,6 +123,10 @@ interface Typist {
   revokedAt: bigint | null;
   /** when the API answered the revoke request: the revocation is committed by then */
   answeredAt: bigint | null;
+  /** when the revocation's notice reached the client (the proxy writes it as it cuts, before the close) */
+  noticeAt: bigint | null;
+  /** when the early cut of its grant reached a subscriber of the revocation bus in this process */
+  busAt?: bigint;
   timer: NodeJS.Timeout | null;
 }
 
@@ -146,7 +153,7 @@ function openTypist(stack: Stack, key: ssh2.ParsedKey, tech: Technician, grant: 
     client.once('ready', () => {
       client.exec(command, { pty: { term: 'xterm', cols: 80, rows: 24 } }, (err, stream) => {
         if (err) return fail(err);
-        const t: Typist = { command, tech, grant, client, stream, received: [], inFlight: [], samples: [], quiet: [], closedAt: null, revokedAt: null, answeredAt: null, timer: null };
+        const t: Typist = { command, tech, grant, client, stream, received: [], inFlight: [], samples: [], quiet: [], closedAt: null, revokedAt: null, answeredAt: null, noticeAt: null, timer: null };
         let ready = false;
         stream.on('data', (d: Buffer) => {
           t.received.push(d);
@@ -160,6 +167,7 @@ function openTypist(stack: Stack, key: ssh2.ParsedKey, tech: Technician, grant: 
             return;
           }
           const now = process.hrtime.bigint();
+          if (t.revokedAt && !t.noticeAt && d.includes('access revoked')) t.noticeAt = now;
           for (let i = 0; i < d.length && t.inFlight.length; i++) {
             const sent = t.inFlight.shift()!;
             (bulkStartedAt === null || sent < bulkStartedAt ? t.quiet : t.samples).push(Number(now - sent) / 1e6);
@@ -306,8 +314,15 @@ async function measureUnderLoad(
   });
   const transfersDone = Promise.all(transfers);
 
-  // the storm, once everything is going: R revoke requests spread evenly over one second
+  // the storm, once everything is going: R revoke requests spread evenly over one second; this process
+  // listens on the revocation bus too, beside the proxy, to time when each early cut arrives
   await new Promise((r) => setTimeout(r, Math.min(o.seconds * 500, 10_000)));
+  const byGrant = new Map(typists.slice(0, revokes).map((t) => [t.grant.id, t]));
+  const bus = createRevocationBus({ databaseUrl: stack.databaseUrl, redisUrl: stack.redisUrl || undefined, logger: pino({ level: 'silent' }) });
+  const unsubscribe = await bus.subscribe((e) => {
+    const now = process.hrtime.bigint();
+    if (e.type === 'grant.ended' && e.early) for (const id of e.grantIds) { const t = byGrant.get(id); if (t) t.busAt ??= now; }
+  });
   const stormStart = process.hrtime.bigint();
   const apiMs: number[] = [];
   const revokeFailures: string[] = [];
@@ -343,6 +358,8 @@ async function measureUnderLoad(
   const stormSpreadMs = Number(typists[revokes - 1]?.revokedAt ?? stormStart) / 1e6 - Number(stormStart) / 1e6;
   // every revoked session closed at the client (or 10 s passed)
   for (let i = 0; i < 100 && typists.slice(0, revokes).some((t) => !t.closedAt); i++) await new Promise((r) => setTimeout(r, 100));
+  await unsubscribe();
+  await bus.close();
 
   const results = await transfersDone;
   const rest = o.seconds * 1000 - (Date.now() - w0);
@@ -437,23 +454,21 @@ function wallClock(): (hr: bigint) => number {
 
 /** LoadResult.cutStages: the revoked grants' and their sessions' ended_at beside the client's times */
 async function traceCuts(stack: Stack, revoked: Typist[]): Promise<LoadResult['cutStages']> {
-  const { rows } = await stack.db.query(
-    `SELECT g.id, g.ended_at AS grant_ended, s.ended_at AS session_ended FROM grants g JOIN sessions s ON s.grant_id = g.id WHERE g.id = ANY($1::uuid[])`,
-    [revoked.map((t) => t.grant.id)],
-  );
-  const byGrant = new Map(rows.map((r) => [r.id as string, r as { grant_ended: Date | null; session_ended: Date | null }]));
+  const { rows } = await stack.db.query(`SELECT id, ended_at AS grant_ended FROM grants WHERE id = ANY($1::uuid[])`, [revoked.map((t) => t.grant.id)]);
+  const byGrant = new Map(rows.map((r) => [r.id as string, r as { grant_ended: Date | null }]));
   const wall = wallClock();
-  const [a, b, c]: number[][] = [[], [], []];
+  const [a, b, c, d]: number[][] = [[], [], [], []];
   for (const t of revoked) {
     const r = byGrant.get(t.grant.id);
-    if (!r?.grant_ended || !r.session_ended || !t.revokedAt || !t.closedAt) continue;
+    if (!r?.grant_ended || !t.revokedAt || !t.busAt || !t.noticeAt || !t.closedAt) continue;
     a.push(r.grant_ended.getTime() - wall(t.revokedAt));
-    b.push(r.session_ended.getTime() - r.grant_ended.getTime());
-    c.push(wall(t.closedAt) - r.session_ended.getTime());
+    b.push(wall(t.busAt) - r.grant_ended.getTime());
+    c.push(Number(t.noticeAt - t.busAt) / 1e6);
+    d.push(Number(t.closedAt - t.noticeAt) / 1e6);
   }
   if (!a.length) return null;
   const pq = (xs: number[]): [number, number] => [round(median(xs), 1), round(quantile(xs, 0.99), 1)];
-  return { toHandler: pq(a), handlerToProxyEnd: pq(b), proxyEndToClient: pq(c) };
+  return { toHandler: pq(a), handlerToBus: pq(b), busToNotice: pq(c), noticeToClose: pq(d) };
 }
 
 /** The phase's part of the report: its table and its checks (targets from issue 17). */
@@ -469,7 +484,7 @@ export function loadMarkdown(r: LoadResult): { lines: string[]; checks: { figure
     `| event-loop delay p99 / max ms: proxy; api+worker; the benchmark's clients | ${delay(r.loopDelay.proxy)}; ${delay(r.loopDelay.api)}; ${delay(r.loopDelay.bench)} |`,
     `| machine CPU busy over the window (both cores = 1.0) | ${r.machineBusy} |`,
     `| cut (revoke request → channel closed) p50 / p99 / max ms (${r.cuts} sessions; API answered p99 ${r.revokeApiP99Ms} ms) | ${r.cutP50Ms} / ${r.cutP99Ms} / ${r.cutMaxMs} |`,
-    ...(r.cutStages ? [`| cut by stage p50 / p99 ms: request → API handler; → proxy ended the session; → client saw the close | ${r.cutStages.toHandler.join(' / ')}; ${r.cutStages.handlerToProxyEnd.join(' / ')}; ${r.cutStages.proxyEndToClient.join(' / ')} |`] : []),
+    ...(r.cutStages ? [`| cut by stage p50 / p99 ms: request → API handler; → early cut on the bus; → the client got the notice; → the client saw the close | ${r.cutStages.toHandler.join(' / ')}; ${r.cutStages.handlerToBus.join(' / ')}; ${r.cutStages.busToNotice.join(' / ')}; ${r.cutStages.noticeToClose.join(' / ')} |`] : []),
     `| downloads MiB/s each (all done in ${r.transferSeconds} s) | ${r.transferMiBps.join(', ')} |`,
     `| proxy RSS fresh / peak MB | ${r.proxyRssBaselineMB} / ${r.proxyRssPeakMB} |`,
     `| proxy CPU | ${r.proxyCpuSeconds} s over ${r.windowSeconds} s (${r.proxyCpuCores} cores) |`,

@@ -57,6 +57,9 @@ export interface Stack {
   grant: Grant;
   sshConfig: string;
   db: pg.Pool;
+  /** the broker's database and its Redis ('' when the bus and the jobs are on PostgreSQL) */
+  databaseUrl: string;
+  redisUrl: string;
   /** restarts the proxy process (fresh memory; optionally with `node --cpu-prof` into profileDir) */
   restartProxy(opts?: { profileDir?: string }): Promise<void>;
   newTechnician(label: string): Promise<Technician>;
@@ -212,7 +215,7 @@ export async function startStack(runDir: string, tmp: string, log: (s: string) =
 
   const stack: Stack = {
     tmp, device, jump, api, apiProcess, workerProcess, proxy, proxySpawnedAt, proxyPort, proxyMetricsUrl: `http://127.0.0.1:${proxyHttpPort}/metrics`, recordingsDir, deviceName, deviceId: dev.id, adminToken,
-    tech, grant, sshConfig, db, newTechnician, newGrant, certificate,
+    tech, grant, sshConfig, db, databaseUrl: database.url, redisUrl: process.env.BENCH_REDIS_URL ?? '', newTechnician, newGrant, certificate,
     async restartProxy(opts = {}) {
       await proxy.stop();
       proxy = await startProxy(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []);
