@@ -8,6 +8,7 @@ import ssh2 from 'ssh2';
 import type { PresentedHostKey } from '../server/core/ports.js';
 import type { Device, DeviceCredential } from '../server/core/types.js';
 import { sshFingerprint } from '../server/crypto/ssh-cert.js';
+import { shareReads } from './fair-reads.js';
 import { certificateKey } from './ssh2-cert-auth.js';
 
 export class DeviceAuthError extends Error {
@@ -63,6 +64,7 @@ export function connectDevice(device: Device, credential: DeviceCredential, time
     };
     conn.once('ready', () => {
       conn.removeListener('error', fail);
+      shareReads(sock); // ssh2 reads it now: one device's download cannot hold up the others' keystrokes
       resolve(conn);
     });
     conn.once('error', fail);

@@ -14,6 +14,7 @@ import type { LiveMember } from './live-registry.js';
 import { RefusalAudit } from './refusal-audit.js';
 import { authenticateTechnician } from './ssh-auth.js';
 import { DEFAULT_PREAUTH_LIMITS, PreauthGate, type PreauthLimits, type PreauthTicket } from './ssh-preauth.js';
+import { shareReads } from './fair-reads.js';
 import { handleForward } from './forward.js';
 import { handleSessionChannel } from './ssh-session.js';
 import { auditAuthFailure, type ConnectionGrant } from '../server/core/sessions.js';
@@ -172,6 +173,8 @@ export async function startSshProxy(ctx: ProxyContext, opts: SshProxyOptions): P
     tickets.set(key, ticket);
     socket.once('close', () => tickets.delete(key));
     server.injectSocket(socket);
+    // after ssh2 has paused it for its handshake: an upload cannot hold up other connections' keystrokes
+    shareReads(socket);
   });
   await new Promise<void>((resolve, reject) => {
     listener.once('error', reject);
