@@ -21,7 +21,7 @@ export class Effects {
   readonly cancels: string[] = [];
   readonly jobs: JobSpec[] = [];
   readonly events: RevocationEvent[] = [];
-  readonly notes: NotifyEvent[] = [];
+  readonly notes: (NotifyEvent | ((read: Tx) => Promise<NotifyEvent | null>))[] = [];
 
   cancel(...jobIds: string[]) {
     this.cancels.push(...jobIds);
@@ -39,6 +39,14 @@ export class Effects {
   notify(n: NotifyEvent) {
     this.notes.push(n);
   }
+  /**
+   * A notification whose names (requestContext …) are read after the commit, outside the transaction:
+   * a change that ends many grants holds its connection for its own writes only (a storm of revocations
+   * queued for connections behind five reads each). Null: nothing to tell.
+   */
+  notifyAfterCommit(build: (read: Tx) => Promise<NotifyEvent | null>) {
+    this.notes.push(build);
+  }
 }
 
 export async function applyEffects(deps: CoreDeps, fx: Effects): Promise<void> {
@@ -52,8 +60,14 @@ export async function applyEffects(deps: CoreDeps, fx: Effects): Promise<void> {
   for (const j of fx.jobs) {
     await deps.scheduler.schedule(j).catch((err) => deps.problems.warn({ err, job: j.kind }, 'could not schedule job'));
   }
-  for (const n of fx.notes) {
-    await deps.notifier.notify(n).catch((err) => deps.problems.warn({ err, note: n.type }, 'notification failed'));
+  for (const note of fx.notes) {
+    const n = typeof note === 'function'
+      ? await note(deps.store.read).catch((err: unknown) => {
+        deps.problems.warn({ err }, 'could not read what a notification tells');
+        return null;
+      })
+      : note;
+    if (n) await deps.notifier.notify(n).catch((err) => deps.problems.warn({ err, note: n.type }, 'notification failed'));
   }
 }
 

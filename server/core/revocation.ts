@@ -43,11 +43,11 @@ export async function endGrants(
     fx.cancel(...grantJobIds(g.id));
     // an extension of a grant that is over is moot
     await cancelPendingRequests(tx, fx, { extendsGrantId: g.id }, { reason: `grant ${opts.status}`, actor: opts.actor, at: opts.at });
-    const req = await tx.requests.byId(g.requestId);
-    if (req) {
-      fx.notify({ type: 'grant.changed', grantId: g.id, request: await requestContext(tx, req), status: opts.status,
-        startsAt: g.startsAt.toISOString(), endsAt: g.endsAt.toISOString(), reason: opts.reason });
-    }
+    fx.notifyAfterCommit(async (read) => {
+      const req = await read.requests.byId(g.requestId);
+      return req && { type: 'grant.changed', grantId: g.id, request: await requestContext(read, req), status: opts.status,
+        startsAt: g.startsAt.toISOString(), endsAt: g.endsAt.toISOString(), reason: opts.reason };
+    });
   }
   if (cut) fx.publish(cut);
   // a rotated credential (key, or password with its command) changes once access to it ends (§8.4); the job waits while it is still in use
@@ -76,6 +76,6 @@ export async function cancelPendingRequests(
       opts.at,
     );
     fx.cancel(jobId({ kind: 'request.expire', requestId: r.id}));
-    fx.notify({ type: 'request.closed', request: await requestContext(tx, closed), status: 'cancelled' });
+    fx.notifyAfterCommit(async (read) => ({ type: 'request.closed', request: await requestContext(read, closed), status: 'cancelled' }));
   }
 }
