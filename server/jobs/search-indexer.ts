@@ -58,9 +58,14 @@ export interface SearchIndexerOptions {
  * The indexer's transactions do not wait for their commit to reach the disk: a crash loses at most the
  * last few of them whole (segments, progress and "indexed" rows commit together), and those sessions
  * are simply indexed again — while the wait would be paid on every batch.
+ *
+ * They also get 64 MB of work_mem: an insert that fills the GIN index's pending list (16 MB, migration
+ * 035) moves it into the index, gathering entries in work_mem between merges; with the default 4 MB it
+ * merged the same words into the index four times as often (measured, 2,000 × 200 KB: PostgreSQL CPU
+ * −15 %, 6.3 → 7.2 MB/s of text; 256 MB or a 64 MB pending list gained nothing more).
  */
-async function relaxCommit(db: Queryable): Promise<void> {
-  await db.query('SET LOCAL synchronous_commit = off');
+async function indexerSettings(db: Queryable): Promise<void> {
+  await db.query("SET LOCAL synchronous_commit = off; SET LOCAL work_mem = '64MB'");
 }
 
 export function startSearchIndexer(deps: { pool: Pool; clock: Clock; logger: Logger }, opts: SearchIndexerOptions = {}): SearchIndexer {
@@ -94,7 +99,7 @@ export function startSearchIndexer(deps: { pool: Pool; clock: Clock; logger: Log
 
   async function completeEnded(): Promise<number> {
     return transaction(deps.pool, async (client) => {
-      await relaxCommit(client);
+      await indexerSettings(client);
       const sessions = await lockSessionsToIndex(client, batch, deps.clock.now());
       for (const s of sessions) {
         const progress = (await lockProgress(client, s.sessionId)) ?? { byteOffset: 0, walkerState: null, segments: 0 };
@@ -117,7 +122,7 @@ export function startSearchIndexer(deps: { pool: Pool; clock: Clock; logger: Log
   async function followLive(): Promise<void> {
     await followLiveRecordings(deps.pool);
     await transaction(deps.pool, async (client) => {
-      await relaxCommit(client);
+      await indexerSettings(client);
       for (const live of await lockLiveRecordings(client, liveBatch)) {
         const before = live.byteOffset;
         try {
