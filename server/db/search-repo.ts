@@ -51,9 +51,12 @@ export function searchStatement(q: SearchQuery, tsquery: string, from: 'matches'
   const matching = `tsv @@ ${QUERY} AND ($5::timestamptz IS NULL OR session_started_at >= $5) AND ($6::timestamptz IS NULL OR session_started_at < $6)`;
   // the session's device, vendor and technician, carried by each segment (migration 038)
   const filters = `($2::uuid IS NULL OR device_id = $2) AND ($3::uuid IS NULL OR vendor_id = $3) AND ($4::uuid IS NULL OR technician_id = $4)`;
+  // 'newest' reads in order and stops early; `IS TRUE` keeps the words from being an index condition,
+  // so PostgreSQL cannot turn it into a bitmap of every match ANDed with the filter's rows, read whole
+  // and sorted (it did for two common words and one technician at 10,000 sessions: 190 ms instead of 10)
   const [segments, where] = from === 'matches'
     ? [`(SELECT id, session_id, offset_seconds, kind, session_started_at, tsv, device_id, vendor_id, technician_id FROM search_segments WHERE ${matching} OFFSET 0) g`, filters]
-    : ['search_segments', `${matching} AND ${filters}`];
+    : ['search_segments', `${matching.replace(`tsv @@ ${QUERY}`, `(tsv @@ ${QUERY}) IS TRUE`)} AND ${filters}`];
   return {
     text: `WITH recent AS (
            SELECT id, session_id, offset_seconds, kind, session_started_at, ts_rank(tsv, ${QUERY}) AS rank
