@@ -62,7 +62,8 @@ export interface SearchResult {
  * BENCH_SEARCH_SESSIONS (10,000; smoke 100), BENCH_SEARCH_KB (KB of recording text per session: 200;
  * smoke 20), BENCH_SEARCH_RUNS (executions of each query: 20; smoke 3), BENCH_SEARCH_COMPARE (1: also
  * index the way it was done before migration 036, alternating, see measureSearch), BENCH_SEARCH_EXPLAIN (1: log
- * each query's plan, EXPLAIN ANALYZE, once). The full size indexes about 2 GB
+ * each query's plan, EXPLAIN ANALYZE, once), BENCH_SEARCH_KEEP (1: keep the search database and print
+ * its URL, for trying queries by hand; drop it yourself). The full size indexes about 2 GB
  * of text (minutes on a small machine, and several GB in the throw-away database while it runs).
  */
 export function searchConfig(num: (name: string, def: number) => number, smoke: boolean) {
@@ -253,7 +254,9 @@ async function openVariant(name: string, tsvector: Variant['tsvector'], log: (s:
   const database = await createTestDatabase('portcullis_bench_search');
   let dropped = false;
   const drop = async () => {
-    if (!dropped) await database.drop();
+    if (process.env.BENCH_SEARCH_KEEP === '1') {
+      if (!dropped) log(`  BENCH_SEARCH_KEEP=1: the search database is kept: ${database.url}`);
+    } else if (!dropped) await database.drop();
     dropped = true;
   };
   onCleanup('search phase database', drop);
