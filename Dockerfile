@@ -42,4 +42,6 @@ USER node
 VOLUME /data
 # 8080: HTTP API and web (PORT), 2222: SSH proxy (SSH_PORT)
 EXPOSE 8080 2222
-CMD ["node", "--import", "tsx", "server/main.ts"]
+# --max-semi-space-size=16: a young generation big enough that the relay's short-lived buffers die young
+# (README "Later the same evening": full GCs per 256 MiB relayed 17–20 → 0, text throughput +35 %, no RSS cost)
+CMD ["node", "--max-semi-space-size=16", "--import", "tsx", "server/main.ts"]

@@ -83,9 +83,9 @@ function descendants(pid: number): { pid: number; cmdline: string }[] {
   return out;
 }
 
-/** The node process running server/main.ts itself (under npm start: node --import tsx). */
+/** The node process running server/main.ts itself (under npm start: node [its flags] --import tsx). */
 function brokerPid(r: Running): number {
-  const p = descendants(r.child.pid!).find((d) => /^node --import tsx server\/main\.ts/.test(d.cmdline));
+  const p = descendants(r.child.pid!).find((d) => /^node (--\S+ )*--import tsx server\/main\.ts/.test(d.cmdline));
   if (!p) throw new Error(`broker process not found under ${r.child.pid}: ${JSON.stringify(descendants(r.child.pid!))}`);
   return p.pid;
 }
