@@ -25,11 +25,10 @@ import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import ssh2 from 'ssh2';
-import { pino } from 'pino';
 import { extractStreamsFromFile } from '../../proxy/recording/extract.js';
-import { createRevocationBus } from '../../server/bus/create-bus.js';
 import { certificateKey } from '../../proxy/ssh2-cert-auth.js';
 import { generateKey } from '../support/device-sshd.js';
+import { cutStages, listenForEarlyCuts, type CutStages } from './cut-stages.js';
 import { loadavg, median, quantile, round, runShell, sq, sshLine } from './measure.js';
 import { cpuSeconds, cpuTicks, loopDelay, rssBytes } from './procs.js';
 import type { Grant, Stack, Technician } from './stack.js';
@@ -87,15 +86,8 @@ export interface LoadResult {
   sessionsOutlivingGrant: number;
   /** from the API's answer (revocation committed) to the channel closing; negative: closed before the answer arrived */
   cutAfterCommitP99Ms: number;
-  /**
-   * Where each cut's time went (p50 / p99 ms over the revoked grants), from timestamps already kept:
-   * request sent → the API's handler read its clock (the grant's ended_at: HTTP, token check, queueing
-   * for the process) → the early cut reached this process on the revocation bus (the transaction up to
-   * the grants' end: the connection, the grant's row lock, the device; the publication) → the client
-   * got the revocation's notice (the proxy's event loop, the way back to the client) → the client saw
-   * its channel close (the proxy's close after the notice).
-   */
-  cutStages: { toHandler: [number, number]; handlerToBus: [number, number]; busToNotice: [number, number]; noticeToClose: [number, number] } | null;
+  /** where each cut's time went (cut-stages.ts) */
+  cutStages: CutStages | null;
   load: [number, number, number];
 }
 
@@ -317,12 +309,7 @@ async function measureUnderLoad(
   // the storm, once everything is going: R revoke requests spread evenly over one second; this process
   // listens on the revocation bus too, beside the proxy, to time when each early cut arrives
   await new Promise((r) => setTimeout(r, Math.min(o.seconds * 500, 10_000)));
-  const byGrant = new Map(typists.slice(0, revokes).map((t) => [t.grant.id, t]));
-  const bus = createRevocationBus({ databaseUrl: stack.databaseUrl, redisUrl: stack.redisUrl || undefined, logger: pino({ level: 'silent' }) });
-  const unsubscribe = await bus.subscribe((e) => {
-    const now = process.hrtime.bigint();
-    if (e.type === 'grant.ended' && e.early) for (const id of e.grantIds) { const t = byGrant.get(id); if (t) t.busAt ??= now; }
-  });
+  const stopListening = await listenForEarlyCuts(stack, typists.slice(0, revokes));
   const stormStart = process.hrtime.bigint();
   const apiMs: number[] = [];
   const revokeFailures: string[] = [];
@@ -358,8 +345,7 @@ async function measureUnderLoad(
   const stormSpreadMs = Number(typists[revokes - 1]?.revokedAt ?? stormStart) / 1e6 - Number(stormStart) / 1e6;
   // every revoked session closed at the client (or 10 s passed)
   for (let i = 0; i < 100 && typists.slice(0, revokes).some((t) => !t.closedAt); i++) await new Promise((r) => setTimeout(r, 100));
-  await unsubscribe();
-  await bus.close();
+  await stopListening();
 
   const results = await transfersDone;
   const rest = o.seconds * 1000 - (Date.now() - w0);
@@ -425,7 +411,7 @@ async function measureUnderLoad(
     [typists.slice(0, revokes).map((t) => t.grant.id)],
   );
   const endedInDb = new Set(rows.filter((r) => r.session_ended).map((r) => r.id as string));
-  const cutStages = await traceCuts(stack, typists.slice(0, revokes));
+  const stages = await cutStages(stack, typists.slice(0, revokes));
   const afterCommit = typists.slice(0, revokes).map((t) => (t.closedAt && t.answeredAt ? Number(t.closedAt - t.answeredAt) / 1e6 : Infinity));
   const outliving = typists.slice(0, revokes).filter((t, i) => !endedInDb.has(t.grant.id) || afterCommit[i]! > 1000).length;
 
@@ -441,34 +427,8 @@ async function measureUnderLoad(
     proxyRssBaselineMB: round(rss0 / 1e6, 1), proxyRssPeakMB: round(rssPeak / 1e6, 1), proxyCpuSeconds: round(cpu, 1),
     proxyCpuCores: round(cpu / windowSeconds, 2), windowSeconds: round(windowSeconds, 1), windowStartMs: w0,
     recordingsChecked: checked, recordingsComplete: complete, recordingProblems: problems.slice(0, 20),
-    sessionsOutlivingGrant: outliving, cutAfterCommitP99Ms: round(quantile(afterCommit, 0.99), 1), cutStages, load: loadavg(),
+    sessionsOutlivingGrant: outliving, cutAfterCommitP99Ms: round(quantile(afterCommit, 0.99), 1), cutStages: stages, load: loadavg(),
   };
-}
-
-/** hrtime (ns) → epoch ms, both read now (the database's timestamps are epoch) */
-function wallClock(): (hr: bigint) => number {
-  const wall = Date.now();
-  const hr = process.hrtime.bigint();
-  return (t) => wall + Number(t - hr) / 1e6;
-}
-
-/** LoadResult.cutStages: the revoked grants' and their sessions' ended_at beside the client's times */
-async function traceCuts(stack: Stack, revoked: Typist[]): Promise<LoadResult['cutStages']> {
-  const { rows } = await stack.db.query(`SELECT id, ended_at AS grant_ended FROM grants WHERE id = ANY($1::uuid[])`, [revoked.map((t) => t.grant.id)]);
-  const byGrant = new Map(rows.map((r) => [r.id as string, r as { grant_ended: Date | null }]));
-  const wall = wallClock();
-  const [a, b, c, d]: number[][] = [[], [], [], []];
-  for (const t of revoked) {
-    const r = byGrant.get(t.grant.id);
-    if (!r?.grant_ended || !t.revokedAt || !t.busAt || !t.noticeAt || !t.closedAt) continue;
-    a.push(r.grant_ended.getTime() - wall(t.revokedAt));
-    b.push(wall(t.busAt) - r.grant_ended.getTime());
-    c.push(Number(t.noticeAt - t.busAt) / 1e6);
-    d.push(Number(t.closedAt - t.noticeAt) / 1e6);
-  }
-  if (!a.length) return null;
-  const pq = (xs: number[]): [number, number] => [round(median(xs), 1), round(quantile(xs, 0.99), 1)];
-  return { toHandler: pq(a), handlerToBus: pq(b), busToNotice: pq(c), noticeToClose: pq(d) };
 }
 
 /** The phase's part of the report: its table and its checks (targets from issue 17). */
