@@ -2,7 +2,8 @@
  * Fair reading for the relay's sockets. libuv reads a readable socket up to 32 times (64 KiB each)
  * per turn of the event loop, and ssh2 decrypts, the relay records and encrypts every chunk at once:
  * ten downloads made one turn take hundreds of milliseconds, and every keystroke's echo — and every
- * cut's notice and close — waited for it (the benchmark's load phase: event loop late 100–500 ms at p99).
+ * cut's notice and close — waited for it (the benchmark's load phase: event loop late 115–133 ms at
+ * p99 and up to a second at worst; 79–99 ms and 235–425 ms with this).
  *
  * `shareReads` lets one socket deliver about `budget` bytes per turn: past it the socket is paused
  * (its bytes stay in the kernel and in the stream's buffer, TCP slows the sender) and resumed in the
