@@ -7,9 +7,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import ssh2 from 'ssh2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parsePublicKey, publicKeyToSshLine, signUserCertificate } from '../../server/crypto/ssh-cert.js';
+import { newOpenSshKey } from '../../server/crypto/keys.js';
 import {
   certify, grantFor, makeWorld, newKey, runSsh, sleep, sshArgs, uniq, useE2E, type E2E, type KeyPair, type World,
 } from '../support/ssh-e2e.js';
@@ -63,7 +63,7 @@ describe('the proxy host certificate and refusal banners (split: the proxy in it
     expect(refused.stderr).toMatch(/Host key verification failed/);
 
     // the proxy restarts with a new host key (same CA, same port): nothing changes for the technician
-    await fs.writeFile(path.join(e.broker.dataDir, 'keys', 'ssh-host-ed25519'), ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+    await fs.writeFile(path.join(e.broker.dataDir, 'keys', 'ssh-host-ed25519'), newOpenSshKey(), { mode: 0o600 });
     await e.crashAndRestartProxy!();
     const again = await runSsh(strictArgs(e, key, w.device.name, knownHosts, ['-v']).concat('echo still-trusted'));
     expect(again.stdout, again.stderr).toBe('still-trusted\n');
