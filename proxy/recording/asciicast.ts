@@ -7,10 +7,11 @@
  *   CastReader does the same one line at a time (for files too large for one string).
  *
  * Recording completeness (SPEC §8.2: nothing is replaced by a placeholder). Valid UTF-8 is kept verbatim in
- * "o"/"i" events (control characters are merely JSON-escaped). Bytes that are not valid UTF-8 are kept
- * exactly in a Portcullis event type, `[t, "b", "<stream>:<base64>"]` (stream "o" or "i"), which is ALWAYS
- * followed by one event of that stream with the same time: the *display form* of the same bytes (decoded
- * with U+FFFD for invalid sequences, as a terminal shows them). Players render the display form; an
+ * "o"/"i" events (control characters are merely JSON-escaped). Bytes that are not valid UTF-8 (and pieces
+ * mostly of NUL bytes, castForm) are kept exactly in a Portcullis event type, `[t, "b", "<stream>:<base64>"]`
+ * (stream "o" or "i"), which is ALWAYS followed by one event of that stream with the same time: the
+ * *display form* of the same bytes (decoded with U+FFFD for invalid sequences, as a terminal shows them,
+ * without the NUL characters a terminal ignores). Players render the display form; an
  * auditor's extraction (extract.ts) takes the "b" bytes instead of it. The v2 spec tells tools to ignore
  * event types they do not know: asciinema 2.2 `cat`/`play` print only "o" events, asciinema-player 3.x
  * ignores unknown types (and only "m" events become timeline markers, so binary output does not flood them).
@@ -96,7 +97,6 @@ export function encodeEventBuffer(t: number, code: CastEventCode, escaped: reado
   return buf;
 }
 
-const NUL_ESCAPE = '\\u0000';
 const ZEROS = Buffer.alloc(64 * 1024);
 /** True when every byte of `bytes` is 0 (one native compare per 64 KiB). */
 function isAllZero(bytes: Buffer): boolean {
@@ -107,14 +107,36 @@ function isAllZero(bytes: Buffer): boolean {
   return true;
 }
 
+/** How some bytes of a stream go into the cast: `escaped` is the JSON-escaped data of the "o"/"i" event. */
+export interface CastForm {
+  /** kept exactly in a "b" event, `escaped` being the display form after it */
+  exact: boolean;
+  escaped: string;
+  /** UTF-8 size of `escaped` */
+  escapedBytes: number;
+}
+
+/** From this size on, a piece that is more than a quarter NUL bytes is kept exactly (see castForm). */
+const NUL_PIECE = 64;
+const escape = (text: string): string => JSON.stringify(text).slice(1, -1);
+const formOf = (exact: boolean, escaped: string): CastForm => ({ exact, escaped, escapedBytes: Buffer.byteLength(escaped) });
+
 /**
- * The data of an "o"/"i" event for `bytes` as JSON-escaped text without the quotes, i.e.
- * `JSON.stringify(bytes.toString('utf8')).slice(1, -1)`. A run of NUL bytes (`head -c N /dev/zero`) is
- * common in binary downloads and costs 6 bytes each: it is produced without decoding or scanning.
+ * How `bytes` (ending on a character boundary, `valid` when they are valid UTF-8) are recorded:
+ * - valid UTF-8 is text: `escaped` is `JSON.stringify(bytes.toString('utf8')).slice(1, -1)`;
+ * - bytes that are not valid UTF-8 are exact ("b" event), and so is a piece of at least 64 bytes more than a
+ *   quarter of which are NUL: as text each NUL costs 6 bytes ("\u0000"), in base64 4/3 (a 256 MiB
+ *   `head -c N /dev/zero` was a 1.5 GiB recording). The display form of exact bytes leaves out the NUL
+ *   characters, which terminals (and asciinema's and xterm.js's emulators) ignore: what a player shows is
+ *   unchanged, and a run of NULs has an empty display form, produced without decoding.
  */
-export function escapeText(bytes: Buffer): string {
-  if (bytes.length >= 16 && bytes[0] === 0 && isAllZero(bytes)) return NUL_ESCAPE.repeat(bytes.length);
-  return JSON.stringify(bytes.toString('utf8')).slice(1, -1);
+export function castForm(bytes: Buffer, valid: boolean): CastForm {
+  if (bytes.length >= 16 && bytes[0] === 0 && isAllZero(bytes)) return formOf(true, '');
+  const text = bytes.toString('utf8');
+  if (bytes.indexOf(0) === -1) return formOf(!valid, escape(text));
+  const shown = text.replaceAll('\0', '');
+  const exact = !valid || (bytes.length >= NUL_PIECE && (text.length - shown.length) * 4 > bytes.length);
+  return formOf(exact, escape(exact ? shown : text));
 }
 
 /** The bytes a "b" event carries (its data must have passed parseCast / CastReader). */

@@ -1,9 +1,10 @@
 /**
  * The bytes of one stream gathered into the event line(s) they become, with the encoded size known exactly
  * on arrival (so the recorder's buffer bound holds without encoding twice):
- * - text run (valid UTF-8 only): one `[t, "o"|"i", "<text>"]` line, the text JSON-escaped;
- * - binary run (some bytes are not valid UTF-8): `[t, "b", "<stream>:<base64>"]` with the exact bytes, then
- *   `[t, "o"|"i", "<display>"]`, the same bytes as a terminal shows them (asciicast.ts explains the pair).
+ * - text run (valid UTF-8): one `[t, "o"|"i", "<text>"]` line, the text JSON-escaped;
+ * - binary run (bytes kept exactly: not valid UTF-8, or mostly NUL; asciicast.ts castForm):
+ *   `[t, "b", "<stream>:<base64>"]`, then `[t, "o"|"i", "<display>"]`, the same bytes as a terminal shows
+ *   them (asciicast.ts explains the pair).
  * Base64 is encoded piece by piece (natively) with 0-2 bytes carried between pieces; no raw bytes are kept.
  */
 import { encodeEventBuffer, type CastStream } from './asciicast.js';
@@ -39,7 +40,7 @@ export class EventRun {
     return runSize(this.binary, this.rawBytes + rawBytes, this.displayBytes + escapedBytes) - this.size;
   }
 
-  /** `escaped`: JSON.stringify(bytes.toString('utf8')).slice(1, -1), `escapedBytes` its UTF-8 length. */
+  /** `escaped`: the display form, JSON-escaped (castForm), `escapedBytes` its UTF-8 length. */
   add(bytes: Buffer, escaped: string, escapedBytes: number): void {
     this.display.push(escaped);
     this.displayBytes += escapedBytes;

@@ -5,8 +5,8 @@
  *   so the file is a valid cast after every flush (the timer flushes every flushIntervalMs <= 1000 ms).
  * - Complete (SPEC §8.2): every byte given to output() — and to input() when recordInput — is in the file,
  *   none is replaced by a placeholder. Valid UTF-8 is kept verbatim; a run holding bytes that are not
- *   valid UTF-8 is written as a "b" event with the exact bytes (base64) followed by its display form
- *   (asciicast.ts, event-run.ts). Characters split across chunks are joined first (utf8-pieces.ts).
+ *   valid UTF-8 (or mostly NUL bytes) is written as a "b" event with the exact bytes (base64) followed by
+ *   its display form (asciicast.ts castForm, event-run.ts). Characters split across chunks are joined first (utf8-pieces.ts).
  *   extract.ts gets the exact output and input byte streams back from the file.
  * - Coalescing: output chunks arriving within one interval become ONE "o" event (or one "b" + "o" pair)
  *   with the first chunk's time. A run ends on the timer tick, when the clock shows an interval has passed
@@ -27,7 +27,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
-import { encodeEvent, encodeHeader, escapeText, type CastEventCode } from './asciicast.js';
+import { castForm, encodeEvent, encodeHeader, type CastEventCode } from './asciicast.js';
 import { EventRun, runSize } from './event-run.js';
 import { slicePiece, Utf8Pieces, type Utf8Piece } from './utf8-pieces.js';
 
@@ -53,7 +53,7 @@ export interface RecorderStats {
   bytesRecorded: number; // bytesIn - backlogBytesDropped
   bytesWritten: number; // file bytes written so far, header included
   events: number; // events queued, header excluded
-  binaryBytes: number; // bytes kept exactly in "b" events (runs with bytes that are not valid UTF-8)
+  binaryBytes: number; // bytes kept exactly in "b" events (not valid UTF-8, or mostly NUL: castForm)
   backlogBytesDropped: number; // output/input dropped as the write backlog was full (or writing failed)
   pendingBytes: number; // encoded bytes in memory, not yet written; never above maxBufferedBytes
   backpressure: boolean; // pendingBytes above half of maxBufferedBytes: the disk is not keeping up
@@ -84,7 +84,7 @@ export class Recorder {
     const timers: RecorderTimers = o.timers ?? { setInterval, clearInterval };
     const dataCap = max - Math.min(64 * 1024, Math.floor(max / 8)); // output/input may use this, r/m events all of max
     const runLimit = Math.max(4096, Math.floor(dataCap / 8));
-    // a slice encodes to at most ~7.4x its size (6 for "\u0000" + 4/3 for base64): one always fits in a run
+    // a slice encodes to at most ~7.4x its size (6 for a control character as "\u0001" + 4/3 for base64): one always fits in a run
     const sliceBytes = Math.floor(runLimit / 8);
     const rec = new Recorder(o.path, fh, { clock, timers, interval, max, dataCap, runLimit, sliceBytes, recordInput: !!o.recordInput, startMs });
     rec.counts.bytesWritten = header.length;
@@ -210,15 +210,14 @@ export class Recorder {
 
   /** Adds output to the open run (if it fits under the data cap; otherwise it is dropped). */
   private append(piece: Utf8Piece): void {
-    const { bytes, valid } = piece;
-    if (this.run && this.run.binary === valid) this.endRun(); // text and binary runs do not mix
-    const escaped = escapeText(bytes); // escaped now, so the encoded size is known
-    const escapedBytes = Buffer.byteLength(escaped);
-    const growth = this.run ? this.run.growth(bytes.length, escapedBytes) : runSize(!valid, bytes.length, escapedBytes);
+    const { bytes } = piece;
+    const { exact, escaped, escapedBytes } = castForm(bytes, piece.valid); // encoded now, so the size is known
+    if (this.run && this.run.binary !== exact) this.endRun(); // text and binary runs do not mix
+    const growth = this.run ? this.run.growth(bytes.length, escapedBytes) : runSize(exact, bytes.length, escapedBytes);
     if (this.writeError || this.pendingBytes() + growth > this.cfg.dataCap) return this.drop(bytes.length);
-    this.run ??= new EventRun('o', !valid, this.time(), this.cfg.clock.now());
+    this.run ??= new EventRun('o', exact, this.time(), this.cfg.clock.now());
     this.run.add(bytes, escaped, escapedBytes);
-    if (!valid) this.counts.binaryBytes += bytes.length;
+    if (exact) this.counts.binaryBytes += bytes.length;
     if (this.run.size >= this.cfg.runLimit) this.endRun();
   }
 
@@ -231,13 +230,13 @@ export class Recorder {
   /** One input piece: its own "i" event (or "b" + "i" pair), after the open output run. */
   private recordInput(piece: Utf8Piece): void {
     this.endRun();
-    const run = new EventRun('i', !piece.valid, this.time(), this.cfg.clock.now());
-    const escaped = escapeText(piece.bytes);
-    run.add(piece.bytes, escaped, Buffer.byteLength(escaped));
+    const { exact, escaped, escapedBytes } = castForm(piece.bytes, piece.valid);
+    const run = new EventRun('i', exact, this.time(), this.cfg.clock.now());
+    run.add(piece.bytes, escaped, escapedBytes);
     const lines = run.lines();
     const size = lines.reduce((n, l) => n + l.length, 0);
     if (this.writeError || this.pendingBytes() + size > this.cfg.dataCap) return this.drop(piece.bytes.length);
-    if (!piece.valid) this.counts.binaryBytes += piece.bytes.length;
+    if (exact) this.counts.binaryBytes += piece.bytes.length;
     for (const line of lines) this.push(line);
   }
 

@@ -67,4 +67,28 @@ describe('SSH recordings are complete (single)', () => {
     expect(printed.replaceAll('\x01', '').replace(/\r/g, '')).toContain(PATIENT);
     expect(printed).toMatch(/END\r?\n$/);
   }, 90_000);
+
+  it('a download and an upload of NUL bytes are recorded exactly at 4/3 of their size, not 6x', async () => {
+    const { e } = env;
+    const w = await makeWorld(e);
+    const grant = await grantFor(w);
+    const key = newKey(e);
+    await certify(w, grant, key);
+    const MiB = 1024 * 1024;
+    const upload = Buffer.alloc(MiB);
+    const run = await sshBytes([...sshArgs(e, key, w.device.name), `head -c ${MiB} >/dev/null; printf 'zeros:\\n'; head -c ${4 * MiB} /dev/zero; printf 'END\\n'`], upload);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.length).toBe(7 + 4 * MiB + 4);
+
+    const [session] = await endedSessions(w, grant.id, 1, 10_000);
+    const d = await downloadRecording(w, session!.id, w.auditor.token);
+    expect(d.status, d.body).toBe(200);
+    expect(Buffer.byteLength(d.body)).toBeLessThan(1.4 * 5 * MiB); // as "\u0000" text: 30 MiB
+    const streams = extractStreams(d.body);
+    expect(streams.output.equals(run.stdout)).toBe(true);
+    expect(streams.input.equals(upload)).toBe(true);
+    const file = path.join(e.dir, `${session!.id}.cast`);
+    await fs.writeFile(file, d.body);
+    expect(await asciinemaCat(file, { maxBuffer: 64 * 1024 * 1024 })).toMatch(/zeros:\r?\nEND\r?\n$/); // NULs show nothing, as on a terminal
+  }, 90_000);
 });

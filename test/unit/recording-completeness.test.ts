@@ -88,6 +88,29 @@ describe('recording completeness', () => {
     for (const [i, e] of events.entries()) if (e.code === 'b') expect([events[i + 1].code, events[i + 1].time]).toEqual(['o', e.time]);
   }, 60_000);
 
+  it('keeps a download of NUL bytes exactly at 4/3 of its size, not 6x, and shows the text around it unchanged', async () => {
+    const s = await setup({ maxBufferedBytes: 2 * MiB, recordInput: true });
+    const zeros = Buffer.alloc(4 * MiB);
+    const sent = Buffer.concat([Buffer.from('$ head -c 4M /dev/zero\r\n'), zeros, Buffer.from('done\r\n'), Buffer.from([0, 0x41, 0]), Buffer.from('$ ')]);
+    await feed(s.rec, oddChunks(sent), s.tick);
+    s.rec.input(Buffer.alloc(100_000)); // piped in: head -c N /dev/zero | ssh ...
+    s.rec.input(Buffer.from([0])); // one Ctrl-@ keystroke stays an "i" event
+    const result = await s.rec.close();
+    expect(s.rec.stats()).toMatchObject({ backlogBytesDropped: 0, bytesRecorded: sent.length + 100_001 });
+    expect(s.rec.stats().binaryBytes).toBeGreaterThan(zeros.length + 100_000 - 64 * 1024);
+    expect(result.bytes).toBeLessThan(1.4 * (zeros.length + 100_000)); // as "\u0000" text it was 6x
+    const { output, input } = await extractStreamsFromFile(s.path);
+    expect(output.equals(sent)).toBe(true);
+    expect(input.equals(Buffer.concat([Buffer.alloc(100_000), Buffer.from([0])]))).toBe(true);
+    const events = s.events();
+    // what a player shows: the same as before, less the NULs a terminal ignores
+    expect(shown(events).replaceAll('\0', '')).toBe(sent.toString('utf8').replaceAll('\0', ''));
+    expect(events.at(-1)).toMatchObject({ code: 'i', data: '\0' });
+    for (const [i, e] of events.entries()) if (e.code === 'b') expect([events[i + 1].code, events[i + 1].time]).toEqual([e.data[0], e.time]);
+    const printed = execFileSync('script', ['-qec', `asciinema cat ${s.path}`, '/dev/null'], { encoding: 'utf8', timeout: 20_000 });
+    expect(printed).toContain('done');
+  }, 60_000);
+
   it('joins UTF-8 characters split at any byte, across timer ticks and markers', async () => {
     const text = 'é € 😀 中文 ∑ ok\r\n';
     const bytes = Buffer.from(text);

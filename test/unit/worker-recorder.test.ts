@@ -12,7 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { escapeText, parseCast } from '../../proxy/recording/asciicast.js';
+import { castForm, parseCast } from '../../proxy/recording/asciicast.js';
 import { extractStreams, extractStreamsFromFile } from '../../proxy/recording/extract.js';
 import { createRecorder, type RecorderOptions } from '../../proxy/recording/recorder.js';
 import { recordingHost } from '../../proxy/recording/recording-host.js';
@@ -204,10 +204,27 @@ describe.skipIf(!hasAsciinema)('worker recorder and asciinema', () => {
   });
 });
 
-describe('escapeText', () => {
-  it('is JSON.stringify(utf8).slice(1, -1), with runs of NUL bytes produced without decoding', () => {
-    const cases = [Buffer.alloc(0), Buffer.alloc(15), Buffer.alloc(16), Buffer.alloc(200_000), Buffer.concat([Buffer.alloc(100), Buffer.from('a')]),
-      Buffer.concat([Buffer.from('a'), Buffer.alloc(100)]), Buffer.from('x\0\0"\\\n😀é'), Buffer.concat([Buffer.alloc(70_000), Buffer.from([1])])];
-    for (const b of cases) expect(escapeText(b), `${b.length} bytes`).toBe(JSON.stringify(b.toString('utf8')).slice(1, -1));
+describe('castForm', () => {
+  const json = (b: Buffer) => JSON.stringify(b.toString('utf8')).slice(1, -1);
+  it('keeps valid UTF-8 as JSON-escaped text, sparse NULs included', () => {
+    for (const b of [Buffer.alloc(0), Buffer.alloc(15), Buffer.from('x\0\0"\\\n😀é'), Buffer.from('\\u0000 is not a NUL'), Buffer.concat([Buffer.from('a'.repeat(60)), Buffer.alloc(3)]),
+      Buffer.concat([Buffer.from('a'.repeat(300)), Buffer.alloc(70)])]) {
+      expect(castForm(b, true), `${b.length} bytes`).toEqual({ exact: false, escaped: json(b), escapedBytes: Buffer.byteLength(json(b)) });
+    }
+  });
+
+  it('keeps pieces mostly of NUL bytes exactly, with the NULs left out of the display form', () => {
+    expect(castForm(Buffer.alloc(200_000), true)).toEqual({ exact: true, escaped: '', escapedBytes: 0 });
+    expect(castForm(Buffer.alloc(16), true)).toEqual({ exact: true, escaped: '', escapedBytes: 0 });
+    expect(castForm(Buffer.concat([Buffer.alloc(100), Buffer.from('a\n')]), true)).toEqual({ exact: true, escaped: 'a\\n', escapedBytes: 3 });
+    expect(castForm(Buffer.concat([Buffer.from('é'.repeat(40)), Buffer.alloc(40)]), true)).toMatchObject({ exact: true, escaped: 'é'.repeat(40) });
+  });
+
+  it('keeps bytes that are not valid UTF-8 exactly, decoded as a terminal shows them, without NULs', () => {
+    expect(castForm(Buffer.from([0xff, 0x41]), false)).toEqual({ exact: true, escaped: '\ufffdA', escapedBytes: 4 });
+    // a NUL between a lead and a continuation byte: two replacement characters, not the "é" the bytes
+    // would make without it
+    expect(castForm(Buffer.from([0xc3, 0, 0xa9]), false)).toMatchObject({ exact: true, escaped: '\ufffd\ufffd' });
+    expect(castForm(Buffer.from([1, 0xff]), false)).toMatchObject({ exact: true, escaped: '\\u0001\ufffd' });
   });
 });
