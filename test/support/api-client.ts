@@ -1,7 +1,8 @@
 /** A small JSON client for the broker's HTTP API, as a person (or a script) would use it with a bearer token. */
 
 export class ApiClient {
-  constructor(readonly baseUrl: string) {}
+  /** `serverErrors`: the server's error log lines, when the server runs in the test's process */
+  constructor(readonly baseUrl: string, private readonly serverErrors?: () => string[]) {}
 
   async call<T = any>(method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; body: T }> {
     const res = await fetch(this.baseUrl + path, {
@@ -16,7 +17,11 @@ export class ApiClient {
   /** like call, but throws unless the status is 2xx */
   async ok<T = any>(method: string, path: string, token?: string, body?: unknown): Promise<T> {
     const r = await this.call<T>(method, path, token, body);
-    if (r.status >= 300) throw new Error(`${method} ${path} → ${r.status} ${JSON.stringify(r.body)}`);
+    if (r.status >= 300) {
+      // a 500 says only "internal error" to the client: the cause is in the server's log
+      const cause = r.status >= 500 && this.serverErrors ? `\nserver log (errors, last 3):\n${this.serverErrors().slice(-3).join('\n')}` : '';
+      throw new Error(`${method} ${path} → ${r.status} ${JSON.stringify(r.body)}${cause}`);
+    }
     return r.body;
   }
 

@@ -34,7 +34,7 @@ export async function startTestBroker(env: Record<string, string> = {}): Promise
   const logLines: string[] = [];
   const log = pino({ level: 'debug' }, { write: (s: string) => void logLines.push(s) });
   const broker = await startBroker(config, log);
-  const api = new ApiClient(broker.httpUrl!);
+  const api = new ApiClient(broker.httpUrl!, () => logLines.filter((l) => /"level":(50|60)/.test(l)));
   const stopBroker = broker.stop;
   return Object.assign(broker, {
     dataDir, api, logLines,
