@@ -204,15 +204,31 @@ const SESSION_FILTERS = {
 const INSERT_BATCH = 2000;
 
 /**
- * Adds segments with the tsvector server/core/search-tokens.ts builds. `tsvector: 'database'` has
- * PostgreSQL compute it with to_tsvector('simple', text) instead, as before migration 036: only for
- * comparing the two (test/bench/search.ts); its rows are the kind the search's compatibility arm reads.
+ * Adds segments with the tsvector server/core/search-tokens.ts builds, and returns how many were added:
+ * a segment without a single indexed word (a `cat` of a base64 file, a screen of hex dump) is left
+ * out, since no query can find it (a query that asks for no word is refused: parseQuery) — a 512 MiB
+ * base64 download was 268,000 rows holding the whole text, in the table and its six indexes.
+ * `tsvector: 'database'` has PostgreSQL compute it with to_tsvector('simple', text) instead, as before
+ * migration 036, and keeps every segment: only for comparing the two (test/bench/search.ts); its rows
+ * are the kind the search's compatibility arm reads.
  */
 export async function insertSegments(
   db: Queryable, session: { sessionId: string; startedAt: Date }, segments: Segment[], tsvector: 'worker' | 'database' = 'worker',
-): Promise<void> {
+): Promise<number> {
+  let added = 0;
   for (let i = 0; i < segments.length; i += INSERT_BATCH) {
-    const part = segments.slice(i, i + INSERT_BATCH);
+    let part = segments.slice(i, i + INSERT_BATCH);
+    const vectors: string[] = [];
+    if (tsvector === 'worker') {
+      const kept: Segment[] = [];
+      for (const s of part) {
+        const v = tsvectorOf(s.text);
+        if (v !== '') (kept.push(s), vectors.push(v));
+      }
+      part = kept;
+      if (part.length === 0) continue;
+    }
+    added += part.length;
     const base = [session.sessionId, session.startedAt, part.map((s) => s.offsetSeconds), part.map((s) => s.kind), part.map((s) => s.text)];
     if (tsvector === 'database') {
       await db.query(
@@ -227,9 +243,10 @@ export async function insertSegments(
       `INSERT INTO search_segments (session_id, session_started_at, offset_seconds, kind, text, tsv, ${SESSION_FILTERS.columns})
        SELECT $1, $2, o, k, t, v::tsvector, ${SESSION_FILTERS.values} FROM unnest($3::float8[], $4::text[], $5::text[], $6::text[]) AS u(o, k, t, v)
          ${SESSION_FILTERS.join}`,
-      [...base, part.map((s) => tsvectorOf(s.text))],
+      [...base, vectors],
     );
   }
+  return added;
 }
 
 /** The session (claimed by lockSessionsToIndex) is fully indexed: its row says how, and its read progress is no longer needed. */

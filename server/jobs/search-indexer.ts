@@ -88,9 +88,7 @@ export function startSearchIndexer(deps: { pool: Pool; clock: Clock; logger: Log
       const piece = await readRecordingPiece(path, progress.byteOffset, want, final);
       for (const line of piece.lines) walker.line(line);
       if (final && piece.atEnd) walker.finish();
-      const segments = lineSegments(walker.take());
-      await insertSegments(db, session, segments, tsvector);
-      progress.segments += segments.length;
+      progress.segments += await insertSegments(db, session, lineSegments(walker.take()), tsvector);
       progress.byteOffset = piece.nextOffset;
       progress.walkerState = JSON.stringify(walker.state());
       if (piece.atEnd || (!final && progress.byteOffset - start >= liveBytesPerPass)) return;
@@ -112,8 +110,8 @@ export function startSearchIndexer(deps: { pool: Pool; clock: Clock; logger: Log
           }
         }
         const transfers = transferSegments(s, await transfersRepo(client).forSession(s.sessionId));
-        await insertSegments(client, s, transfers, tsvector);
-        await markIndexed(client, s.sessionId, deps.clock.now(), progress.segments + transfers.length, problem);
+        const added = await insertSegments(client, s, transfers, tsvector);
+        await markIndexed(client, s.sessionId, deps.clock.now(), progress.segments + added, problem);
       }
       return sessions.length;
     });

@@ -18,6 +18,7 @@ import { startSearchIndexer } from '../../server/jobs/search-indexer.js';
 import { as, grantFor, isolatedHarness, person, world, type World } from '../support/workflow-fixtures.js';
 
 const line = (v: unknown) => JSON.stringify(v);
+const BASE64_LINES = Array.from({ length: 20 }, (_, i) => Buffer.from(`firmware block ${i} `.repeat(4)).toString('base64').slice(0, 76));
 // the device does not echo the password (stty -echo): only the input events carry it
 const CAST = [
   line({ version: 2, width: 80, height: 24 }),
@@ -28,6 +29,8 @@ const CAST = [
   line([5.0, 'o', '\r\npump$ ']),
   line([7.25, 'i', 'cat /var/log/infusion-rates.log\r']),
   line([7.3, 'o', 'cat /var/log/infusion-rates.log\r\n\x1b[1mrate 12.5 ml/h occlusion alarm cleared\x1b[0m\r\n']),
+  // `cat` of a base64 file: lines without a word anybody can search for
+  line([12.0, 'o', `${BASE64_LINES.join('\r\n')}\r\n`]),
   '',
 ].join('\n');
 
@@ -94,6 +97,15 @@ describe('GET /api/search', () => {
     expect(stty.map((h) => h.kind).sort()).toEqual(['input', 'output']);
     // without quotes `-echo` excludes, as websearch syntax always did
     expect(await search({ q: 'stty -echo' })).toEqual([]);
+  });
+
+  it('stores no segment without a word (a screen of base64 can never be a hit), and counts what it stored', async () => {
+    const { rows } = await ref.h.pool.query('SELECT text, tsv::text AS tsv FROM search_segments WHERE session_id = $1', [sessionId]);
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.filter((r) => r.tsv === '')).toEqual([]);
+    expect(rows.filter((r) => r.text.includes(BASE64_LINES[3]!))).toEqual([]);
+    const { rows: [indexed] } = await ref.h.pool.query('SELECT segments FROM search_indexed WHERE session_id = $1', [sessionId]);
+    expect(indexed.segments).toBe(rows.length);
   });
 
   it('answers a query of only operators or exclusions with no hits', async () => {
