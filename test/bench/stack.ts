@@ -71,7 +71,7 @@ export interface Stack {
 function startBrokerProcess(role: string, env: Record<string, string>, logPath: string, nodeArgs: string[] = []): BrokerProcess {
   const log = openSync(logPath, 'a');
   // the node flags of the Dockerfile's CMD (and `npm start`), then the investigation's own
-  const child = spawnTracked(process.execPath, ['--max-semi-space-size=16', ...nodeArgs, '--import', 'tsx', 'server/main.ts'], {
+  const child = spawnTracked(process.execPath, ['--max-semi-space-size=16', '--initial-old-space-size=128', ...nodeArgs, '--import', 'tsx', 'server/main.ts'], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ['ignore', log, log],
