@@ -84,7 +84,8 @@ export class Recorder {
     const timers: RecorderTimers = o.timers ?? { setInterval, clearInterval };
     const dataCap = max - Math.min(64 * 1024, Math.floor(max / 8)); // output/input may use this, r/m events all of max
     const runLimit = Math.max(4096, Math.floor(dataCap / 8));
-    // a slice encodes to at most ~7.4x its size (6 for a control character as "\u0001" + 4/3 for base64): one always fits in a run
+    // a slice encodes to at most ~7.4x its size (6 for a control character, "\u0001", + 4/3 for base64):
+    // one always fits in a run
     const sliceBytes = Math.floor(runLimit / 8);
     const rec = new Recorder(o.path, fh, { clock, timers, interval, max, dataCap, runLimit, sliceBytes, recordInput: !!o.recordInput, startMs });
     rec.counts.bytesWritten = header.length;

@@ -207,7 +207,7 @@ const INSERT_BATCH = 2000;
  * Adds segments with the tsvector server/core/search-tokens.ts builds, and returns how many were added:
  * a segment without a single indexed word (a `cat` of a base64 file, a screen of hex dump) is left
  * out, since no query can find it (a query that asks for no word is refused: parseQuery) — a 512 MiB
- * base64 download was 268,000 rows holding the whole text, in the table and its six indexes.
+ * base64 download was 268,000 rows holding the whole text, in the table and its seven indexes.
  * `tsvector: 'database'` has PostgreSQL compute it with to_tsvector('simple', text) instead, as before
  * migration 036, and keeps every segment: only for comparing the two (test/bench/search.ts); its rows
  * are the kind the search's compatibility arm reads.

@@ -35,13 +35,18 @@ function sshBytes(args: string[], input: Buffer): Promise<{ code: number | null;
 
 describe('SSH recordings are complete (single)', () => {
   const env = useE2E('single');
-
-  it('an SOH-laced patient record and 1 MiB of random bytes come back from the recording byte for byte', async () => {
+  /** a device, a grant on it and the technician's key with its certificate */
+  async function certifiedTechnician() {
     const { e } = env;
     const w = await makeWorld(e);
     const grant = await grantFor(w);
     const key = newKey(e);
     await certify(w, grant, key);
+    return { e, w, grant, key };
+  }
+
+  it('an SOH-laced patient record and 1 MiB of random bytes come back from the recording byte for byte', async () => {
+    const { e, w, grant, key } = await certifiedTechnician();
     const input = Buffer.concat([Buffer.from('confirm\n'), Buffer.from([0xff, 0x00, 0xc3]), Buffer.from('\n')]);
     const command = `head -c ${input.length} >/dev/null; printf ${shq(sohFormat(PATIENT))}; head -c 1048576 /dev/urandom; printf 'END\\n'`;
     const run = await sshBytes([...sshArgs(e, key, w.device.name), command], input);
@@ -69,11 +74,7 @@ describe('SSH recordings are complete (single)', () => {
   }, 90_000);
 
   it('a download and an upload of NUL bytes are recorded exactly at 4/3 of their size, not 6x', async () => {
-    const { e } = env;
-    const w = await makeWorld(e);
-    const grant = await grantFor(w);
-    const key = newKey(e);
-    await certify(w, grant, key);
+    const { e, w, grant, key } = await certifiedTechnician();
     const MiB = 1024 * 1024;
     const upload = Buffer.alloc(MiB);
     const run = await sshBytes([...sshArgs(e, key, w.device.name), `head -c ${MiB} >/dev/null; printf 'zeros:\\n'; head -c ${4 * MiB} /dev/zero; printf 'END\\n'`], upload);
