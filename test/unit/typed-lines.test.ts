@@ -23,6 +23,12 @@ describe('castLines', () => {
     expect(output).toEqual([{ offsetSeconds: 0.5, text: 'ok' }]);
   });
 
+  it('finds output laced with NUL bytes (kept exactly in a "b" event) as the text a terminal showed', () => {
+    const laced = Buffer.from([...'rm -rf /data/druglib; echo wiped\r\n'].flatMap((ch) => [0, 0, ch.charCodeAt(0)]));
+    const { output } = castLines(cast([1, 'b', `o:${laced.toString('base64')}`], [1, 'o', 'rm -rf /data/druglib; echo wiped\r\n']));
+    expect(output).toEqual([{ offsetSeconds: 1, text: 'rm -rf /data/druglib; echo wiped' }]);
+  });
+
   it('gives no output lines for a block of binary output (which ends the line before it), but keeps text with a few invalid bytes', () => {
     const binary = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 151 + 7) % 256));
     const mixed = Buffer.concat([Buffer.from('firmware v2.1 ok '), Buffer.from([0xff]), Buffer.from(' done\r\n')]);
