@@ -18,6 +18,10 @@
  * BENCH_LOAD_SESSIONS (200; smoke 10), BENCH_LOAD_RATE (5 keystrokes/s), BENCH_LOAD_SECONDS (typing
  * window, at least until the transfers end: 30; smoke 6), BENCH_LOAD_TRANSFERS (10; smoke 2),
  * BENCH_LOAD_TRANSFER_MIB (256; smoke 8), BENCH_LOAD_REVOKE (100; smoke 5).
+ * - A control group: C more typists (BENCH_LOAD_CONTROL, 20; smoke 2) connected straight to the device's
+ *   sshd, not through the proxy, typing at the same rate in the same window: what this machine, loaded
+ *   the same way, gives a keystroke without Portcullis in its path (the device and the typists' client
+ *   are shared with the measured sessions).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -42,6 +46,7 @@ export function loadConfig(num: (name: string, def: number) => number, smoke: bo
     transfers: Math.round(num('BENCH_LOAD_TRANSFERS', smoke ? 2 : 10)),
     transferMiB: num('BENCH_LOAD_TRANSFER_MIB', smoke ? 8 : 256),
     revokes: Math.round(num('BENCH_LOAD_REVOKE', smoke ? 5 : 100)),
+    control: Math.round(num('BENCH_LOAD_CONTROL', smoke ? 2 : 20)),
   };
 }
 type LoadConfig = ReturnType<typeof loadConfig>;
@@ -58,6 +63,10 @@ export interface LoadResult {
   quietKeystrokes: number;
   quietKeystrokeP50Ms: number;
   quietKeystrokeP99Ms: number;
+  /** keystrokes with the downloads running, split: sent while the storm was handled (first revoke request to last close) / the rest — count, p50, p99 ms */
+  storm: { during: [number, number, number]; outside: [number, number, number] };
+  /** the control group (straight to the device, same window): keystrokes with the downloads running, p50 / p99 ms */
+  control: { sessions: number; keystrokes: number; p50Ms: number; p99Ms: number; quietP50Ms: number; quietP99Ms: number };
   /** event-loop delay over the window (p99 / max ms): the proxy, the api+worker process, this process (the typists' clients) */
   loopDelay: { proxy: { p99Ms: number; maxMs: number } | null; api: { p99Ms: number; maxMs: number } | null; bench: { p99Ms: number; maxMs: number } };
   /** the machine's CPU busy over the window, all cores (1.0 = every core busy) */
@@ -109,13 +118,15 @@ interface Typist {
   /** send times (hrtime ns) of the keystrokes waiting for their echo */
   inFlight: bigint[];
   samples: number[];
+  /** when each of `samples` was sent (hrtime ns) */
+  sampleSentAt: bigint[];
   /** round trips of keystrokes sent before the downloads started */
   quiet: number[];
   closedAt: bigint | null;
   revokedAt: bigint | null;
   /** when the API answered the revoke request: the revocation is committed by then */
   answeredAt: bigint | null;
-  /** when the revocation's notice reached the client (the proxy writes it as it cuts, before the close) */
+  /** when the revocation's notice began to reach the client (the proxy writes it as it cuts, before the close) */
   noticeAt: bigint | null;
   /** when the early cut of its grant reached a subscriber of the revocation bus in this process */
   busAt?: bigint;
@@ -133,8 +144,13 @@ async function pool<T>(items: T[], n: number, fn: (item: T, i: number) => Promis
   }));
 }
 
-function openTypist(stack: Stack, key: ssh2.ParsedKey, tech: Technician, grant: Grant, n: number): Promise<Typist> {
-  const command = `stty raw -echo; echo READY; exec cat # load typist ${n}`;
+/**
+ * A typist's session: through the proxy with its technician's certificate, or (`direct`, the control
+ * group) straight to the device's sshd with the device's own login key — then `tech` and `grant` are
+ * only carried along, nothing of the broker is involved.
+ */
+function openTypist(stack: Stack, key: ssh2.ParsedKey, tech: Technician, grant: Grant, n: number, direct = false): Promise<Typist> {
+  const command = `stty raw -echo; echo READY; exec cat # load ${direct ? 'control' : 'typist'} ${n}`;
   return new Promise((resolve, reject) => {
     const client = new ssh2.Client();
     const fail = (err: Error) => {
@@ -145,7 +161,7 @@ function openTypist(stack: Stack, key: ssh2.ParsedKey, tech: Technician, grant: 
     client.once('ready', () => {
       client.exec(command, { pty: { term: 'xterm', cols: 80, rows: 24 } }, (err, stream) => {
         if (err) return fail(err);
-        const t: Typist = { command, tech, grant, client, stream, received: [], inFlight: [], samples: [], quiet: [], closedAt: null, revokedAt: null, answeredAt: null, noticeAt: null, timer: null };
+        const t: Typist = { command, tech, grant, client, stream, received: [], inFlight: [], samples: [], sampleSentAt: [], quiet: [], closedAt: null, revokedAt: null, answeredAt: null, noticeAt: null, timer: null };
         let ready = false;
         stream.on('data', (d: Buffer) => {
           t.received.push(d);
@@ -159,10 +175,17 @@ function openTypist(stack: Stack, key: ssh2.ParsedKey, tech: Technician, grant: 
             return;
           }
           const now = process.hrtime.bigint();
-          if (t.revokedAt && !t.noticeAt && d.includes('access revoked')) t.noticeAt = now;
-          for (let i = 0; i < d.length && t.inFlight.length; i++) {
+          // echoes are letters; a revoked session's notice starts with CRLF, and neither it nor anything
+          // after it is an echo (counted as one, a keystroke cut off by the revocation took the cut's time)
+          let echoes = t.noticeAt ? 0 : d.length;
+          if (t.revokedAt && !t.noticeAt) {
+            const crlf = d.indexOf('\r\n');
+            if (crlf >= 0) (t.noticeAt = now, echoes = crlf);
+          }
+          for (let i = 0; i < echoes && t.inFlight.length; i++) {
             const sent = t.inFlight.shift()!;
-            (bulkStartedAt === null || sent < bulkStartedAt ? t.quiet : t.samples).push(Number(now - sent) / 1e6);
+            if (bulkStartedAt === null || sent < bulkStartedAt) t.quiet.push(Number(now - sent) / 1e6);
+            else (t.samples.push(Number(now - sent) / 1e6), t.sampleSentAt.push(sent));
           }
         });
         stream.stderr.on('data', (d: Buffer) => t.received.push(d));
@@ -173,10 +196,14 @@ function openTypist(stack: Stack, key: ssh2.ParsedKey, tech: Technician, grant: 
         });
       });
     });
-    client.connect({
-      host: '127.0.0.1', port: stack.proxyPort, username: stack.deviceName, readyTimeout: 120_000,
-      hostVerifier: () => true, authHandler: [{ type: 'publickey', username: stack.deviceName, key } as ssh2.PublicKeyAuthMethod],
-    });
+    const common = { host: '127.0.0.1', readyTimeout: 120_000, hostVerifier: () => true };
+    if (direct) client.connect({ ...common, port: stack.device.port, username: stack.device.user, privateKey: stack.device.loginPrivateKey });
+    else {
+      client.connect({
+        ...common, port: stack.proxyPort, username: stack.deviceName,
+        authHandler: [{ type: 'publickey', username: stack.deviceName, key } as ssh2.PublicKeyAuthMethod],
+      });
+    }
   });
 }
 
@@ -272,6 +299,10 @@ async function measureUnderLoad(
     const h = i < revokes ? holders[i]! : shared;
     typists[i] = await openTypist(stack, h.key, h.tech, h.grant, i);
   });
+  const controls: Typist[] = [];
+  await pool(Array.from({ length: o.control }, (_, i) => i), 8, async (i) => {
+    controls[i] = await openTypist(stack, shared.key, shared.tech, shared.grant, i, true);
+  });
   o.log(`  ${o.sessions} interactive sessions live in ${round((Date.now() - t0open) / 1000, 1)} s; typing at ${o.rate}/s, ${o.transfers} × ${o.transferMiB} MiB downloads, then ${revokes} grants revoked within 1 s…`);
 
   const pid = stack.proxy.pid;
@@ -292,7 +323,7 @@ async function measureUnderLoad(
   bulkStartedAt = null;
   const cpu0 = cpuSeconds(pid);
   const w0 = Date.now();
-  for (const t of typists) startTyping(t, o.rate);
+  for (const t of [...typists, ...controls]) startTyping(t, o.rate);
   // a few seconds of typing alone first: the keystroke figures with and without the downloads
   await new Promise((r) => setTimeout(r, Math.min(o.seconds * 100, 3_000)));
   bulkStartedAt = process.hrtime.bigint();
@@ -350,7 +381,7 @@ async function measureUnderLoad(
   const results = await transfersDone;
   const rest = o.seconds * 1000 - (Date.now() - w0);
   if (rest > 0) await new Promise((r) => setTimeout(r, rest));
-  for (const t of typists) if (t.timer) clearTimeout(t.timer);
+  for (const t of [...typists, ...controls]) if (t.timer) clearTimeout(t.timer);
   await new Promise((r) => setTimeout(r, 500)); // the last echoes
   const windowSeconds = (Date.now() - w0) / 1000;
   const cpu = cpuSeconds(pid) - cpu0;
@@ -363,7 +394,7 @@ async function measureUnderLoad(
   const transferSeconds = Math.max(...results.map((r) => r.wallMs / 1000), 0);
 
   // every client goes (the survivors end their sessions as a technician does)
-  await Promise.all(typists.map((t) => new Promise<void>((resolve) => {
+  await Promise.all([...typists, ...controls].map((t) => new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, 10_000);
     t.client.once('close', () => {
       clearTimeout(timer);
@@ -374,9 +405,16 @@ async function measureUnderLoad(
 
   const samples = typists.flatMap((t) => t.samples);
   const quiet = typists.flatMap((t) => t.quiet);
+  const controlSamples = controls.flatMap((t) => t.samples);
+  // keystrokes sent while the storm was handled (its first request to its last close) and the others
+  const stormEnd = typists.slice(0, revokes).reduce((a, t) => (t.closedAt && t.closedAt > a ? t.closedAt : a), stormStart);
+  const inStorm: number[] = [];
+  const outsideStorm: number[] = [];
+  for (const t of typists) t.samples.forEach((ms, i) => (t.sampleSentAt[i]! >= stormStart && t.sampleSentAt[i]! <= stormEnd ? inStorm : outsideStorm).push(ms));
+  const controlQuiet = controls.flatMap((t) => t.quiet);
   const lost = typists.filter((t) => !t.revokedAt).reduce((a, t) => a + t.inFlight.length, 0);
   const cuts = typists.slice(0, revokes).map((t) => (t.closedAt && t.revokedAt ? Number(t.closedAt - t.revokedAt) / 1e6 : Infinity));
-  o.log(`  keystrokes: ${samples.length} (lost ${lost}), p50 ${round(median(samples), 2)} ms, p99 ${round(quantile(samples, 0.99), 2)} ms; cuts: p50 ${round(median(cuts), 1)} ms, p99 ${round(quantile(cuts, 0.99), 1)} ms; proxy RSS ${round(rss0 / 1e6, 1)} → peak ${round(rssPeak / 1e6, 1)} MB, CPU ${round(cpu, 1)} s over ${round(windowSeconds, 1)} s`);
+  o.log(`  keystrokes: ${samples.length} (lost ${lost}), p50 ${round(median(samples), 2)} ms, p99 ${round(quantile(samples, 0.99), 2)} ms (control, no proxy: p50 ${round(median(controlSamples), 2)}, p99 ${round(quantile(controlSamples, 0.99), 2)}); cuts: p50 ${round(median(cuts), 1)} ms, p99 ${round(quantile(cuts, 0.99), 1)} ms; proxy RSS ${round(rss0 / 1e6, 1)} → peak ${round(rssPeak / 1e6, 1)} MB, CPU ${round(cpu, 1)} s over ${round(windowSeconds, 1)} s`);
 
   // checks: complete recordings, no session beyond its grant
   const problems: string[] = [...revokeFailures];
@@ -419,6 +457,14 @@ async function measureUnderLoad(
     config: o, keystrokes: samples.length, keystrokesLost: lost,
     keystrokeP50Ms: round(median(samples), 2), keystrokeP99Ms: round(quantile(samples, 0.99), 2), keystrokeMaxMs: round(samples.reduce((a, b) => Math.max(a, b), 0), 1),
     quietKeystrokes: quiet.length, quietKeystrokeP50Ms: round(median(quiet), 2), quietKeystrokeP99Ms: round(quantile(quiet, 0.99), 2),
+    storm: {
+      during: [inStorm.length, round(median(inStorm), 2), round(quantile(inStorm, 0.99), 2)],
+      outside: [outsideStorm.length, round(median(outsideStorm), 2), round(quantile(outsideStorm, 0.99), 2)],
+    },
+    control: {
+      sessions: controls.length, keystrokes: controlSamples.length, p50Ms: round(median(controlSamples), 2), p99Ms: round(quantile(controlSamples, 0.99), 2),
+      quietP50Ms: round(median(controlQuiet), 2), quietP99Ms: round(quantile(controlQuiet, 0.99), 2),
+    },
     loopDelay: { proxy: proxyLoop, api: apiLoop, bench: { p99Ms: round(benchLoop.percentile(99) / 1e6, 1), maxMs: round(benchLoop.max / 1e6, 1) } },
     machineBusy: round(machineBusy, 2),
     cuts: cuts.length, cutP50Ms: round(median(cuts), 1), cutP99Ms: round(quantile(cuts, 0.99), 1), cutMaxMs: round(Math.max(...cuts), 1),
@@ -441,6 +487,8 @@ export function loadMarkdown(r: LoadResult): { lines: string[]; checks: { figure
     '| load figure | measured |', '|---|---|',
     `| keystroke round trip p50 / p99 / max ms, downloads running (${r.keystrokes} keystrokes, ${r.keystrokesLost} lost) | ${r.keystrokeP50Ms} / ${r.keystrokeP99Ms} / ${r.keystrokeMaxMs} |`,
     `| keystroke round trip p50 / p99 ms, the first seconds before the downloads (${r.quietKeystrokes} keystrokes) | ${r.quietKeystrokeP50Ms} / ${r.quietKeystrokeP99Ms} |`,
+    `| the same keystrokes p50 / p99 ms: sent while the revocation storm was handled (${r.storm.during[0]}); the others (${r.storm.outside[0]}) | ${r.storm.during[1]} / ${r.storm.during[2]}; ${r.storm.outside[1]} / ${r.storm.outside[2]} |`,
+    ...(r.control.sessions ? [`| control: ${r.control.sessions} sessions straight to the device (no proxy), same window — keystroke p50 / p99 ms with the downloads running (${r.control.keystrokes} keystrokes); before them | ${r.control.p50Ms} / ${r.control.p99Ms}; ${r.control.quietP50Ms} / ${r.control.quietP99Ms} |`] : []),
     `| event-loop delay p99 / max ms: proxy; api+worker; the benchmark's clients | ${delay(r.loopDelay.proxy)}; ${delay(r.loopDelay.api)}; ${delay(r.loopDelay.bench)} |`,
     `| machine CPU busy over the window (both cores = 1.0) | ${r.machineBusy} |`,
     `| cut (revoke request → channel closed) p50 / p99 / max ms (${r.cuts} sessions; API answered p99 ${r.revokeApiP99Ms} ms) | ${r.cutP50Ms} / ${r.cutP99Ms} / ${r.cutMaxMs} |`,
