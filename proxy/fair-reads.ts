@@ -8,7 +8,9 @@
  * A per-socket budget (128 KiB a turn) brought that to 79–99 ms but left a turn with ten downloads at
  * ten times the budget: keystrokes through the proxy took 16 ms at p50 and 0.3–0.6 s at p99, while
  * sessions straight to the device in the same window took 0.3 / 19 ms (the load phase's control group).
- * So the budget is now the turn's: all sockets together deliver about `turnBudget` bulk bytes a turn.
+ * So the budget is now the turn's: all sockets together deliver about `turnBudget` bulk bytes a turn
+ * (128 KiB: keystroke p50 outside the storm 4.7 ms; 256 KiB gave 6–7 ms, 64 KiB 3.4 ms but single
+ * downloads ~10 % slower).
  * - A socket that has delivered less than `allowance` in this turn is never held: keystrokes, their
  *   echoes, window adjustments and a revocation's notice go through in the turn they arrive.
  * - Past it, a socket is held (paused: its bytes stay in the kernel and in the stream's buffer, TCP
@@ -30,7 +32,7 @@ export interface FairReadsOptions {
   perSocket: number;
 }
 
-export const DEFAULT_FAIR_READS: FairReadsOptions = { turnBudget: 256 * 1024, allowance: 16 * 1024, perSocket: 128 * 1024 };
+export const DEFAULT_FAIR_READS: FairReadsOptions = { turnBudget: 128 * 1024, allowance: 16 * 1024, perSocket: 128 * 1024 };
 
 /** what libuv reads from a socket at once: a resumed socket delivers at least this much in its turn */
 const READ_SIZE = 64 * 1024;
