@@ -34,7 +34,7 @@ import { certificateKey } from '../../proxy/ssh2-cert-auth.js';
 import { generateKey } from '../support/device-sshd.js';
 import { cutStages, listenForEarlyCuts, type CutStages } from './cut-stages.js';
 import { loadavg, median, quantile, round, runShell, sq, sshLine } from './measure.js';
-import { cpuSeconds, cpuTicks, loopDelay, rssBytes } from './procs.js';
+import { cpuSeconds, cpuSecondsOfCommand, cpuTicks, loopDelay, rssBytes } from './procs.js';
 import type { Grant, Stack, Technician } from './stack.js';
 import { makeTextFile } from './throughput.js';
 
@@ -65,6 +65,8 @@ export interface LoadResult {
   quietKeystrokeP99Ms: number;
   /** keystrokes with the downloads running, split: sent while the storm was handled (first revoke request to last close) / the rest — count, p50, p99 ms */
   storm: { during: [number, number, number]; outside: [number, number, number] };
+  /** CPU seconds over the storm (first revoke request until every revoked session closed, `seconds`), and the machine's busy fraction */
+  stormCpu: { seconds: number; api: number; worker: number; proxy: number; postgres: number; machineBusy: number };
   /** the control group (straight to the device, same window): keystrokes with the downloads running, p50 / p99 ms */
   control: { sessions: number; keystrokes: number; p50Ms: number; p99Ms: number; quietP50Ms: number; quietP99Ms: number };
   /** event-loop delay over the window (p99 / max ms): the proxy, the api+worker process, this process (the typists' clients) */
@@ -341,6 +343,9 @@ async function measureUnderLoad(
   // listens on the revocation bus too, beside the proxy, to time when each early cut arrives
   await new Promise((r) => setTimeout(r, Math.min(o.seconds * 500, 10_000)));
   const stopListening = await listenForEarlyCuts(stack, typists.slice(0, revokes));
+  // what the storm costs the machine: CPU of the api, the worker, the proxy and PostgreSQL from its first request to its last close
+  const stormCpu = () => ({ api: cpuSeconds(stack.apiProcess.pid), worker: cpuSeconds(stack.workerProcess.pid), proxy: cpuSeconds(pid), postgres: cpuSecondsOfCommand('postgres'), ticks: cpuTicks() });
+  const stormCpu0 = stormCpu();
   const stormStart = process.hrtime.bigint();
   const apiMs: number[] = [];
   const revokeFailures: string[] = [];
@@ -376,6 +381,8 @@ async function measureUnderLoad(
   const stormSpreadMs = Number(typists[revokes - 1]?.revokedAt ?? stormStart) / 1e6 - Number(stormStart) / 1e6;
   // every revoked session closed at the client (or 10 s passed)
   for (let i = 0; i < 100 && typists.slice(0, revokes).some((t) => !t.closedAt); i++) await new Promise((r) => setTimeout(r, 100));
+  const stormCpu1 = stormCpu();
+  const stormSeconds = Number(process.hrtime.bigint() - stormStart) / 1e9;
   await stopListening();
 
   const results = await transfersDone;
@@ -461,6 +468,11 @@ async function measureUnderLoad(
       during: [inStorm.length, round(median(inStorm), 2), round(quantile(inStorm, 0.99), 2)],
       outside: [outsideStorm.length, round(median(outsideStorm), 2), round(quantile(outsideStorm, 0.99), 2)],
     },
+    stormCpu: {
+      seconds: round(stormSeconds, 2), api: round(stormCpu1.api - stormCpu0.api, 2), worker: round(stormCpu1.worker - stormCpu0.worker, 2),
+      proxy: round(stormCpu1.proxy - stormCpu0.proxy, 2), postgres: round(stormCpu1.postgres - stormCpu0.postgres, 2),
+      machineBusy: round((stormCpu1.ticks.busy - stormCpu0.ticks.busy) / Math.max(1, stormCpu1.ticks.total - stormCpu0.ticks.total), 2),
+    },
     control: {
       sessions: controls.length, keystrokes: controlSamples.length, p50Ms: round(median(controlSamples), 2), p99Ms: round(quantile(controlSamples, 0.99), 2),
       quietP50Ms: round(median(controlQuiet), 2), quietP99Ms: round(quantile(controlQuiet, 0.99), 2),
@@ -488,6 +500,7 @@ export function loadMarkdown(r: LoadResult): { lines: string[]; checks: { figure
     `| keystroke round trip p50 / p99 / max ms, downloads running (${r.keystrokes} keystrokes, ${r.keystrokesLost} lost) | ${r.keystrokeP50Ms} / ${r.keystrokeP99Ms} / ${r.keystrokeMaxMs} |`,
     `| keystroke round trip p50 / p99 ms, the first seconds before the downloads (${r.quietKeystrokes} keystrokes) | ${r.quietKeystrokeP50Ms} / ${r.quietKeystrokeP99Ms} |`,
     `| the same keystrokes p50 / p99 ms: sent while the revocation storm was handled (${r.storm.during[0]}); the others (${r.storm.outside[0]}) | ${r.storm.during[1]} / ${r.storm.during[2]}; ${r.storm.outside[1]} / ${r.storm.outside[2]} |`,
+    `| CPU seconds over the storm (${r.stormCpu.seconds} s from its first request to its last close): api; worker; proxy; PostgreSQL — machine busy | ${r.stormCpu.api}; ${r.stormCpu.worker}; ${r.stormCpu.proxy}; ${r.stormCpu.postgres} — ${r.stormCpu.machineBusy} |`,
     ...(r.control.sessions ? [`| control: ${r.control.sessions} sessions straight to the device (no proxy), same window — keystroke p50 / p99 ms with the downloads running (${r.control.keystrokes} keystrokes); before them | ${r.control.p50Ms} / ${r.control.p99Ms}; ${r.control.quietP50Ms} / ${r.control.quietP99Ms} |`] : []),
     `| event-loop delay p99 / max ms: proxy; api+worker; the benchmark's clients | ${delay(r.loopDelay.proxy)}; ${delay(r.loopDelay.api)}; ${delay(r.loopDelay.bench)} |`,
     `| machine CPU busy over the window (both cores = 1.0) | ${r.machineBusy} |`,
