@@ -17,7 +17,8 @@
  * of the revocation being committed, i.e. of the API's answer).
  * BENCH_LOAD_SESSIONS (200; smoke 10), BENCH_LOAD_RATE (5 keystrokes/s), BENCH_LOAD_SECONDS (typing
  * window, at least until the transfers end: 30; smoke 6), BENCH_LOAD_TRANSFERS (10; smoke 2),
- * BENCH_LOAD_TRANSFER_MIB (256; smoke 8), BENCH_LOAD_REVOKE (100; smoke 5).
+ * BENCH_LOAD_TRANSFER_MIB (256; smoke 8), BENCH_LOAD_REVOKE (100; smoke 5), BENCH_LOAD_BROKER_NICE (investigation:
+ * the api, the worker and PostgreSQL at this nice value for the phase, the proxy's share of the CPU against theirs).
  * - A control group: C more typists (BENCH_LOAD_CONTROL, 20; smoke 2) connected straight to the device's
  *   sshd, not through the proxy, typing at the same rate in the same window: what this machine, loaded
  *   the same way, gives a keystroke without Portcullis in its path (the device and the typists' client
@@ -34,7 +35,7 @@ import { certificateKey } from '../../proxy/ssh2-cert-auth.js';
 import { generateKey } from '../support/device-sshd.js';
 import { cutStages, listenForEarlyCuts, type CutStages } from './cut-stages.js';
 import { loadavg, median, quantile, round, runShell, sq, sshLine } from './measure.js';
-import { cpuSeconds, cpuSecondsOfCommand, cpuTicks, loopDelay, rssBytes } from './procs.js';
+import { cpuSeconds, cpuSecondsOfCommand, cpuTicks, loopDelay, pidsOfCommand, rssBytes } from './procs.js';
 import type { Grant, Stack, Technician } from './stack.js';
 import { makeTextFile } from './throughput.js';
 
@@ -47,6 +48,8 @@ export function loadConfig(num: (name: string, def: number) => number, smoke: bo
     transferMiB: num('BENCH_LOAD_TRANSFER_MIB', smoke ? 8 : 256),
     revokes: Math.round(num('BENCH_LOAD_REVOKE', smoke ? 5 : 100)),
     control: Math.round(num('BENCH_LOAD_CONTROL', smoke ? 2 : 20)),
+    /** investigation: the api and worker processes and PostgreSQL run at this nice value for the phase (0: as they are) */
+    brokerNice: Math.round(num('BENCH_LOAD_BROKER_NICE', 0)),
   };
 }
 type LoadConfig = ReturnType<typeof loadConfig>;
@@ -64,13 +67,13 @@ export interface LoadResult {
   quietKeystrokeP50Ms: number;
   quietKeystrokeP99Ms: number;
   /** keystrokes with the downloads running, split: sent while the storm was handled (first revoke request to last close) / the rest — count, p50, p99 ms */
-  storm: { during: [number, number, number]; outside: [number, number, number] };
+  storm: StormSplit;
   /** CPU seconds over the storm (first revoke request until every revoked session closed, `seconds`), and the machine's busy fraction */
   stormCpu: { seconds: number; api: number; worker: number; proxy: number; postgres: number; machineBusy: number };
   /** the control group (straight to the device, same window): keystrokes with the downloads running, p50 / p99 ms */
-  control: { sessions: number; keystrokes: number; p50Ms: number; p99Ms: number; quietP50Ms: number; quietP99Ms: number };
+  control: { sessions: number; keystrokes: number; p50Ms: number; p99Ms: number; quietP50Ms: number; quietP99Ms: number; storm: StormSplit };
   /** event-loop delay over the window (p99 / max ms): the proxy, the api+worker process, this process (the typists' clients) */
-  loopDelay: { proxy: { p99Ms: number; maxMs: number } | null; api: { p99Ms: number; maxMs: number } | null; bench: { p99Ms: number; maxMs: number } };
+  loopDelay: { proxy: LoopDelay | null; api: LoopDelay | null; bench: LoopDelay };
   /** the machine's CPU busy over the window, all cores (1.0 = every core busy) */
   machineBusy: number;
   cuts: number;
@@ -101,6 +104,10 @@ export interface LoadResult {
   cutStages: CutStages | null;
   load: [number, number, number];
 }
+
+/** keystrokes sent while the storm was handled / the others: count, p50, p99 ms */
+type StormSplit = { during: [number, number, number]; outside: [number, number, number] };
+type LoopDelay = { p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number };
 
 const MB = 1024 * 1024;
 /** when the downloads of the current load phase started (keystrokes sent before count as quiet) */
@@ -276,12 +283,16 @@ export async function measureLoad(stack: Stack, o: LoadConfig & { log: (s: strin
   // The device (its sshd, and every session it forks from now on) would be another machine too: it runs
   // below the proxy's priority for this phase, as the technicians' download clients do, so what is
   // measured is the proxy under load rather than the two cores' scheduler among the load generators.
-  const reniceDevice = (n: number) => execFileSync('renice', ['-n', String(n), '-p', String(stack.device.pid)], { stdio: 'ignore' });
-  reniceDevice(10);
+  const renice = (n: number, pids: number[]) => execFileSync('renice', ['-n', String(n), '-p', ...pids.map(String)], { stdio: 'ignore' });
+  renice(10, [stack.device.pid]);
+  // BENCH_LOAD_BROKER_NICE: the rest of the broker (and PostgreSQL, whose new backends inherit the postmaster's) below the proxy
+  const broker = () => [stack.apiProcess.pid, stack.workerProcess.pid, ...pidsOfCommand('postgres')];
+  if (o.brokerNice) renice(o.brokerNice, broker());
   try {
     return await measureUnderLoad(stack, o, { revokes, holders, shared, textFile, fileSha });
   } finally {
-    reniceDevice(0);
+    renice(0, [stack.device.pid]);
+    if (o.brokerNice) renice(0, broker());
     await rm(textFile, { force: true });
   }
 }
@@ -415,9 +426,13 @@ async function measureUnderLoad(
   const controlSamples = controls.flatMap((t) => t.samples);
   // keystrokes sent while the storm was handled (its first request to its last close) and the others
   const stormEnd = typists.slice(0, revokes).reduce((a, t) => (t.closedAt && t.closedAt > a ? t.closedAt : a), stormStart);
-  const inStorm: number[] = [];
-  const outsideStorm: number[] = [];
-  for (const t of typists) t.samples.forEach((ms, i) => (t.sampleSentAt[i]! >= stormStart && t.sampleSentAt[i]! <= stormEnd ? inStorm : outsideStorm).push(ms));
+  const byStorm = (group: Typist[]) => {
+    const during: number[] = [];
+    const outside: number[] = [];
+    for (const t of group) t.samples.forEach((ms, i) => (t.sampleSentAt[i]! >= stormStart && t.sampleSentAt[i]! <= stormEnd ? during : outside).push(ms));
+    const figures = (x: number[]): [number, number, number] => [x.length, round(median(x), 2), round(quantile(x, 0.99), 2)];
+    return { during: figures(during), outside: figures(outside) };
+  };
   const controlQuiet = controls.flatMap((t) => t.quiet);
   const lost = typists.filter((t) => !t.revokedAt).reduce((a, t) => a + t.inFlight.length, 0);
   const cuts = typists.slice(0, revokes).map((t) => (t.closedAt && t.revokedAt ? Number(t.closedAt - t.revokedAt) / 1e6 : Infinity));
@@ -464,10 +479,7 @@ async function measureUnderLoad(
     config: o, keystrokes: samples.length, keystrokesLost: lost,
     keystrokeP50Ms: round(median(samples), 2), keystrokeP99Ms: round(quantile(samples, 0.99), 2), keystrokeMaxMs: round(samples.reduce((a, b) => Math.max(a, b), 0), 1),
     quietKeystrokes: quiet.length, quietKeystrokeP50Ms: round(median(quiet), 2), quietKeystrokeP99Ms: round(quantile(quiet, 0.99), 2),
-    storm: {
-      during: [inStorm.length, round(median(inStorm), 2), round(quantile(inStorm, 0.99), 2)],
-      outside: [outsideStorm.length, round(median(outsideStorm), 2), round(quantile(outsideStorm, 0.99), 2)],
-    },
+    storm: byStorm(typists),
     stormCpu: {
       seconds: round(stormSeconds, 2), api: round(stormCpu1.api - stormCpu0.api, 2), worker: round(stormCpu1.worker - stormCpu0.worker, 2),
       proxy: round(stormCpu1.proxy - stormCpu0.proxy, 2), postgres: round(stormCpu1.postgres - stormCpu0.postgres, 2),
@@ -475,9 +487,9 @@ async function measureUnderLoad(
     },
     control: {
       sessions: controls.length, keystrokes: controlSamples.length, p50Ms: round(median(controlSamples), 2), p99Ms: round(quantile(controlSamples, 0.99), 2),
-      quietP50Ms: round(median(controlQuiet), 2), quietP99Ms: round(quantile(controlQuiet, 0.99), 2),
+      quietP50Ms: round(median(controlQuiet), 2), quietP99Ms: round(quantile(controlQuiet, 0.99), 2), storm: byStorm(controls),
     },
-    loopDelay: { proxy: proxyLoop, api: apiLoop, bench: { p99Ms: round(benchLoop.percentile(99) / 1e6, 1), maxMs: round(benchLoop.max / 1e6, 1) } },
+    loopDelay: { proxy: proxyLoop, api: apiLoop, bench: { p50Ms: round(benchLoop.percentile(50) / 1e6, 1), p90Ms: round(benchLoop.percentile(90) / 1e6, 1), p99Ms: round(benchLoop.percentile(99) / 1e6, 1), maxMs: round(benchLoop.max / 1e6, 1) } },
     machineBusy: round(machineBusy, 2),
     cuts: cuts.length, cutP50Ms: round(median(cuts), 1), cutP99Ms: round(quantile(cuts, 0.99), 1), cutMaxMs: round(Math.max(...cuts), 1),
     stormSpreadMs: round(stormSpreadMs, 1), revokeApiP99Ms: round(quantile(apiMs, 0.99), 1),
@@ -492,17 +504,20 @@ async function measureUnderLoad(
 /** The phase's part of the report: its table and its checks (targets from issue 17). */
 export function loadMarkdown(r: LoadResult): { lines: string[]; checks: { figure: string; target: string; measured: string; pass: boolean | null }[] } {
   const c = r.config;
-  const delay = (d: { p99Ms: number; maxMs: number } | null) => (d ? `${round(d.p99Ms, 1)} / ${round(d.maxMs, 1)}` : 'n/a');
+  const delay = (d: LoopDelay | null) => (d ? [d.p50Ms, d.p90Ms, d.p99Ms, d.maxMs].map((v) => round(v, 1)).join(' / ') : 'n/a');
   const full = c.sessions >= 200 && c.transfers >= 10 && c.transferMiB >= 256 && c.revokes >= 100;
   const lines = [
-    '', `Load phase: ${c.sessions} interactive sessions typing ${c.rate}/s, ${c.transfers} concurrent ${c.transferMiB} MiB downloads, ${Math.min(c.revokes, c.sessions)} grants revoked within one second (requests spread over ${r.stormSpreadMs} ms); window ${r.windowSeconds} s; load ${r.load.join(' ')}.`, '',
+    '', `Load phase: ${c.sessions} interactive sessions typing ${c.rate}/s, ${c.transfers} concurrent ${c.transferMiB} MiB downloads, ${Math.min(c.revokes, c.sessions)} grants revoked within one second (requests spread over ${r.stormSpreadMs} ms); window ${r.windowSeconds} s; load ${r.load.join(' ')}${c.brokerNice ? `; the api, the worker and PostgreSQL at nice ${c.brokerNice} (BENCH_LOAD_BROKER_NICE)` : ''}.`, '',
     '| load figure | measured |', '|---|---|',
     `| keystroke round trip p50 / p99 / max ms, downloads running (${r.keystrokes} keystrokes, ${r.keystrokesLost} lost) | ${r.keystrokeP50Ms} / ${r.keystrokeP99Ms} / ${r.keystrokeMaxMs} |`,
     `| keystroke round trip p50 / p99 ms, the first seconds before the downloads (${r.quietKeystrokes} keystrokes) | ${r.quietKeystrokeP50Ms} / ${r.quietKeystrokeP99Ms} |`,
     `| the same keystrokes p50 / p99 ms: sent while the revocation storm was handled (${r.storm.during[0]}); the others (${r.storm.outside[0]}) | ${r.storm.during[1]} / ${r.storm.during[2]}; ${r.storm.outside[1]} / ${r.storm.outside[2]} |`,
     `| CPU seconds over the storm (${r.stormCpu.seconds} s from its first request to its last close): api; worker; proxy; PostgreSQL — machine busy | ${r.stormCpu.api}; ${r.stormCpu.worker}; ${r.stormCpu.proxy}; ${r.stormCpu.postgres} — ${r.stormCpu.machineBusy} |`,
-    ...(r.control.sessions ? [`| control: ${r.control.sessions} sessions straight to the device (no proxy), same window — keystroke p50 / p99 ms with the downloads running (${r.control.keystrokes} keystrokes); before them | ${r.control.p50Ms} / ${r.control.p99Ms}; ${r.control.quietP50Ms} / ${r.control.quietP99Ms} |`] : []),
-    `| event-loop delay p99 / max ms: proxy; api+worker; the benchmark's clients | ${delay(r.loopDelay.proxy)}; ${delay(r.loopDelay.api)}; ${delay(r.loopDelay.bench)} |`,
+    ...(r.control.sessions ? [
+      `| control: ${r.control.sessions} sessions straight to the device (no proxy), same window — keystroke p50 / p99 ms with the downloads running (${r.control.keystrokes} keystrokes); before them | ${r.control.p50Ms} / ${r.control.p99Ms}; ${r.control.quietP50Ms} / ${r.control.quietP99Ms} |`,
+      `| control, split as above: during the storm (${r.control.storm.during[0]}); the others (${r.control.storm.outside[0]}) | ${r.control.storm.during[1]} / ${r.control.storm.during[2]}; ${r.control.storm.outside[1]} / ${r.control.storm.outside[2]} |`,
+    ] : []),
+    `| event-loop delay p50 / p90 / p99 / max ms: proxy; api+worker; the benchmark's clients | ${delay(r.loopDelay.proxy)}; ${delay(r.loopDelay.api)}; ${delay(r.loopDelay.bench)} |`,
     `| machine CPU busy over the window (both cores = 1.0) | ${r.machineBusy} |`,
     `| cut (revoke request → channel closed) p50 / p99 / max ms (${r.cuts} sessions; API answered p99 ${r.revokeApiP99Ms} ms) | ${r.cutP50Ms} / ${r.cutP99Ms} / ${r.cutMaxMs} |`,
     ...(r.cutStages ? [`| cut by stage p50 / p99 ms: request → API handler; → early cut on the bus; → the client got the notice; → the client saw the close | ${r.cutStages.toHandler.join(' / ')}; ${r.cutStages.handlerToBus.join(' / ')}; ${r.cutStages.busToNotice.join(' / ')}; ${r.cutStages.noticeToClose.join(' / ')} |`] : []),

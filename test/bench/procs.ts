@@ -135,19 +135,30 @@ export function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
-/** CPU seconds of every process whose command name is `comm` (e.g. `postgres`: the server and all its backends), from /proc. */
-export function cpuSecondsOfCommand(comm: string): number {
-  let total = 0;
+/** The pids of every process whose command name is `comm` (e.g. `postgres`: the server and all its backends), from /proc. */
+export function pidsOfCommand(comm: string): number[] {
+  const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === comm) total += cpuSeconds(Number(entry));
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === comm) pids.push(Number(entry));
     } catch {
       /* the process ended meanwhile */
     }
   }
-  return total;
+  return pids;
+}
+
+/** CPU seconds of every process whose command name is `comm`, summed. */
+export function cpuSecondsOfCommand(comm: string): number {
+  return pidsOfCommand(comm).reduce((total, pid) => {
+    try {
+      return total + cpuSeconds(pid);
+    } catch {
+      return total; // ended meanwhile
+    }
+  }, 0);
 }
 
 /** Resident set size of one process in bytes (VmRSS from /proc/<pid>/status). */
@@ -174,14 +185,14 @@ export async function gcStats(metricsUrl: string): Promise<Record<string, { coun
 
 /**
  * The process's event-loop delay since the last scrape (prom-client's default metrics reset their
- * histogram on every scrape): p99 and max in ms, null when the metrics could not be read.
+ * histogram on every scrape): p50, p90, p99 and max in ms, null when the metrics could not be read.
  */
-export async function loopDelay(metricsUrl: string): Promise<{ p99Ms: number; maxMs: number } | null> {
+export async function loopDelay(metricsUrl: string): Promise<{ p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number } | null> {
   try {
     const text = await (await fetch(metricsUrl)).text();
     const read = (name: string) => Number(new RegExp(`^\\w*nodejs_eventloop_lag_${name}_seconds ([\\d.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN) * 1000;
-    const [p99Ms, maxMs] = [read('p99'), read('max')];
-    return Number.isFinite(p99Ms) && Number.isFinite(maxMs) ? { p99Ms, maxMs } : null;
+    const [p50Ms, p90Ms, p99Ms, maxMs] = [read('p50'), read('p90'), read('p99'), read('max')];
+    return [p50Ms, p90Ms, p99Ms, maxMs].every(Number.isFinite) ? { p50Ms, p90Ms, p99Ms, maxMs } : null;
   } catch {
     return null; // a diagnostic: never fail a measurement over it
   }
