@@ -67,13 +67,7 @@ export interface AddressLoginCounter extends LoginCounter {
   refusedAuditedAt: Date | null;
 }
 
-export interface NewUser {
-  username: string;
-  displayName: string;
-  roles: RoleName[];
-  vendorId: string | null;
-  department: string | null;
-  slackUserId: string | null;
+export interface NewUser extends Pick<User, 'username' | 'displayName' | 'roles' | 'vendorId' | 'department' | 'slackUserId'> {
   passwordHash: string;
   /** default false */
   passwordChangeRequired?: boolean;
