@@ -11,22 +11,30 @@
  * So the budget is now the turn's: all sockets together deliver about `turnBudget` bulk bytes a turn
  * (128 KiB: keystroke p50 outside the storm 4.7 ms; 256 KiB gave 6–7 ms, 64 KiB 3.4 ms but single
  * downloads ~10 % slower).
- * - A socket that has delivered less than `allowance` in this turn is never held: keystrokes, their
- *   echoes, window adjustments and a revocation's notice go through in the turn they arrive.
- * - Past it, a socket is held (paused: its bytes stay in the kernel and in the stream's buffer, TCP
- *   slows the sender) once the turn's budget is spent or it has had `perSocket` itself, and joins the
- *   queue of held sockets.
- * - At the end of each turn (its check phase) held sockets are resumed oldest first, as many as the next
- *   turn's budget has room for (one read, 64 KiB, each); the others wait their turn, in order. No socket
- *   waits for ever: the queue only moves forward.
- * Nothing is lost or reordered: a socket is only paused and resumed.
+ * - Every byte read counts towards the turn's budget.
+ * - A socket that has delivered no more than `allowance` in this turn is not held while the turn stays
+ *   within FLOOD_FACTOR budgets, and a read of keystroke size (KEYSTROKE_READ or less) never makes it
+ *   held: keystrokes, their echoes, window adjustments and a revocation's notice go through in the turn
+ *   they arrive. Many connections each sending just under the allowance (a technician opening dozens)
+ *   are held too once the turn is that far over.
+ * - Past its allowance, a socket is held once the turn's budget is spent or it has had `perSocket`
+ *   itself.
+ * - Held: paused (its bytes stay in the kernel and in the stream's buffer, TCP slows the sender) and
+ *   queued. At the end of each turn (its check phase) held sockets are resumed oldest first, as many as
+ *   the next turn's budget has room for (one read, 64 KiB, each); the others wait their turn, in order,
+ *   the loop turning on (setImmediate) until they have had it. No socket waits for ever.
+ * A socket is held only after the read that took it over, so every readable socket's first read of a turn
+ * is delivered: a turn is bounded by the budget plus one read per socket that became readable in it.
+ * Nothing is lost or reordered: a socket is only paused and resumed — and this must be the only thing
+ * that pauses these sockets (ssh2 pauses them only before its handshake, before they are shared;
+ * the relay's backpressure pauses channels, not sockets), since a held socket is resumed regardless.
  */
 import type { Socket } from 'node:net';
 
 export interface FairReadsOptions {
   /** bulk bytes all sockets together may deliver in one turn */
   turnBudget: number;
-  /** bytes one socket may deliver in a turn without ever being held */
+  /** bytes one socket may deliver in a turn without being held, while the turn is within FLOOD_FACTOR budgets */
   allowance: number;
   /** bytes one socket may deliver in a turn while the budget lasts */
   perSocket: number;
@@ -36,6 +44,10 @@ export const DEFAULT_FAIR_READS: FairReadsOptions = { turnBudget: 128 * 1024, al
 
 /** what libuv reads from a socket at once: a resumed socket delivers at least this much in its turn */
 const READ_SIZE = 64 * 1024;
+/** a read this small is typing (or an acknowledgement): it never makes its socket held */
+const KEYSTROKE_READ = 2 * 1024;
+/** past this many budgets in one turn, sockets still under their allowance are held too */
+const FLOOD_FACTOR = 4;
 
 interface Share { socket: Socket; used: number; held: boolean }
 
@@ -53,19 +65,19 @@ export class FairReads {
     return this.held.length;
   }
 
-  /**
-   * Installs the sharing on `socket`. Call it once the socket's reader (ssh2) has attached and started:
-   * adding a 'data' listener to a socket nobody has paused would start it flowing.
-   */
+  /** Installs the sharing on `socket`. Call it once the socket's reader (ssh2) has attached and started. */
   share(socket: Socket): void {
     const share: Share = { socket, used: 0, held: false };
     socket.prependListener('data', (chunk: Buffer) => {
       share.used += chunk.length;
+      this.turnUsed += chunk.length;
       this.charged.add(share);
       this.endOfTurnSoon();
-      if (share.held || share.used <= this.o.allowance) return;
-      this.turnUsed += chunk.length;
-      if (this.turnUsed < this.o.turnBudget && share.used < this.o.perSocket) return;
+      if (share.held) return;
+      const hold = share.used > this.o.allowance
+        ? this.turnUsed >= this.o.turnBudget || share.used >= this.o.perSocket
+        : this.turnUsed >= FLOOD_FACTOR * this.o.turnBudget && chunk.length > KEYSTROKE_READ;
+      if (!hold) return;
       share.held = true;
       socket.pause();
       this.held.push(share);

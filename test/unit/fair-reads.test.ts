@@ -7,7 +7,7 @@ import { FairReads, type FairReadsOptions } from '../../proxy/fair-reads.js';
 const KiB = 1024;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-interface Receiver { received: Buffer[]; pauses: number; ended: Promise<void> }
+interface Receiver { socket: net.Socket; received: Buffer[]; pauses: number; ended: Promise<void> }
 
 const servers: net.Server[] = [];
 afterEach(() => {
@@ -37,7 +37,7 @@ async function connection(fair: FairReads | null, turns: { perTurn: number[] }):
   const accepted = new Promise<Receiver>((resolve) => {
     server.on('connection', (socket) => {
       socket.pause();
-      const r: Receiver = { received: [], pauses: 0, ended: new Promise((done) => socket.on('end', () => done())) };
+      const r: Receiver = { socket, received: [], pauses: 0, ended: new Promise((done) => socket.on('end', () => done())) };
       socket.on('data', (chunk: Buffer) => {
         r.received.push(chunk);
         turns.perTurn[turns.perTurn.length - 1]! += chunk.length;
@@ -84,7 +84,7 @@ describe('FairReads', () => {
     expect(p90).toBeLessThanOrEqual(128 * KiB + 64 * KiB + 2 * 3 * 64 * KiB);
   });
 
-  it('a socket under its allowance is never held, even while floods have spent the budget', async () => {
+  it('a typing socket (reads of keystroke size, under its allowance) is never held, even while floods have spent the budget', async () => {
     const turns = turnCounter();
     const fair = new FairReads(opts({ turnBudget: 64 * KiB }));
     const floods = await Promise.all(Array.from({ length: 4 }, () => connection(fair, turns)));
@@ -107,19 +107,71 @@ describe('FairReads', () => {
     expect(quiet.rx.pauses).toBe(0);
   });
 
-  it('a socket destroyed while held is let go, and the others still get their turns', async () => {
+  it('sockets under their allowance are held too once a turn is far over its budget; keystroke-size reads never are', async () => {
     const turns = turnCounter();
-    const fair = new FairReads(opts({ turnBudget: 64 * KiB, perSocket: 32 * KiB }));
-    const [a, b] = await Promise.all([connection(fair, turns), connection(fair, turns)]);
-    const data = randomBytes(2 * 1024 * KiB);
-    a!.client.write(randomBytes(4 * 1024 * KiB));
-    b!.client.end(data);
-    await new Promise((r) => setTimeout(r, 20));
-    a!.client.destroy();
-    await b!.rx.ended;
+    // an allowance no flood reaches: only the turn's flood limit (4 budgets) can hold them
+    const fair = new FairReads(opts({ turnBudget: 64 * KiB, allowance: 64 * 1024 * KiB, perSocket: 64 * 1024 * KiB }));
+    const floods = await Promise.all(Array.from({ length: 8 }, () => connection(fair, turns)));
+    const quiet = await connection(fair, turns);
+    const data = floods.map(() => randomBytes(4 * 1024 * KiB));
+    floods.forEach(({ client }, i) => client.end(data[i]));
+    const keys: Buffer[] = [];
+    for (let i = 0; i < 30; i++) {
+      keys.push(Buffer.from([97 + (i % 26)]));
+      quiet.client.write(keys[i]!);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    quiet.client.end();
+    await Promise.all([...floods, quiet].map(({ rx }) => rx.ended));
     turns.stop();
-    expect(sha(Buffer.concat(b!.rx.received))).toBe(sha(data));
-    await new Promise((r) => setTimeout(r, 20));
+    floods.forEach(({ rx }, i) => expect(sha(Buffer.concat(rx.received))).toBe(sha(data[i]!)));
+    expect(floods.some(({ rx }) => rx.pauses > 0)).toBe(true);
+    // (never held, the eight floods deliver megabytes a turn)
+    const busy = turns.perTurn.filter((n) => n > 0).sort((a, b) => a - b);
+    expect(busy[Math.floor(busy.length * 0.9)]!).toBeLessThanOrEqual(4 * 64 * KiB + 8 * 3 * 64 * KiB);
+    expect(Buffer.concat(quiet.rx.received).equals(Buffer.concat(keys))).toBe(true);
+    expect(quiet.rx.pauses).toBe(0);
+  });
+
+  it('held sockets get their turns, oldest first, when nothing else arrives to turn the loop', async () => {
+    // room for one socket a turn; each is held on its first chunk, and resuming it delivers the rest
+    const fair = new FairReads({ turnBudget: 64 * KiB, allowance: 1 * KiB, perSocket: 4 * KiB });
+    const turns = turnCounter();
+    const conns = await Promise.all(Array.from({ length: 4 }, () => connection(fair, turns)));
+    const order = { held: [] as number[], resumed: [] as number[] };
+    conns.forEach(({ rx }, i) => {
+      rx.socket.on('pause', () => order.held.push(i));
+      rx.socket.on('resume', () => order.resumed.push(i));
+    });
+    const data = conns.map(() => randomBytes(8 * KiB));
+    conns.forEach(({ client }, i) => client.write(data[i]));
+    // everything arrives and the queue empties (a socket held on its last chunk is resumed a turn or more later)
+    const done = () => fair.waiting === 0 && conns.every(({ rx }) => Buffer.concat(rx.received).length === 8 * KiB);
+    for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+    turns.stop();
+    conns.forEach(({ rx }, i) => expect(Buffer.concat(rx.received).equals(data[i]!)).toBe(true));
     expect(fair.waiting).toBe(0);
+    expect(conns.every(({ rx }) => !rx.socket.isPaused())).toBe(true);
+    expect(order.held.length).toBeGreaterThan(1);
+    expect(order.resumed.slice(0, order.held.length)).toEqual(order.held);
+  });
+
+  it('a held socket destroyed on the proxy side is dropped without taking a turn from the others', async () => {
+    const fair = new FairReads({ turnBudget: 64 * KiB, allowance: 1 * KiB, perSocket: 4 * KiB });
+    const turns = turnCounter();
+    const conns = await Promise.all(Array.from({ length: 4 }, () => connection(fair, turns)));
+    const held: number[] = [];
+    conns.forEach(({ rx }, i) => rx.socket.on('pause', () => held.push(i)));
+    conns.forEach(({ client }) => client.write(randomBytes(8 * KiB)));
+    await new Promise<void>((resolve) => {
+      const check = () => (fair.waiting >= 3 ? resolve() : setImmediate(check));
+      check();
+    });
+    // the oldest held socket goes away; the one turn's room goes to the next in the queue
+    conns[held[0]!]!.rx.socket.destroy();
+    await new Promise((r) => setImmediate(r));
+    turns.stop();
+    expect(conns[held[1]!]!.rx.socket.isPaused()).toBe(false);
+    conns.forEach(({ client }) => client.destroy());
   });
 });
