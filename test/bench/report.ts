@@ -155,7 +155,7 @@ export function markdown(r: Results, meta: Record<string, unknown>, checks: Chec
   }
   const k = r.keystroke;
   if (k) {
-    row([`keystroke round trip median µs (${k.echoes} echoes)`, k.medianUs.direct, k.medianUs.jump, k.medianUs.portcullis, fmt(ratio(k.medianUs.portcullis, k.medianUs.direct), '×'), fmt(ratio(k.medianUs.portcullis, k.medianUs.jump), '×')]);
+    row([`keystroke round trip median µs (${k.echoes} echoes, after ${k.warmup ?? 50} not counted)`, k.medianUs.direct, k.medianUs.jump, k.medianUs.portcullis, fmt(ratio(k.medianUs.portcullis, k.medianUs.direct), '×'), fmt(ratio(k.medianUs.portcullis, k.medianUs.jump), '×')]);
     row(['keystroke round trip p99 µs', k.p99Us.direct, k.p99Us.jump, k.p99Us.portcullis, fmt(ratio(k.p99Us.portcullis, k.p99Us.direct), '×'), fmt(ratio(k.p99Us.portcullis, k.p99Us.jump), '×')]);
   }
   const s = r.setup;
