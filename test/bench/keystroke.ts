@@ -33,8 +33,8 @@ export interface KeystrokeResult {
 // echoes not counted, and a pause after the session is live (its start is still being recorded:
 // session row, audit event, recording header), so the figure is the steady state of a live session.
 // 3,000, not 50: a freshly started proxy compiles its relay path (ssh2's parser and ciphers, the relay,
-// the recorder) during its first thousands of packets, and those compilations were the p99 — 2.1–3.1 ms
-// after 50 echoes, 0.29–0.36 ms after 3,000 (the jump host 1.1–1.5 → 0.23–0.29 ms; direct unchanged). A
+// the recorder) during its first thousands of packets, and those compilations were the p99 — 1.9–3.1 ms
+// after 50 echoes, 0.29–0.36 ms after 3,000 (the jump host 0.5–1.5 → 0.23–0.29 ms; direct unchanged). A
 // proxy in service has compiled it long before a technician's session; the warm-up is the same for all paths.
 const WARMUP = Number(process.env.BENCH_ECHO_WARMUP ?? 3000);
 const SETTLE_MS = Number(process.env.BENCH_ECHO_SETTLE_MS ?? 100);
