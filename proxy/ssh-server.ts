@@ -10,6 +10,7 @@ import { publicKeyToSshBlob } from '../server/crypto/ssh-cert.js';
 import type { KeyObject } from 'node:crypto';
 import type { ProxyContext } from './context.js';
 import { DeviceLink } from './device-link.js';
+import { GrantConnections } from './grant-connections.js';
 import type { LiveMember } from './live-registry.js';
 import { RefusalAudit } from './refusal-audit.js';
 import { authenticateTechnician } from './ssh-auth.js';
@@ -32,12 +33,15 @@ export interface SshProxyOptions {
   limits?: Partial<PreauthLimits>;
   /** refused authentications from one source address are audited at most once per window; default 60 s */
   auditWindowMs?: number;
+  /** connections one grant may hold through this proxy at once (SSH_MAX_CONNECTIONS_PER_GRANT); default 64 */
+  maxConnectionsPerGrant?: number;
 }
 
 /** What a connection's authentication needs from the server around it. */
 interface AuthGuards {
   ticket: PreauthTicket;
   refusals: RefusalAudit;
+  connections: GrantConnections;
 }
 
 export interface SshProxy {
@@ -52,6 +56,8 @@ function handleClient(ctx: ProxyContext, caBlob: Buffer, client: ssh2.Connection
   let link: DeviceLink | null = null;
   let member: LiveMember | null = null;
   let cutOff = false;
+  /** the grant this connection is counted against (guards.connections), once authenticated */
+  let counted: string | null = null;
   // the signed request that follows an accepted query for the same key is the same attempt
   let queried: Buffer | null = null;
   const recordRefusal = guards.refusals.record.bind(guards.refusals);
@@ -77,6 +83,20 @@ function handleClient(ctx: ProxyContext, caBlob: Buffer, client: ssh2.Connection
           if (outcome.audited) ctx.metrics.authFailures.inc({ reason: outcome.reason.split(':')[0]!.slice(0, 40) });
           return authCtx.reject(['publickey']);
         }
+        // one more connection of a grant that holds its limit already: refused, audited, and told why
+        if (!guards.connections.take(outcome.conn.grant.id)) {
+          const limit = guards.connections.limit;
+          void recordRefusal({
+            reason: `too many connections for the grant (limit ${limit})`, principal: authCtx.username.replace(/\0/g, '\ufffd'), clientAddress,
+            keyId: outcome.cert.keyId, serial: outcome.cert.serial.toString(), keyFingerprint: outcome.cert.publicKey.fingerprint,
+          });
+          ctx.metrics.authFailures.inc({ reason: 'too many connections' });
+          const banner = `Access refused: this grant already has ${limit} connections through Portcullis, the most allowed. Close one and try again.`;
+          if (!sendUserauthBanner(client, banner)) ctx.log.warn('could not send an SSH banner (ssh2 internals changed?)');
+          ctx.log.info({ grantId: outcome.conn.grant.id, clientAddress, limit }, 'connection refused: too many connections for the grant');
+          return authCtx.reject(['publickey']);
+        }
+        counted = outcome.conn.grant.id;
         conn = outcome.conn;
         authCtx.accept();
       },
@@ -121,6 +141,7 @@ function handleClient(ctx: ProxyContext, caBlob: Buffer, client: ssh2.Connection
   client.on('error', (err) => ctx.log.debug({ err: err.message, clientAddress }, 'client connection error'));
   client.on('close', () => {
     clients.delete(client);
+    if (counted) guards.connections.release(counted);
     if (member) ctx.registry.remove(member);
     void link?.close();
   });
@@ -145,6 +166,7 @@ export async function startSshProxy(ctx: ProxyContext, opts: SshProxyOptions): P
   // ssh2 reports a connection only once the client's version line has arrived: the socket's ticket
   // is found again by the client's address and port
   const tickets = new Map<string, PreauthTicket>();
+  const connections = new GrantConnections(opts.maxConnectionsPerGrant ?? 64);
   const certificate = opts.hostCertificate
     ? mintHostCertificate({
         hostKey: opts.hostKey, caKey: opts.hostCertificate.caKey, principals: hostCertificatePrincipals(opts.hostCertificate.publicHosts), now: new Date(),
@@ -159,7 +181,7 @@ export async function startSshProxy(ctx: ProxyContext, opts: SshProxyOptions): P
     }
     const ticket = tickets.get(`${info.ip}|${info.port}`);
     if (!ticket) return client.end();
-    handleClient(ctx, caBlob, client, info, clients, { ticket, refusals });
+    handleClient(ctx, caBlob, client, info, clients, { ticket, refusals, connections });
   });
   // our own listener: the per-address limit and the deadline apply before ssh2 sees a byte
   const listener = net.createServer((socket) => {

@@ -93,6 +93,7 @@ const schema = z.object({
   SSH_AUTH_TIMEOUT_SECONDS: z.coerce.number().positive().max(600).default(20),
   SSH_MAX_UNAUTHENTICATED_PER_IP: z.coerce.number().int().min(1).max(10_000).default(10),
   SSH_AUTH_AUDIT_WINDOW_SECONDS: z.coerce.number().positive().max(3600).default(60),
+  SSH_MAX_CONNECTIONS_PER_GRANT: z.coerce.number().int().min(1).max(100_000).default(64),
   SESSION_RECHECK_SECONDS: z.coerce.number().positive().max(3600).default(5),
   JOB_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{0,40}$/, 'letters, digits, _ and -, at most 40').default(''),
   RECORD_INPUT: z
@@ -199,6 +200,8 @@ function shapeConfig(env: z.infer<typeof schema>) {
       maxUnauthenticatedPerIp: env.SSH_MAX_UNAUTHENTICATED_PER_IP,
       auditWindowSeconds: env.SSH_AUTH_AUDIT_WINDOW_SECONDS,
     },
+    /** connections one grant may hold through one proxy at once; more are refused at authentication */
+    sshMaxConnectionsPerGrant: env.SSH_MAX_CONNECTIONS_PER_GRANT,
     // stable across restarts of the same deployment: the host, the data directory and the roles
     proxyInstance: env.PROXY_INSTANCE ?? `${os.hostname()}:${dataDir}:${env.ROLES.join('+')}`,
     cookieSecure: env.COOKIE_SECURE === 'auto' ? publicUrl.startsWith('https:') : env.COOKIE_SECURE === 'true',

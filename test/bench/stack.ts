@@ -130,6 +130,9 @@ export async function startStack(runDir: string, tmp: string, log: (s: string) =
     ADMIN_PASSWORD, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', RECORDINGS_DIR: recordingsDir,
     // every benchmark client connects from 127.0.0.1, many at once (setup, memory phases)
     SSH_MAX_UNAUTHENTICATED_PER_IP: '1000',
+    // the memory phase holds 1,000 sessions and the load phase 100 on one grant (one technician's many
+    // connections stand for many technicians' here)
+    SSH_MAX_CONNECTIONS_PER_GRANT: '5000',
     // the benchmark measures the data plane: its admin, approver and technician sign in with a password only
     MFA_REQUIRED_ROLES: '',
   };

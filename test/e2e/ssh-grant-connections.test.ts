@@ -1,0 +1,71 @@
+/**
+ * SSH_MAX_CONNECTIONS_PER_GRANT with the real OpenSSH client: a grant holding its limit of connections
+ * through the proxy gets no more — the technician is told why, the refusal is audited and counted —
+ * and once one of them closes, the next connection is let in. Another technician's grant is unaffected.
+ */
+import { describe, expect, it } from 'vitest';
+import { GrantConnections } from '../../proxy/grant-connections.js';
+import {
+  awaitAudit, certify, grantFor, makeWorld, metricValue, newKey, runSsh, sessionsOf, spawnSsh, sshArgs, useE2E,
+} from '../support/ssh-e2e.js';
+
+describe('connections per grant (SSH_MAX_CONNECTIONS_PER_GRANT)', () => {
+  const env = useE2E('single', { SSH_MAX_CONNECTIONS_PER_GRANT: '2' });
+
+  it('the third connection of a grant is refused with a reason and audited; a freed slot lets the next one in', async () => {
+    const e = env.e;
+    const w = await makeWorld(e);
+    const grant = await grantFor(w, 30);
+    const key = newKey(e);
+    await certify(w, grant, key);
+    const held = [0, 1].map((i) => spawnSsh([...sshArgs(e, key, w.device.name), `echo UP-${i}; exec sleep 60`]));
+    try {
+      await Promise.all(held.map((s, i) => s.waitForOutput(new RegExp(`UP-${i}`), 10_000)));
+
+      const refused = await runSsh([...sshArgs(e, key, w.device.name), 'echo THIRD'], { timeoutMs: 20_000 });
+      expect(refused.code).toBe(255);
+      expect(refused.stdout).not.toContain('THIRD');
+      expect(refused.stderr).toContain('this grant already has 2 connections through Portcullis, the most allowed');
+      const audited = await awaitAudit(e, { action: 'session.auth_failed', subjectId: grant.id });
+      expect(audited.at(-1)!.details).toMatchObject({ reason: 'too many connections for the grant (limit 2)', keyId: grant.id });
+      expect(await metricValue(e.proxyHttpUrl, 'portcullis_proxy_auth_failures_total', 'reason="too many connections"')).toBeGreaterThanOrEqual(1);
+
+      // another technician's grant still connects
+      const other = await makeWorld(e);
+      const otherGrant = await grantFor(other, 30);
+      const otherKey = newKey(e);
+      await certify(other, otherGrant, otherKey);
+      const elsewhere = await runSsh([...sshArgs(e, otherKey, other.device.name), 'echo OTHER'], { timeoutMs: 20_000 });
+      expect(elsewhere.code, elsewhere.stderr).toBe(0);
+      expect(elsewhere.stdout).toContain('OTHER');
+
+      // one of the two goes: its slot is free again
+      held[0]!.kill();
+      await expect.poll(async () => (await sessionsOf(w, grant.id)).filter((x) => x.endedAt !== null).length, { timeout: 10_000, interval: 50 }).toBe(1);
+      let next = await runSsh([...sshArgs(e, key, w.device.name), 'echo FOURTH'], { timeoutMs: 20_000 });
+      // the proxy counts the connection free when its socket closes, which can follow the session's end by a moment
+      for (let i = 0; i < 20 && next.code === 255; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        next = await runSsh([...sshArgs(e, key, w.device.name), 'echo FOURTH'], { timeoutMs: 20_000 });
+      }
+      expect(next.code, next.stderr).toBe(0);
+      expect(next.stdout).toContain('FOURTH');
+    } finally {
+      for (const s of held) s.kill();
+    }
+  }, 120_000);
+});
+
+describe('GrantConnections', () => {
+  it('counts per grant, refuses past the limit without counting, and frees on release', () => {
+    const c = new GrantConnections(2);
+    expect([c.take('a'), c.take('a'), c.take('a'), c.take('b')]).toEqual([true, true, false, true]);
+    expect([c.of('a'), c.of('b')]).toEqual([2, 1]);
+    c.release('a');
+    expect(c.take('a')).toBe(true);
+    c.release('a');
+    c.release('a');
+    expect(c.of('a')).toBe(0);
+    expect(() => new GrantConnections(0)).toThrow(RangeError);
+  });
+});
