@@ -10,6 +10,7 @@ import type { Registry } from 'prom-client';
 import type { CoreDeps } from '../server/core/ports.js';
 import type { Logger } from '../server/logger.js';
 import { checkLiveGrant } from './grant-check.js';
+import { GrantConnections } from './grant-connections.js';
 import { LiveRegistry, realTimers, type RegistryTimers } from './live-registry.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import { closeAbandonedSessions } from '../server/core/sessions.js';
@@ -44,6 +45,8 @@ export interface ProxyContext {
   timers: RegistryTimers;
   /** keeps a session's finalisation (recording hash, end row) so shutdown can wait for it */
   track(work: Promise<void>): void;
+  /** the connections each grant holds through this process — SSH and browser terminal — and their limit */
+  connections: GrantConnections;
 }
 
 export interface ProxyContextOptions {
@@ -57,6 +60,8 @@ export interface ProxyContextOptions {
   /** how long a cut client may keep its socket before it is destroyed (default 2 s) */
   cutGraceMs?: number;
   timers?: RegistryTimers;
+  /** connections one grant may hold through this process at once (SSH_MAX_CONNECTIONS_PER_GRANT; default 64) */
+  maxConnectionsPerGrant?: number;
 }
 
 export async function createProxyContext(
@@ -87,6 +92,7 @@ export async function createProxyContext(
   return {
     deps, log: log.child({ component: 'proxy' }), registry, metrics,
     recordingsDir: opts.recordingsDir, recordInput: opts.recordInput, instanceId: opts.instanceId, cutGraceMs: opts.cutGraceMs ?? 2000, timers: opts.timers ?? realTimers,
+    connections: new GrantConnections(opts.maxConnectionsPerGrant ?? 64),
     track(work) {
       pending.add(work);
       void work.finally(() => pending.delete(work));

@@ -10,7 +10,6 @@ import { publicKeyToSshBlob } from '../server/crypto/ssh-cert.js';
 import type { KeyObject } from 'node:crypto';
 import type { ProxyContext } from './context.js';
 import { DeviceLink } from './device-link.js';
-import { GrantConnections } from './grant-connections.js';
 import type { LiveMember } from './live-registry.js';
 import { RefusalAudit } from './refusal-audit.js';
 import { authenticateTechnician } from './ssh-auth.js';
@@ -33,15 +32,12 @@ export interface SshProxyOptions {
   limits?: Partial<PreauthLimits>;
   /** refused authentications from one source address are audited at most once per window; default 60 s */
   auditWindowMs?: number;
-  /** connections one grant may hold through this proxy at once (SSH_MAX_CONNECTIONS_PER_GRANT); default 64 */
-  maxConnectionsPerGrant?: number;
 }
 
 /** What a connection's authentication needs from the server around it. */
 interface AuthGuards {
   ticket: PreauthTicket;
   refusals: RefusalAudit;
-  connections: GrantConnections;
 }
 
 export interface SshProxy {
@@ -56,7 +52,7 @@ function handleClient(ctx: ProxyContext, caBlob: Buffer, client: ssh2.Connection
   let link: DeviceLink | null = null;
   let member: LiveMember | null = null;
   let cutOff = false;
-  /** the grant this connection is counted against (guards.connections), once authenticated */
+  /** the grant this connection is counted against (ctx.connections), once authenticated */
   let counted: string | null = null;
   // the signed request that follows an accepted query for the same key is the same attempt
   let queried: Buffer | null = null;
@@ -84,8 +80,8 @@ function handleClient(ctx: ProxyContext, caBlob: Buffer, client: ssh2.Connection
           return authCtx.reject(['publickey']);
         }
         // one more connection of a grant that holds its limit already: refused, audited, and told why
-        if (!guards.connections.take(outcome.conn.grant.id)) {
-          const limit = guards.connections.limit;
+        if (!ctx.connections.take(outcome.conn.grant.id)) {
+          const limit = ctx.connections.limit;
           void recordRefusal({
             reason: `too many connections for the grant (limit ${limit})`, principal: authCtx.username.replace(/\0/g, '\ufffd'), clientAddress,
             keyId: outcome.cert.keyId, serial: outcome.cert.serial.toString(), keyFingerprint: outcome.cert.publicKey.fingerprint,
@@ -141,7 +137,7 @@ function handleClient(ctx: ProxyContext, caBlob: Buffer, client: ssh2.Connection
   client.on('error', (err) => ctx.log.debug({ err: err.message, clientAddress }, 'client connection error'));
   client.on('close', () => {
     clients.delete(client);
-    if (counted) guards.connections.release(counted);
+    if (counted) ctx.connections.release(counted);
     if (member) ctx.registry.remove(member);
     void link?.close();
   });
@@ -166,7 +162,6 @@ export async function startSshProxy(ctx: ProxyContext, opts: SshProxyOptions): P
   // ssh2 reports a connection only once the client's version line has arrived: the socket's ticket
   // is found again by the client's address and port
   const tickets = new Map<string, PreauthTicket>();
-  const connections = new GrantConnections(opts.maxConnectionsPerGrant ?? 64);
   const certificate = opts.hostCertificate
     ? mintHostCertificate({
         hostKey: opts.hostKey, caKey: opts.hostCertificate.caKey, principals: hostCertificatePrincipals(opts.hostCertificate.publicHosts), now: new Date(),
@@ -181,7 +176,7 @@ export async function startSshProxy(ctx: ProxyContext, opts: SshProxyOptions): P
     }
     const ticket = tickets.get(`${info.ip}|${info.port}`);
     if (!ticket) return client.end();
-    handleClient(ctx, caBlob, client, info, clients, { ticket, refusals, connections });
+    handleClient(ctx, caBlob, client, info, clients, { ticket, refusals });
   });
   // our own listener: the per-address limit and the deadline apply before ssh2 sees a byte
   const listener = net.createServer((socket) => {

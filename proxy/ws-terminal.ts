@@ -13,6 +13,7 @@ import { PassThrough, Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import { isAppError } from '../server/core/errors.js';
+import { auditRefusedChannel } from '../server/core/sessions.js';
 import { redeemTerminalToken } from '../server/core/terminal-tokens.js';
 import type { SessionEndReason } from '../server/core/types.js';
 import type { ProxyContext } from './context.js';
@@ -115,6 +116,17 @@ export async function handleTerminalSocket(ctx: ProxyContext, ws: WebSocket, url
     ws.close(WS_CLOSE.unauthenticated, message.slice(0, 120));
     return;
   }
+  // one more connection of a grant that holds its limit already (SSH and browser terminals count alike)
+  if (!ctx.connections.take(conn.grant.id)) {
+    const limit = ctx.connections.limit;
+    ctx.metrics.authFailures.inc({ reason: 'too many connections' });
+    void auditRefusedChannel(ctx.deps, conn, 'browser terminal', { reason: `too many connections for the grant (limit ${limit})` })
+      .catch((err: unknown) => ctx.log.error({ err }, 'could not audit a refused browser terminal'));
+    ws.close(WS_CLOSE.forbidden, `This grant already has ${limit} connections through Portcullis, the most allowed. Close one and try again.`.slice(0, 123));
+    return;
+  }
+  const counted = conn.grant.id;
+  ws.once('close', () => ctx.connections.release(counted));
   const channel = browserChannel(ws);
   const link = new DeviceLink(ctx, conn);
   channel.onClosed(() => void link.close());

@@ -151,7 +151,7 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
         ? await createProxyContext(deps, log, metrics, {
             instanceId: config.proxyInstance,
             recordingsDir: config.recordingsDir, recordInput: config.recordInput, warningMinutes: config.sessionWarningMinutes,
-            recheckSeconds: config.sessionRecheckSeconds,
+            recheckSeconds: config.sessionRecheckSeconds, maxConnectionsPerGrant: config.sshMaxConnectionsPerGrant,
           })
         : undefined;
 
@@ -197,7 +197,6 @@ export async function startBroker(config: Config, log: Logger, opts: { clock?: C
         hostCertificate: { caKey: keys.sshHostCa, publicHosts: [config.sshPublicHost] },
         limits: { authTimeoutMs: config.sshPreauth.authTimeoutSeconds * 1000, maxUnauthenticatedPerIp: config.sshPreauth.maxUnauthenticatedPerIp },
         auditWindowMs: config.sshPreauth.auditWindowSeconds * 1000,
-        maxConnectionsPerGrant: config.sshMaxConnectionsPerGrant,
       });
       broker.sshPort = proxy.port;
       // SSH_PORT=0 picks a free port: certificates must then advertise the one actually bound

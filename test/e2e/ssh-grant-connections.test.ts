@@ -1,9 +1,11 @@
 /**
- * SSH_MAX_CONNECTIONS_PER_GRANT with the real OpenSSH client: a grant holding its limit of connections
- * through the proxy gets no more — the technician is told why, the refusal is audited and counted —
- * and once one of them closes, the next connection is let in. Another technician's grant is unaffected.
+ * SSH_MAX_CONNECTIONS_PER_GRANT with the real OpenSSH client and the browser terminal's WebSocket: a
+ * grant holding its limit of connections through the proxy gets no more, over SSH or in the browser —
+ * the technician is told why, the refusal is audited and counted — and once one of them closes, the next
+ * connection is let in. Another technician's grant is unaffected.
  */
 import { describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { GrantConnections } from '../../proxy/grant-connections.js';
 import {
   awaitAudit, certify, grantFor, makeWorld, metricValue, newKey, runSsh, sessionsOf, spawnSsh, sshArgs, useE2E,
@@ -29,6 +31,17 @@ describe('connections per grant (SSH_MAX_CONNECTIONS_PER_GRANT)', () => {
       const audited = await awaitAudit(e, { action: 'session.auth_failed', subjectId: grant.id });
       expect(audited.at(-1)!.details).toMatchObject({ reason: 'too many connections for the grant (limit 2)', keyId: grant.id });
       expect(await metricValue(e.proxyHttpUrl, 'portcullis_proxy_auth_failures_total', 'reason="too many connections"')).toBeGreaterThanOrEqual(1);
+
+      // a browser terminal counts alike: refused with the reason, audited
+      const { url } = await e.broker.api.ok('POST', `/api/grants/${grant.id}/terminal-token`, w.tech.token);
+      const closed = await new Promise<{ code: number; reason: string }>((resolve, reject) => {
+        const ws = new WebSocket(`${e.broker.httpUrl!.replace(/^http/, 'ws')}${url}`);
+        ws.on('error', reject);
+        ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+      });
+      expect(closed).toEqual({ code: 4403, reason: 'This grant already has 2 connections through Portcullis, the most allowed. Close one and try again.' });
+      const refusedTerminal = await awaitAudit(e, { action: 'session.channel_refused', subjectId: grant.id });
+      expect(refusedTerminal.at(-1)!.details).toMatchObject({ what: 'browser terminal', reason: 'too many connections for the grant (limit 2)' });
 
       // another technician's grant still connects
       const other = await makeWorld(e);
