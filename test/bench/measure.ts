@@ -1,4 +1,4 @@
-/** Statistics and the one way every measurement runs the real OpenSSH client. */
+/** Statistics, a worker pool, and the one way every measurement runs the real OpenSSH client. */
 import os from 'node:os';
 import { exited, spawnTracked } from './procs.js';
 
@@ -8,6 +8,18 @@ export function quantile(values: number[], q: number): number {
   // nearest-rank: p99 of 10 samples is the largest; of 1,000 the 990th
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
 }
+
+/** a pool of `n` workers over `items` */
+export async function pool<T>(items: T[], n: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!, i);
+    }
+  }));
+}
+
 export const median = (v: number[]) => {
   if (v.length === 0) return NaN;
   const s = [...v].sort((a, b) => a - b);

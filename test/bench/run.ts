@@ -28,7 +28,8 @@ import { measureSetup } from './setup-time.js';
 import { repoRoot, startStack, type Stack } from './stack.js';
 import { measureScp, SCP_SCENARIOS, type ScpScenario } from './scp.js';
 import { measureThroughput, SCENARIOS, type Scenario } from './throughput.js';
-import { loadConfig, loadMarkdown, measureLoad, type LoadResult } from './load.js';
+import { loadConfig, measureLoad, type LoadResult } from './load.js';
+import { loadMarkdown } from './load-report.js';
 import { measureSearch, searchConfig, searchMarkdown, type SearchResult } from './search.js';
 
 const PHASES = ['setup', 'keystroke', 'throughput', 'cutoff', 'memory', 'search', 'load'] as const;
