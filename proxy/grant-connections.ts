@@ -1,8 +1,9 @@
 /**
- * The connections each grant holds through this proxy, and their limit (SSH_MAX_CONNECTIONS_PER_GRANT).
- * A technician who opens more is refused at authentication: each connection costs the proxy memory and
- * a connection to the device, and the proxy shares its reading among connections (fair-reads.ts), so a
- * technician opening dozens would take that much more of it from everyone else's sessions.
+ * The connections each grant holds through this process — SSH connections and browser terminals — and
+ * their limit (SSH_MAX_CONNECTIONS_PER_GRANT). One more is refused (ssh-server.ts at authentication,
+ * ws-terminal.ts at connect): each connection costs memory and a connection to the device, and the
+ * proxy shares its reading among connections (fair-reads.ts), so a technician opening dozens would take
+ * that much more of it from everyone else's sessions.
  */
 export class GrantConnections {
   private readonly counts = new Map<string, number>();

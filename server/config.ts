@@ -200,7 +200,7 @@ function shapeConfig(env: z.infer<typeof schema>) {
       maxUnauthenticatedPerIp: env.SSH_MAX_UNAUTHENTICATED_PER_IP,
       auditWindowSeconds: env.SSH_AUTH_AUDIT_WINDOW_SECONDS,
     },
-    /** connections one grant may hold through one proxy at once; more are refused at authentication */
+    /** connections (SSH and browser terminal) one grant may hold through one process at once; more are refused */
     sshMaxConnectionsPerGrant: env.SSH_MAX_CONNECTIONS_PER_GRANT,
     // stable across restarts of the same deployment: the host, the data directory and the roles
     proxyInstance: env.PROXY_INSTANCE ?? `${os.hostname()}:${dataDir}:${env.ROLES.join('+')}`,
