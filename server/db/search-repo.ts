@@ -214,6 +214,8 @@ const INSERT_BATCH = 2000;
  */
 export async function insertSegments(
   db: Queryable, session: { sessionId: string; startedAt: Date }, segments: Segment[], tsvector: 'worker' | 'database' = 'worker',
+  /** asked after each segment's tsvector: a promise to wait for lets the event loop run (server/jobs/pacing.ts) */
+  pace?: () => Promise<void> | undefined,
 ): Promise<number> {
   let added = 0;
   for (let i = 0; i < segments.length; i += INSERT_BATCH) {
@@ -224,6 +226,8 @@ export async function insertSegments(
       for (const s of part) {
         const v = tsvectorOf(s.text);
         if (v !== '') (kept.push(s), vectors.push(v));
+        const wait = pace?.();
+        if (wait) await wait;
       }
       part = kept;
       if (part.length === 0) continue;

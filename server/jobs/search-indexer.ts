@@ -26,6 +26,7 @@ import {
 } from '../db/search-repo.js';
 import { transfersRepo } from '../db/transfers-repo.js';
 import type { Logger } from '../logger.js';
+import { pacer, type Pace } from './pacing.js';
 import { readRecordingPiece } from './recording-tail.js';
 
 export interface SearchIndexer {
@@ -52,6 +53,9 @@ export interface SearchIndexerOptions {
   /** who builds each segment's tsvector: this worker (default), or PostgreSQL's to_tsvector as before
    * migration 036 — only to compare the two (test/bench/search.ts) */
   tsvector?: 'worker' | 'database';
+  /** asked between cast lines and between segments' tsvectors; default: the event loop gets a turn every
+   * 4 ms of that work (pacing.ts), so a worker sharing its process with the proxy never holds its relay */
+  pace?: Pace;
 }
 
 /**
@@ -75,6 +79,7 @@ export function startSearchIndexer(deps: { pool: Pool; clock: Clock; logger: Log
   const pieceBytes = opts.pieceBytes ?? 4 * 1024 * 1024;
   const liveBytesPerPass = opts.liveBytesPerPass ?? 64 * 1024;
   const tsvector = opts.tsvector ?? 'worker';
+  const pace = opts.pace ?? pacer(4);
   let running: Promise<number> | null = null;
   let stopped = false;
 
@@ -86,9 +91,13 @@ export function startSearchIndexer(deps: { pool: Pool; clock: Clock; logger: Log
     const want = final ? pieceBytes : Math.min(pieceBytes, liveBytesPerPass);
     for (;;) {
       const piece = await readRecordingPiece(path, progress.byteOffset, want, final);
-      for (const line of piece.lines) walker.line(line);
+      for (const line of piece.lines) {
+        walker.line(line);
+        const wait = pace();
+        if (wait) await wait;
+      }
       if (final && piece.atEnd) walker.finish();
-      progress.segments += await insertSegments(db, session, lineSegments(walker.take()), tsvector);
+      progress.segments += await insertSegments(db, session, lineSegments(walker.take()), tsvector, pace);
       progress.byteOffset = piece.nextOffset;
       progress.walkerState = JSON.stringify(walker.state());
       if (piece.atEnd || (!final && progress.byteOffset - start >= liveBytesPerPass)) return;
