@@ -79,6 +79,8 @@ function handleClient(ctx: ProxyContext, caBlob: Buffer, client: ssh2.Connection
           if (outcome.audited) ctx.metrics.authFailures.inc({ reason: outcome.reason.split(':')[0]!.slice(0, 40) });
           return authCtx.reject(['publickey']);
         }
+        // the client went while its authentication was checked: nothing to count (its 'close' has passed)
+        if (!clients.has(client)) return;
         // one more connection of a grant that holds its limit already: refused, audited, and told why
         if (!ctx.connections.take(outcome.conn.grant.id)) {
           const limit = ctx.connections.limit;

@@ -116,6 +116,8 @@ export async function handleTerminalSocket(ctx: ProxyContext, ws: WebSocket, url
     ws.close(WS_CLOSE.unauthenticated, message.slice(0, 120));
     return;
   }
+  // the browser went while its token was redeemed: nothing to count (its 'close' has passed)
+  if (ws.readyState !== ws.OPEN) return;
   // one more connection of a grant that holds its limit already (SSH and browser terminals count alike)
   if (!ctx.connections.take(conn.grant.id)) {
     const limit = ctx.connections.limit;

@@ -4,12 +4,36 @@
  * the technician is told why, the refusal is audited and counted — and once one of them closes, the next
  * connection is let in. Another technician's grant is unaffected.
  */
+import net from 'node:net';
+import ssh2 from 'ssh2';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { certificateKey } from '../../proxy/ssh2-cert-auth.js';
 import { GrantConnections } from '../../proxy/grant-connections.js';
 import {
-  awaitAudit, certify, grantFor, makeWorld, metricValue, newKey, runSsh, sessionsOf, spawnSsh, sshArgs, useE2E,
+  awaitAudit, certify, grantFor, makeWorld, metricValue, newKey, runSsh, sessionsOf, spawnSsh, sshArgs, useE2E, type E2E,
 } from '../support/ssh-e2e.js';
+
+/**
+ * A client that sends its signed certificate authentication and leaves at once, while the proxy is still
+ * checking the grant in the database: resolves once its socket has closed.
+ */
+function abandonAuthentication(e: E2E, username: string, certLine: string, privateKey: string): Promise<void> {
+  return new Promise((resolve) => {
+    const sock = net.connect(e.sshPort, '127.0.0.1');
+    sock.on('close', () => resolve());
+    const c = new ssh2.Client();
+    c.on('error', () => undefined);
+    c.connect({
+      sock, username, readyTimeout: 10_000, hostVerifier: () => true,
+      authHandler: [{ type: 'publickey', username, key: certificateKey(privateKey, certLine) } as ssh2.PublicKeyAuthMethod],
+      debug: (msg: string) => {
+        // the signed request goes out in the same turn as the server's PK_OK is handled
+        if (msg === 'Inbound: Received USERAUTH_PK_OK') setImmediate(() => sock.destroy());
+      },
+    });
+  });
+}
 
 describe('connections per grant (SSH_MAX_CONNECTIONS_PER_GRANT)', () => {
   const env = useE2E('single', { SSH_MAX_CONNECTIONS_PER_GRANT: '2' });
@@ -63,6 +87,26 @@ describe('connections per grant (SSH_MAX_CONNECTIONS_PER_GRANT)', () => {
       }
       expect(next.code, next.stderr).toBe(0);
       expect(next.stdout).toContain('FOURTH');
+    } finally {
+      for (const s of held) s.kill();
+    }
+  }, 120_000);
+});
+
+describe('connections that leave while their authentication is checked', () => {
+  const env = useE2E('single', { SSH_MAX_CONNECTIONS_PER_GRANT: '2' });
+
+  it('are not counted against the grant: after a dozen of them, its two connections still get in', async () => {
+    const e = env.e;
+    const w = await makeWorld(e);
+    const grant = await grantFor(w, 30);
+    const key = newKey(e);
+    const { certificate } = await certify(w, grant, key);
+    for (let i = 0; i < 12; i++) await abandonAuthentication(e, w.device.name, certificate, key.privateKey);
+    await new Promise((r) => setTimeout(r, 500)); // the proxy's checks of the abandoned ones complete
+    const held = [0, 1].map((i) => spawnSsh([...sshArgs(e, key, w.device.name), `echo UP-${i}; exec sleep 60`]));
+    try {
+      await Promise.all(held.map((s, i) => s.waitForOutput(new RegExp(`UP-${i}`), 10_000)));
     } finally {
       for (const s of held) s.kill();
     }
