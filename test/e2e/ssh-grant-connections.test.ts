@@ -35,18 +35,35 @@ function abandonAuthentication(e: E2E, username: string, certLine: string, priva
   });
 }
 
+/** A technician's world with a grant and a certified key. */
+async function certifiedGrant(e: E2E) {
+  const w = await makeWorld(e);
+  const grant = await grantFor(w, 30);
+  const key = newKey(e);
+  const { certificate } = await certify(w, grant, key);
+  return { w, grant, key, certificate };
+}
+
+/** Two long-running SSH sessions of the key, live once it resolves (the caller kills them). */
+async function holdTwo(e: E2E, key: Parameters<typeof sshArgs>[1], device: string) {
+  const held = [0, 1].map((i) => spawnSsh([...sshArgs(e, key, device), `echo UP-${i}; exec sleep 60`]));
+  try {
+    await Promise.all(held.map((s, i) => s.waitForOutput(new RegExp(`UP-${i}`), 10_000)));
+  } catch (err) {
+    for (const s of held) s.kill();
+    throw err;
+  }
+  return held;
+}
+
 describe('connections per grant (SSH_MAX_CONNECTIONS_PER_GRANT)', () => {
   const env = useE2E('single', { SSH_MAX_CONNECTIONS_PER_GRANT: '2' });
 
   it('the third connection of a grant is refused with a reason and audited; a freed slot lets the next one in', async () => {
     const e = env.e;
-    const w = await makeWorld(e);
-    const grant = await grantFor(w, 30);
-    const key = newKey(e);
-    await certify(w, grant, key);
-    const held = [0, 1].map((i) => spawnSsh([...sshArgs(e, key, w.device.name), `echo UP-${i}; exec sleep 60`]));
+    const { w, grant, key } = await certifiedGrant(e);
+    const held = await holdTwo(e, key, w.device.name);
     try {
-      await Promise.all(held.map((s, i) => s.waitForOutput(new RegExp(`UP-${i}`), 10_000)));
 
       const refused = await runSsh([...sshArgs(e, key, w.device.name), 'echo THIRD'], { timeoutMs: 20_000 });
       expect(refused.code).toBe(255);
@@ -91,25 +108,13 @@ describe('connections per grant (SSH_MAX_CONNECTIONS_PER_GRANT)', () => {
       for (const s of held) s.kill();
     }
   }, 120_000);
-});
 
-describe('connections that leave while their authentication is checked', () => {
-  const env = useE2E('single', { SSH_MAX_CONNECTIONS_PER_GRANT: '2' });
-
-  it('are not counted against the grant: after a dozen of them, its two connections still get in', async () => {
+  it('a connection that leaves while its authentication is checked is not counted: after a dozen, the grant\'s two still get in', async () => {
     const e = env.e;
-    const w = await makeWorld(e);
-    const grant = await grantFor(w, 30);
-    const key = newKey(e);
-    const { certificate } = await certify(w, grant, key);
+    const { w, key, certificate } = await certifiedGrant(e);
     for (let i = 0; i < 12; i++) await abandonAuthentication(e, w.device.name, certificate, key.privateKey);
     await new Promise((r) => setTimeout(r, 500)); // the proxy's checks of the abandoned ones complete
-    const held = [0, 1].map((i) => spawnSsh([...sshArgs(e, key, w.device.name), `echo UP-${i}; exec sleep 60`]));
-    try {
-      await Promise.all(held.map((s, i) => s.waitForOutput(new RegExp(`UP-${i}`), 10_000)));
-    } finally {
-      for (const s of held) s.kill();
-    }
+    for (const s of await holdTwo(e, key, w.device.name)) s.kill();
   }, 120_000);
 });
 
