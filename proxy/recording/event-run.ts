@@ -19,7 +19,7 @@ export function runSize(binary: boolean, rawBytes: number, escapedBytes: number)
 }
 
 export class EventRun {
-  private readonly display: string[] = [];
+  private readonly display: (string | Buffer)[] = [];
   private displayBytes = 0;
   private readonly base64: string[];
   private rawBytes = 0;
@@ -40,8 +40,8 @@ export class EventRun {
     return runSize(this.binary, this.rawBytes + rawBytes, this.displayBytes + escapedBytes) - this.size;
   }
 
-  /** `escaped`: the display form, JSON-escaped (castForm), `escapedBytes` its UTF-8 length. */
-  add(bytes: Buffer, escaped: string, escapedBytes: number): void {
+  /** `escaped`: the display form, JSON-escaped (castForm; a string or its UTF-8 bytes), `escapedBytes` its UTF-8 length. */
+  add(bytes: Buffer, escaped: string | Buffer, escapedBytes: number): void {
     this.display.push(escaped);
     this.displayBytes += escapedBytes;
     if (this.binary) this.addBase64(bytes);

@@ -4,7 +4,7 @@ import type { KeystrokeResult } from './keystroke.js';
 import type { MemoryResult } from './memory.js';
 import type { ScpResult } from './scp.js';
 import type { SetupResult } from './setup-time.js';
-import type { ThroughputResult } from './throughput.js';
+import { DOWNLOADS, SCENARIOS, type ThroughputResult } from './throughput.js';
 import { round } from './measure.js';
 
 export interface Results {
@@ -121,7 +121,7 @@ export function issue17Table(r: Results): { lines: string[]; checks: Check[] } {
   lines.push(`| keystroke median µs | ${bm.direct} / ${bm.jump} / ${bm.portcullis} | ${k ? `${k.medianUs.direct} / ${k.medianUs.jump} / ${k.medianUs.portcullis}` : 'not measured'} | ≤ direct + 100 µs | ${verdict(medianOk)} |`);
   lines.push(`| keystroke p99 µs | ${bp.direct} / ${bp.jump} / ${bp.portcullis} | ${k ? `${k.p99Us.direct} / ${k.p99Us.jump} / ${k.p99Us.portcullis}` : 'not measured'} | ≤ the jump host's p99 | ${verdict(p99Ok)} |`);
   if (t) {
-    const gcs = (['upload-binary', 'upload-text', 'download-binary', 'download-text'] as const)
+    const gcs = SCENARIOS
       .filter((sc) => Number.isFinite(t.proxyMajorGCsPerGiB[sc])).map((sc) => [sc, t.proxyMajorGCsPerGiB[sc]] as const);
     const worst = Math.max(...gcs.map(([, v]) => v));
     const ok = gcs.length ? worst <= 2 : null;
@@ -139,7 +139,7 @@ export function markdown(r: Results, meta: Record<string, unknown>, checks: Chec
   lines.push('| figure | direct OpenSSH | `ssh -J` | Portcullis (recording on) | vs direct | vs jump |', '|---|---|---|---|---|---|');
   const t = r.throughput;
   if (t) {
-    for (const s of ['upload-binary', 'upload-text', 'download-binary', 'download-text'] as const) {
+    for (const s of SCENARIOS) {
       const m = t.medianMiBps[s];
       if (!Number.isFinite(m.portcullis)) continue; // not measured (BENCH_SCENARIOS)
       row([`${s} MiB/s (${t.mib} MiB)`, m.direct, m.jump, m.portcullis, fmt(ratio(m.portcullis, m.direct), '×'), fmt(ratio(m.portcullis, m.jump), '×')]);
@@ -174,7 +174,7 @@ export function markdown(r: Results, meta: Record<string, unknown>, checks: Chec
   }
   if (t) {
     lines.push('', '| recording / CPU | output bytes | recording bytes | recording ÷ output | binary "b" events | dropped (backlog) | proxy CPU-s/GiB | proxy full GCs/GiB |', '|---|---|---|---|---|---|---|---|');
-    for (const sc of ['download-binary', 'download-text'] as const) {
+    for (const sc of DOWNLOADS) {
       const rec = t.recording[sc];
       if (!Number.isFinite(rec.outputBytes)) continue;
       row([sc, rec.outputBytes, rec.recordingBytes, rec.ratio, rec.binaryKeptEvents, rec.backlogDroppedBytes, t.proxyCpuSPerGiB[sc], t.proxyMajorGCsPerGiB[sc]]);

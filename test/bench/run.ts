@@ -5,7 +5,7 @@
  * Settings (environment): BENCH_MIB (512), BENCH_RUNS (3), BENCH_ECHOES (1000), BENCH_SETUP_RUNS (10),
  * BENCH_CUT_RUNS (10), BENCH_SESSIONS ("200,1000"), BENCH_CONCURRENCY (16), BENCH_EXPIRY_LEAD_MS (3000),
  * BENCH_SEARCH_* (search.ts), BENCH_LOAD_* (load.ts), BENCH_ONLY (comma list of setup,keystroke,throughput,cutoff,memory,search,load), BENCH_SCENARIOS (comma list of
- * upload-binary,upload-text,download-binary,download-text,scp-upload,scp-download), BENCH_PROFILE=1 (proxy under
+ * upload-binary,upload-text,download-binary,download-text,download-random,scp-upload,scp-download), BENCH_PROFILE=1 (proxy under
  * `node --cpu-prof`, one profile per phase, summarised), BENCH_REDIS_URL (revocation bus and jobs on
  * Redis instead of PostgreSQL), BENCH_LOG_LEVEL (broker log level, default warn).
  * `--hold`: start everything, print how to reach it, and wait for Ctrl-C (for investigation by hand).

@@ -1,6 +1,7 @@
 /**
  * Throughput with the real OpenSSH client: upload (stdin to `cat >/dev/null` on the device) and
- * download (binary: /dev/zero; text: base64 of random bytes), directly, through `ssh -J` and through
+ * download (binary: /dev/zero; text: base64 of random bytes; random: /dev/urandom, which is not valid UTF-8 — a
+ * firmware image or a disk dump — and so is recorded as "b" events with their display form), directly, through `ssh -J` and through
  * Portcullis, the three paths interleaved in every round so load from elsewhere hits all of them.
  *
  * Connection set-up is kept out of the figure (it is measured on its own): the device's shell prints
@@ -15,8 +16,11 @@ import { cpuSeconds, gcStats } from './procs.js';
 import { HOST, PATHS, median, round, runShell, sq, sshLine, type PathName } from './measure.js';
 import type { Stack } from './stack.js';
 
-export type Scenario = 'upload-binary' | 'upload-text' | 'download-binary' | 'download-text';
-export const SCENARIOS: Scenario[] = ['upload-binary', 'upload-text', 'download-binary', 'download-text'];
+export type Scenario = 'upload-binary' | 'upload-text' | 'download-binary' | 'download-text' | 'download-random';
+export const SCENARIOS: Scenario[] = ['upload-binary', 'upload-text', 'download-binary', 'download-text', 'download-random'];
+/** the downloads, whose recordings are measured */
+export const DOWNLOADS = ['download-binary', 'download-text', 'download-random'] as const;
+export type Download = (typeof DOWNLOADS)[number];
 
 export interface RecordingInfo {
   sessionId: string;
@@ -46,7 +50,7 @@ export interface ThroughputResult {
   proxyCpuSPerGiB: Record<Scenario, number>;
   /** the proxy's full GCs per GiB relayed, median over the Portcullis runs */
   proxyMajorGCsPerGiB: Record<Scenario, number>;
-  recording: Record<'download-binary' | 'download-text', { outputBytes: number; recordingBytes: number; ratio: number; binaryKeptEvents: number; backlogDroppedBytes: number }>;
+  recording: Record<Download, { outputBytes: number; recordingBytes: number; ratio: number; binaryKeptEvents: number; backlogDroppedBytes: number }>;
 }
 
 const UPLOAD_REMOTE = 't0=$(date +%s%N); cat >/dev/null; t1=$(date +%s%N); echo "$t0 $t1"';
@@ -66,6 +70,7 @@ async function transfer(stack: Stack, scenario: Scenario, p: PathName, bytes: nu
   if (scenario === 'upload-binary') line = `head -c ${bytes} /dev/zero | ${sshLine(stack.sshConfig, host, UPLOAD_REMOTE)}`;
   else if (scenario === 'upload-text') line = `${sshLine(stack.sshConfig, host, UPLOAD_REMOTE)} < ${sq(textFile)}`;
   else if (scenario === 'download-binary') line = `${sshLine(stack.sshConfig, host, `date +%s%N >&2; exec head -c ${bytes} /dev/zero`)} > /dev/null`;
+  else if (scenario === 'download-random') line = `${sshLine(stack.sshConfig, host, `date +%s%N >&2; exec head -c ${bytes} /dev/urandom`)} > /dev/null`;
   else line = `${sshLine(stack.sshConfig, host, `date +%s%N >&2; exec cat ${sq(textFile)}`)} > /dev/null`;
 
   const gc0 = p === 'portcullis' ? await gcStats(stack.proxyMetricsUrl) : {};
@@ -159,12 +164,12 @@ export async function measureThroughput(stack: Stack, o: { mib: number; runs: nu
   const gib = bytes / 1073741824;
   const proxyCpuSPerGiB = Object.fromEntries(SCENARIOS.map((s) => [s, round(median(runs[s].filter((r) => r.path === 'portcullis').map((r) => r.proxyCpuS! / gib)), 2)])) as Record<Scenario, number>;
   const proxyMajorGCsPerGiB = Object.fromEntries(SCENARIOS.map((s) => [s, round(median(runs[s].filter((r) => r.path === 'portcullis').map((r) => r.proxyMajorGCs! / gib)), 1)])) as Record<Scenario, number>;
-  const recSummary = (s: 'download-binary' | 'download-text') => {
+  const recSummary = (s: Download) => {
     const recs = runs[s].filter((r) => r.recording).map((r) => r.recording!);
     const pick = (f: (r: RecordingInfo) => number) => median(recs.map(f));
     const outputBytes = pick((r) => r.bytesOut);
     const recordingBytes = pick((r) => r.recordingBytes);
     return { outputBytes, recordingBytes, ratio: round(recordingBytes / outputBytes, 4), binaryKeptEvents: pick((r) => r.binaryKeptEvents), backlogDroppedBytes: pick((r) => r.backlogDroppedBytes) };
   };
-  return { mib: o.mib, runs, medianMiBps, proxyCpuSPerGiB, proxyMajorGCsPerGiB, recording: { 'download-binary': recSummary('download-binary'), 'download-text': recSummary('download-text') } };
+  return { mib: o.mib, runs, medianMiBps, proxyCpuSPerGiB, proxyMajorGCsPerGiB, recording: Object.fromEntries(DOWNLOADS.map((s) => [s, recSummary(s)])) as ThroughputResult['recording'] };
 }
