@@ -171,30 +171,41 @@ export function indexedLexemes(text: string): string[] {
 }
 const HEX_RUN = 8;
 
-/**
- * The tsvector literal of a segment's text (cast with `::tsvector`): each distinct lexeme once, with
- * its positions. Empty string when the text has no words.
- */
-export function tsvectorOf(text: string): string {
-  // lexeme -> its entry: "'lexeme':1,5,9" as it grows, and how many positions it has
+/** A segment's tsvector: its distinct lexemes in order of first appearance, and each one's positions (rising). */
+export interface TsvectorEntries {
+  lexemes: string[];
+  positions: number[][];
+}
+
+/** The tsvector of a segment's text: each distinct lexeme once, with its positions. */
+export function tsvectorEntries(text: string): TsvectorEntries {
   const index = new Map<string, number>();
-  const entries: string[] = [];
-  const counts: number[] = [];
+  const lexemes: string[] = [];
+  const positions: number[][] = [];
   let pos = 0;
   for (const lexeme of indexedLexemes(text)) {
     if (pos < MAX_POSITION) pos++;
     const k = index.get(lexeme);
     if (k === undefined) {
-      index.set(lexeme, entries.length);
-      // a lexeme holds only letters, digits and marks: quoting it needs no escapes
-      entries.push(`'${lexeme}':${pos}`);
-      counts.push(1);
-    } else if (counts[k]! < MAX_POSITIONS && pos < MAX_POSITION) {
-      entries[k] += `,${pos}`;
-      counts[k]!++;
+      index.set(lexeme, lexemes.length);
+      lexemes.push(lexeme);
+      positions.push([pos]);
+    } else {
+      const p = positions[k]!;
+      if (p.length < MAX_POSITIONS && pos < MAX_POSITION) p.push(pos);
     }
   }
-  return entries.join(' ');
+  return { lexemes, positions };
+}
+
+/**
+ * The tsvector literal of a segment's text (cast with `::tsvector`). Empty string when the text has no
+ * words. (The indexer sends tsvectorEntries in PostgreSQL's binary form instead: server/db/pg-binary.ts.)
+ */
+export function tsvectorOf(text: string): string {
+  const { lexemes, positions } = tsvectorEntries(text);
+  // a lexeme holds only letters, digits and marks: quoting it needs no escapes
+  return lexemes.map((lexeme, k) => `'${lexeme}':${positions[k]!.join(',')}`).join(' ');
 }
 
 /** An auditor's query, parsed. */

@@ -6,7 +6,8 @@
  * has read the recordings of sessions still running.
  */
 import type { SearchQuery, SearchRepo, Segment } from '../core/search.js';
-import { parseQuery, snippet, tsvectorOf } from '../core/search-tokens.js';
+import { parseQuery, snippet, tsvectorEntries } from '../core/search-tokens.js';
+import { textArraySend, TsvectorArrayWriter } from './pg-binary.js';
 import type { Queryable } from './pool.js';
 
 /**
@@ -220,12 +221,12 @@ export async function insertSegments(
   let added = 0;
   for (let i = 0; i < segments.length; i += INSERT_BATCH) {
     let part = segments.slice(i, i + INSERT_BATCH);
-    const vectors: string[] = [];
+    const vectors = new TsvectorArrayWriter();
     if (tsvector === 'worker') {
       const kept: Segment[] = [];
       for (const s of part) {
-        const v = tsvectorOf(s.text);
-        if (v !== '') (kept.push(s), vectors.push(v));
+        const entries = tsvectorEntries(s.text);
+        if (entries.lexemes.length > 0) (kept.push(s), vectors.add(entries));
         const wait = pace?.();
         if (wait) await wait;
       }
@@ -233,7 +234,8 @@ export async function insertSegments(
       if (part.length === 0) continue;
     }
     added += part.length;
-    const base = [session.sessionId, session.startedAt, part.map((s) => s.offsetSeconds), part.map((s) => s.kind), part.map((s) => s.text)];
+    // the texts and tsvectors in binary form (pg-binary.ts): PostgreSQL copies them instead of parsing literals
+    const base = [session.sessionId, session.startedAt, part.map((s) => s.offsetSeconds), part.map((s) => s.kind), textArraySend(part.map((s) => s.text))];
     if (tsvector === 'database') {
       await db.query(
         `INSERT INTO search_segments (session_id, session_started_at, offset_seconds, kind, text, tsv, ${SESSION_FILTERS.columns})
@@ -245,9 +247,9 @@ export async function insertSegments(
     }
     await db.query(
       `INSERT INTO search_segments (session_id, session_started_at, offset_seconds, kind, text, tsv, ${SESSION_FILTERS.columns})
-       SELECT $1, $2, o, k, t, v::tsvector, ${SESSION_FILTERS.values} FROM unnest($3::float8[], $4::text[], $5::text[], $6::text[]) AS u(o, k, t, v)
+       SELECT $1, $2, o, k, t, v, ${SESSION_FILTERS.values} FROM unnest($3::float8[], $4::text[], $5::text[], $6::tsvector[]) AS u(o, k, t, v)
          ${SESSION_FILTERS.join}`,
-      [...base, vectors],
+      [...base, vectors.finish()],
     );
   }
   return added;
