@@ -61,16 +61,21 @@ const OUTPUT_CHARS = 2000;
 /** The segments of a recording's lines (those completed so far, for a session still running). */
 export function lineSegments(lines: CastLines): Segment[] {
   const out: Segment[] = [];
-  let chunk: Segment | null = null;
+  // a screenful's lines, joined once it is complete: one flat string (appending made a chain of
+  // concatenations that the tokeniser then read through, ~20 % slower)
+  let chunk: { offsetSeconds: number; lines: string[]; length: number } | null = null;
+  const close = () => chunk && out.push({ offsetSeconds: chunk.offsetSeconds, kind: 'output', text: chunk.lines.join('\n') });
   for (const l of lines.output) {
     const text = l.text.slice(0, MAX_TEXT);
-    if (chunk && l.offsetSeconds - chunk.offsetSeconds <= OUTPUT_WINDOW && chunk.text.length + 1 + text.length <= OUTPUT_CHARS) {
-      chunk.text += '\n' + text;
+    if (chunk && l.offsetSeconds - chunk.offsetSeconds <= OUTPUT_WINDOW && chunk.length + 1 + text.length <= OUTPUT_CHARS) {
+      chunk.lines.push(text);
+      chunk.length += 1 + text.length;
       continue;
     }
-    chunk = { offsetSeconds: l.offsetSeconds, kind: 'output', text };
-    out.push(chunk);
+    close();
+    chunk = { offsetSeconds: l.offsetSeconds, lines: [text], length: text.length };
   }
+  close();
   for (const l of lines.input) out.push({ offsetSeconds: l.offsetSeconds, kind: 'input', text: l.text.slice(0, MAX_TEXT) });
   return out.sort((a, b) => a.offsetSeconds - b.offsetSeconds);
 }
