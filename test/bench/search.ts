@@ -15,7 +15,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
-import { searchRepo, searchStatement } from '../../server/db/search-repo.js';
+import { readingFor, searchEstimates, searchRepo, searchStatement } from '../../server/db/search-repo.js';
 import { parseQuery } from '../../server/core/search-tokens.js';
 import { systemClock } from '../../server/core/clock.js';
 import { startSearchIndexer } from '../../server/jobs/search-indexer.js';
@@ -441,9 +441,12 @@ export async function measureQueries(db: pg.Pool, fx: Pick<Fixtures, 'vendors' |
     all.push(...ms);
     const parsed = explain ? parseQuery(q.q) : null;
     if (parsed) {
-      const st = searchStatement({ q: q.q, limit: 50, ...q.filters }, parsed.tsquery);
+      // the statement the search repository picks for it (readingFor)
+      const query = { q: q.q, limit: 50, ...q.filters };
+      const from = readingFor(await searchEstimates(db, query, parsed.tsquery));
+      const st = searchStatement(query, parsed.tsquery, from);
       const plan = (await db.query(`EXPLAIN (ANALYZE, BUFFERS) ${st.text}`, st.values)).rows.map((r) => r['QUERY PLAN'] as string);
-      log(`  plan of ${JSON.stringify(q.q)}:\n${plan.filter((l) => /->|Execution|Buffers: shared/.test(l)).slice(0, 40).map((l) => `      ${l}`).join('\n')}`);
+      log(`  plan of ${JSON.stringify(q.q)} (reading ${from === 'matches' ? 'the matches first' : 'the newest segments'}):\n${plan.filter((l) => /->|Execution|Buffers: shared/.test(l)).slice(0, 40).map((l) => `      ${l}`).join('\n')}`);
     }
     const filters = Object.keys(q.filters).filter((k) => k !== 'to').map((k) => (k === 'from' ? 'time range' : k.replace(/Id$/, ''))).join(', ') || 'none';
     results.push({ name: q.name, q: q.q, filters, hits, p50Ms: round(median(ms), 1), p95Ms: round(quantile(ms, 0.95), 1) });

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizeConnection, recordSessionStart } from '../../server/core/sessions.js';
 import { parseQuery } from '../../server/core/search-tokens.js';
-import { insertSegments, searchRepo, searchStatement } from '../../server/db/search-repo.js';
+import { insertSegments, readingFor, searchEstimates, searchRepo, searchStatement } from '../../server/db/search-repo.js';
 import { createTestDatabase } from '../support/databases.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { grantFor, world, type World } from '../support/workflow-fixtures.js';
@@ -90,6 +90,21 @@ describe('search filters on the segments themselves', () => {
       expect(await planOf('matches', filters)).toContain('search_segments_tsv_idx');
       expect(await planOf('newest', filters)).not.toContain('search_segments_tsv_idx');
     }
+  });
+
+  it('answers common words for a technician with few segments from that technician\'s segments, newest first', async () => {
+    const [a, b] = sides;
+    // the first side's session printed the alarm 400 times more; the other technician has one segment
+    await insertSegments(h.pool, a!, Array.from({ length: 400 }, (_, i) => ({ offsetSeconds: 100 + i, kind: 'output' as const, text: `pump 0 line ${i}: occlusion alarm` })));
+    await h.pool.query('ANALYZE search_segments');
+    const tsquery = parseQuery('occlusion alarm')!.tsquery;
+    const forB = await searchEstimates(h.pool, { q: 'occlusion alarm', limit: 50, technicianId: b!.w.tech.user.id }, tsquery);
+    expect(forB.filtered).toBeLessThan(forB.matches);
+    expect(readingFor(forB)).toBe('newest');
+    // without a filter every segment matches: reading the matches is reading them all, no more
+    expect(readingFor(await searchEstimates(h.pool, { q: 'occlusion alarm', limit: 50 }, tsquery))).toBe('matches');
+    expect(await sessionsOf({ technicianId: b!.w.tech.user.id })).toEqual([b!.sessionId]);
+    expect((await search({ technicianId: a!.w.tech.user.id })).length).toBe(50);
   });
 
   it('migration 038 back-fills the segments indexed before it', async () => {
