@@ -143,6 +143,10 @@ export function rotationKindOf(c: Pick<CredentialSummary, 'kind' | 'passwordRota
 async function runRotation(deps: CoreDeps, device: Device, start: CredentialRecord, how: RotationKind): Promise<void> {
   const now = deps.clock.now();
   let record = start;
+  // the current login opens before anything is written: a worker whose vault cannot open it (its key
+  // is not this deployment's) must not leave a next secret only it can read as the device's pending one
+  if (!record.sealed) throw conflict('the device\'s credential changed during the rotation');
+  loginOf(deps, device.id, record, record.sealed);
   if (!record.pending) {
     const next = how.newSecret(deps, device, now);
     const sealed = deps.vault.seal(next.secret, credentialAad(device.id, record.username));

@@ -4,7 +4,11 @@
  * `certificate` devices store nothing secret; the credentials report lists static, overdue and flagged
  * credentials; a grant's end and the max-age sweep schedule rotations of `key` devices only.
  */
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { rotateDeviceCredential } from '../../server/core/credential-rotation.js';
+import { openDeviceLogin } from '../../server/core/device-credentials.js';
+import { createVault } from '../../server/crypto/vault.js';
 import { scheduleDueRotations } from '../../server/core/credential-report.js';
 import { jobId } from '../../server/core/workflow-ports.js';
 import { publicKeyToSshLine } from '../../server/crypto/ssh-cert.js';
@@ -52,6 +56,21 @@ describe('device credentials', () => {
 
     const bad = await as(h, admin).post('/api/devices', { name: 'x-bad', credential: { kind: 'token', username: 'service' } });
     expect(bad.status).toBe(400);
+  });
+
+  // Regression: a broker starting beside another on the same database (the test suite's brokers) swept
+  // the other's device with a rotation pending into its own queue; its worker sealed a next secret with
+  // its own vault key, stored it as the pending one and only then failed to open the current one — the
+  // device's owner could no longer open the pending secret (POST /api/devices/:id/test → 500)
+  it('a worker that cannot open the current credential writes no pending one', async () => {
+    const { h } = env;
+    const admin = await person(h, ['admin']);
+    const d = await createDevice(h, await admin.auth(), { hostKey: hostKey(), credential: { kind: 'key', username: 'service' } });
+    const strangerVault = createVault(randomBytes(32));
+    await expect(rotateDeviceCredential({ ...h.deps, vault: strangerVault }, d.id)).rejects.toThrow(/authenticate/);
+    const record = await h.deps.store.read.credentials.record(d.id);
+    expect(record?.pending).toBeNull();
+    expect(await openDeviceLogin(h.deps, d.id)).toMatchObject({ username: 'service', kind: 'private_key' });
   });
 
   it('the report lists static, overdue and flagged credentials, never certificate devices; admins and auditors only', async () => {
