@@ -162,11 +162,33 @@ export interface ProxyProcess {
   crash(): Promise<void>;
 }
 
-/** `node --import tsx server/main.ts` with ROLES=proxy (or env.ROLES), sharing the broker's database (or env.DATABASE_URL) and keys. */
+/** A port freePort handed out was bound by another test's listener before the proxy could bind it. */
+class PortTaken extends Error {}
+
+/**
+ * `node --import tsx server/main.ts` with ROLES=proxy (or env.ROLES), sharing the broker's database (or
+ * env.DATABASE_URL) and keys. Ready once the process itself says its SSH listener is up (its HTTP server
+ * starts before it) — a connectable port alone could be another test's listener that took a port
+ * freePort handed out; when that makes the proxy fail to bind, it is started again on fresh ports.
+ */
 export async function startProxyProcess(
   broker: TestBroker,
   env: Record<string, string> = {},
   reuse: { port?: number; httpPort?: number; dataDir?: string } = {},
+): Promise<ProxyProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchProxyProcess(broker, env, reuse);
+    } catch (err) {
+      if (!(err instanceof PortTaken) || reuse.port !== undefined || reuse.httpPort !== undefined || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function launchProxyProcess(
+  broker: TestBroker,
+  env: Record<string, string>,
+  reuse: { port?: number; httpPort?: number; dataDir?: string },
 ): Promise<ProxyProcess> {
   const port = reuse.port ?? (await freePort());
   const httpPort = reuse.httpPort ?? (await freePort());
@@ -184,8 +206,12 @@ export async function startProxyProcess(
   proc.stderr!.on('data', (d) => out.push(String(d)));
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   const deadline = Date.now() + 60_000; // tsx compiles the server first: slow on a loaded machine
-  while (!(await canConnect(port))) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`proxy process exited during start-up:\n${out.join('')}`);
+  while (!(out.join('').includes('"msg":"SSH proxy listening"') && (await canConnect(port)))) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      if (!reuse.dataDir) await fs.rm(dataDir, { recursive: true, force: true });
+      const log = out.join('');
+      throw new (log.includes('EADDRINUSE') ? PortTaken : Error)(`proxy process exited during start-up:\n${log}`);
+    }
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
       throw new Error(`proxy process did not listen on ${port}:\n${out.join('')}`);
