@@ -5,7 +5,8 @@
  * events only, and the device's output as output. The grant's evidence bundle holds the typed line
  * and, with the downloaded recording beside it, passes `portcullis-verify`. A command typed in a session
  * that is still open is found within seconds (the indexer follows the growing recording), and once the
- * session has ended it is in the index exactly once.
+ * session has ended it is in the index exactly once. A firmware image piped to an exec session's stdin
+ * is recorded byte for byte but is not "typed": it adds no typed lines to the index or the evidence.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,8 +14,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { extractStreams } from '../../proxy/recording/extract.js';
 import {
-  certify, downloadRecording, endedSessions, grantFor, liveSession, makeWorld, newKey, spawnSsh, sshArgs, useE2E,
+  certify, downloadRecording, endedSessions, grantFor, liveSession, makeWorld, newKey, sha256, spawnSsh, sshArgs, sshBytes, useE2E,
 } from '../support/ssh-e2e.js';
 
 const run = promisify(execFile);
@@ -23,6 +25,11 @@ interface Hit { sessionId: string; deviceName: string; offsetSeconds: number; ki
 
 describe('search and evidence over a real recording', () => {
   const env = useE2E('single');
+
+  /** Waits until the worker's indexer has written the session's "indexed" row. */
+  async function indexed(sessionId: string): Promise<void> {
+    await expect.poll(async () => (await env.e.broker.pool.query('SELECT 1 FROM search_indexed WHERE session_id = $1', [sessionId])).rows.length, { timeout: 20_000, interval: 200 }).toBe(1);
+  }
 
   it('finds a line typed with echo off, and the bundle of its grant verifies', async () => {
     const e = env.e;
@@ -99,12 +106,7 @@ describe('search and evidence over a real recording', () => {
       s.kill();
     }
     const [ended] = await endedSessions(w, grant.id);
-    const indexed = Date.now() + 20_000;
-    while (Date.now() < indexed) {
-      const { rows } = await e.broker.pool.query('SELECT 1 FROM search_indexed WHERE session_id = $1', [ended!.id]);
-      if (rows.length) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await indexed(ended!.id);
     const after = await search(`${marker}-typed`);
     // the typed line once (input) and the device's echo and output once each (output)
     expect(after.filter((h) => h.kind === 'input')).toHaveLength(1);
@@ -117,4 +119,26 @@ describe('search and evidence over a real recording', () => {
     expect(shown).toHaveLength(2);
     expect(shown).toEqual(expect.arrayContaining([`${marker}-typed`, expect.stringMatching(new RegExp(`echo ${marker}-typed$`))]));
   });
+
+  it('records a firmware image piped to an exec session exactly, and indexes none of it as typed lines', async () => {
+    const e = env.e;
+    const w = await makeWorld(e);
+    const grant = await grantFor(w);
+    const key = newKey(e);
+    await certify(w, grant, key);
+    const image = randomBytes(2 * 1024 * 1024); // a compressed image: not UTF-8, CRs and LFs at random
+    const marker = `stored${randomBytes(4).toString('hex')}`;
+    const run = await sshBytes([...sshArgs(e, key, w.device.name), `cat > /dev/null; echo ${marker}`], image);
+    expect(run.code, run.stderr).toBe(0);
+    const [session] = await endedSessions(w, grant.id, 1, 10_000);
+    await indexed(session!.id);
+
+    const cast = await downloadRecording(w, session!.id, w.auditor.token);
+    expect(sha256(extractStreams(cast.body).input)).toBe(sha256(image)); // the recording has every byte
+    const { rows } = await e.broker.pool.query('SELECT kind, text FROM search_segments WHERE session_id = $1', [session!.id]);
+    expect(rows.filter((r) => r.kind === 'input')).toEqual([]);
+    expect(rows.some((r) => r.kind === 'output' && (r.text as string).includes(marker))).toBe(true);
+    const bundle = await e.broker.api.ok('GET', `/api/grants/${grant.id}/evidence`, w.auditor.token);
+    expect(bundle.sessions[0].typedLines).toEqual([]);
+  }, 60_000);
 });

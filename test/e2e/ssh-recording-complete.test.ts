@@ -4,34 +4,17 @@
  * the auditor gets back exactly what the technician's ssh client received — nothing replaced by a
  * placeholder — and the technician's input, recorded by default; the real `asciinema cat` plays the file.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { extractStreams } from '../../proxy/recording/extract.js';
 import {
-  asciinemaCat, certify, downloadRecording, endedSessions, grantFor, makeWorld, newKey, sha256, shq, sshArgs, useE2E,
+  asciinemaCat, certify, downloadRecording, endedSessions, grantFor, makeWorld, newKey, sha256, shq, sshArgs, sshBytes, useE2E,
 } from '../support/ssh-e2e.js';
 
 const PATIENT = 'Patient: MUELLER, Anna  DOB 1961-04-17  MRN 00482913\nDx: J96.0 acute resp. failure, SpO2 88 pct on 4 l O2\nWard 3B, bed 12\n';
 /** a printf format that prints every character of `text` after an SOH byte (\001) */
 const sohFormat = (text: string) => [...text].map((ch) => `\\001${ch === '\n' ? '\\n' : ch === '%' ? '%%' : ch === '\\' ? '\\\\' : ch}`).join('');
-
-/** Runs ssh with `input` on stdin; resolves with the exact bytes it printed on stdout. */
-function sshBytes(args: string[], input: Buffer): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
-  const proc = spawn('ssh', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  const out: Buffer[] = [];
-  let stderr = '';
-  proc.stdout.on('data', (d: Buffer) => out.push(d));
-  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  proc.stdin.on('error', () => undefined);
-  proc.stdin.end(input);
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) => proc.once('close', (code) => {
-    clearTimeout(timer);
-    resolve({ code, stdout: Buffer.concat(out), stderr });
-  }));
-}
 
 describe('SSH recordings are complete (single)', () => {
   const env = useE2E('single');

@@ -145,6 +145,24 @@ export class SshProc {
 /** ssh with pipes (`-tt` in args for a pty without a local terminal). */
 export const spawnSsh = (args: string[], env: NodeJS.ProcessEnv = {}) => new SshProc('ssh', args, env);
 
+/** Runs ssh with `input` on stdin; resolves with the exact bytes it printed on stdout. */
+export function sshBytes(args: string[], input: Buffer): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  const proc = spawn('ssh', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  live.add(proc);
+  const out: Buffer[] = [];
+  let stderr = '';
+  proc.stdout.on('data', (d: Buffer) => out.push(d));
+  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  proc.stdin.on('error', () => undefined);
+  proc.stdin.end(input);
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
+  return new Promise((resolve) => proc.once('close', (code) => {
+    clearTimeout(timer);
+    live.delete(proc);
+    resolve({ code, stdout: Buffer.concat(out), stderr });
+  }));
+}
+
 /** single-quotes a word for sh */
 export const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 

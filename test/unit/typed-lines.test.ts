@@ -1,5 +1,10 @@
 /** What was typed and shown, line by line, from a recording's events (server/core/typed-lines.ts). */
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { binaryEventBytes, parseCast } from '../../proxy/recording/asciicast.js';
+import { createRecorder } from '../../proxy/recording/recorder.js';
 import { castLines, CastLineWalker, type CastLines } from '../../server/core/typed-lines.js';
 
 const cast = (...events: [number, string, string][]) =>
@@ -14,7 +19,7 @@ describe('castLines', () => {
     expect(input).toEqual([{ offsetSeconds: 1, text: 'passwd' }, { offsetSeconds: 2, text: 'ls -l' }]);
   });
 
-  it('takes exact bytes from "b" events and skips their display event; output keeps no escape sequences', () => {
+  it('takes a "b" event\'s text from its display event; output keeps no escape sequences', () => {
     const { input, output } = castLines(cast(
       [0.5, 'o', '\x1b[1;32mok\x1b[0m\r\n'],
       [1, 'b', `i:${Buffer.from('caf\u00e9\r').toString('base64')}`], [1, 'i', 'café\r'],
@@ -47,6 +52,30 @@ describe('castLines', () => {
     ]);
   });
 
+  it('gives no typed lines for a block of binary input (a firmware image piped to stdin), which ends the line before it', () => {
+    const image = Buffer.from(Array.from({ length: 8192 }, (_, i) => (i * 151 + 7) % 256));
+    const paste = Buffer.from([...Buffer.from('echo caf'), 0xe9, 0x0d]);
+    const { input } = castLines(cast(
+      [1, 'i', 'cat > /tmp/fw.bin'],
+      [2, 'b', `i:${image.toString('base64')}`], [2, 'i', image.toString('utf8').replaceAll('\0', '')],
+      [3, 'b', `i:${paste.toString('base64')}`], [3, 'i', paste.toString('utf8')],
+    ));
+    expect(input).toEqual([{ offsetSeconds: 1, text: 'cat > /tmp/fw.bin' }, { offsetSeconds: 3, text: 'echo caf\ufffd' }]);
+  });
+
+  it('reads a "b" event whose display event was torn off from its own bytes', () => {
+    const { output } = castLines(cast([0.5, 'o', 'pump$ '], [1, 'b', `o:${Buffer.from([0x6c, 0x73, 0xff]).toString('base64')}`]) + '\n[1, "o", "ls');
+    expect(output).toEqual([{ offsetSeconds: 0.5, text: 'pump$ ls\ufffd' }]);
+  });
+
+  it('resumes from a state saved before the walk awaited display events (the display after a "b" adds nothing)', () => {
+    // the old walk had read `[1, "b", "i:<base64 of 'o'>"]` and added its text
+    const walker = new CastLineWalker({ from: { first: false, skipDisplay: true, input: { current: 'echo', startedAt: 1, pendingEscape: '' }, output: { current: '', startedAt: 0, pendingEscape: '' } } });
+    for (const line of ['[1, "i", "o"]', '[2, "i", " -n\\r"]']) walker.line(line);
+    walker.finish();
+    expect(walker.take().input).toEqual([{ offsetSeconds: 1, text: 'echo -n' }]);
+  });
+
   it('walked in pieces, resumed from a saved state each time, gives the same lines as the whole cast', () => {
     const text = cast(
       [0.1, 'o', 'pump$ '], [0.5, 'i', 'ls -'], [0.6, 'i', 'l\x7fa\r'], [0.7, 'o', 'ls -a\r\n\x1b[1'], [0.8, 'o', 'mbin\x1b[0m  etc\r\npump$ '],
@@ -67,5 +96,60 @@ describe('castLines', () => {
       }
       expect(got, `pieces of ${step} lines`).toEqual(castLines(text));
     }
+  });
+});
+
+describe('recordings the recorder writes', () => {
+  let dir: string;
+  beforeAll(() => void (dir = mkdtempSync(join(tmpdir(), 'portcullis-typed-'))));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A recording of the given pieces (output and input, in order) by the proxy's recorder, as text. */
+  async function record(pieces: ['o' | 'i', Buffer][]): Promise<string> {
+    const clock = { ms: 1_700_000_000_000, now: () => clock.ms };
+    const path = join(dir, `r-${Math.random().toString(36).slice(2)}.cast`);
+    const rec = await createRecorder({ path, width: 80, height: 24, title: 't', clock, recordInput: true, timers: { setInterval: () => 1, clearInterval: () => undefined } });
+    for (const [stream, bytes] of pieces) {
+      clock.ms += 10;
+      if (stream === 'o') rec.output(bytes);
+      else rec.input(bytes);
+    }
+    await rec.close();
+    return readFileSync(path, 'utf8');
+  }
+
+  it('each "b" event is followed by a display event carrying the text the walk would decode from its bytes', async () => {
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const kinds: (() => Buffer)[] = [
+      () => Buffer.from(Array.from({ length: 1 + Math.floor(rnd() * 3000) }, () => Math.floor(rnd() * 256))), // random bytes
+      () => Buffer.from([...Buffer.from('ok caf\u00e9 \u6e29\u5ea6 \r\n')].flatMap((b) => (rnd() < 0.5 ? [0, b] : [b]))), // NUL-laced text
+      () => Buffer.concat([Buffer.from('v2.1 '), Buffer.from([0xf0, 0x9f, 0x98]), Buffer.from(' \x1b[1mdone\r\n')]), // a broken character
+      () => Buffer.alloc(64 + Math.floor(rnd() * 200)), // all NUL
+    ];
+    const pieces: ['o' | 'i', Buffer][] = Array.from({ length: 200 }, () => [rnd() < 0.5 ? 'o' : 'i', kinds[Math.floor(rnd() * kinds.length)]()]);
+    const { events } = parseCast(await record(pieces));
+    let checked = 0;
+    events.forEach((e, i) => {
+      if (e.code !== 'b') return;
+      const { stream, bytes } = binaryEventBytes(e.data);
+      expect(events[i + 1]).toEqual({ time: e.time, code: stream, data: bytes.toString('utf8').replaceAll('\0', '') });
+      checked++;
+    });
+    expect(checked).toBeGreaterThan(50);
+  });
+
+  it('gives what a technician typed and saw, and nothing of a binary image sent or shown', async () => {
+    const image = Buffer.from(Array.from({ length: 65536 }, (_, i) => (i * 7919 + (i >> 8)) % 256));
+    const text = await record([
+      ['o', Buffer.from('pump$ ')], ['i', Buffer.from('cat > /tmp/fw.bin\r')], ['o', Buffer.from('cat > /tmp/fw.bin\r\n')], ['i', image], ['i', Buffer.from([0x04])],
+      ['o', Buffer.from('pump$ ')], ['i', Buffer.from([...Buffer.from('md5sum /tmp/fw.bin # caf'), 0xe9, 0x0d])], ['o', Buffer.from([...Buffer.from('md5sum /tmp/fw.bin # caf'), 0xe9, 0x0d, 0x0a])],
+      ['o', Buffer.concat([Buffer.from('3f2a  /tmp/fw.bin\r\npump$ '), Buffer.from([0, 0])])], ['o', image], ['o', Buffer.from('\r\nserial 0042 ok\r\n')],
+    ]);
+    expect(text).toContain('"b", "i:');
+    expect(text).toContain('"b", "o:');
+    const { input, output } = castLines(text);
+    expect(input.map((l) => l.text)).toEqual(['cat > /tmp/fw.bin', 'md5sum /tmp/fw.bin # caf\ufffd']);
+    expect(output.map((l) => l.text)).toEqual(['pump$ cat > /tmp/fw.bin', 'pump$ md5sum /tmp/fw.bin # caf\ufffd', '3f2a  /tmp/fw.bin', 'pump$', 'serial 0042 ok']);
   });
 });
