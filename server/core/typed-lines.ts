@@ -115,22 +115,25 @@ export interface WalkerState {
 }
 
 /** A "b" event waiting for its display event: its stream, its time, and the line itself (decoded only
- * if no display event follows). */
+ * if no display event follows; saved as text). */
 interface AwaitedDisplay {
   stream: 'i' | 'o';
   time: number;
-  line: string;
+  line: string | Buffer;
 }
 
 /** The start of a "b" event as the recorder writes it, `[1.250000, "b", "o:` (its data is base64: a line
  * that starts so and ends with `"]` is a whole event, read without parsing its payload). */
 const BINARY_EVENT = /^\[\s*(\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)\s*,\s*"b"\s*,\s*"([io]):/;
 
+/** A "b" line at least this long is read by its start (shorter ones are parsed: it costs less than the test) */
+const LONG_LINE = 256;
+
 /** The text a "b" event's bytes show, as its display event carries it (asciicast.ts); null if the line is not JSON. */
-function shownText(line: string): string | null {
+function shownText(line: string | Buffer): string | null {
   let data: unknown;
   try {
-    data = (JSON.parse(line) as unknown[])[2];
+    data = (JSON.parse(line.toString()) as unknown[])[2];
   } catch {
     return null;
   }
@@ -157,10 +160,14 @@ export class CastLineWalker {
     this.display = opts.from?.display ?? null;
   }
 
-  /** One line of the cast (without its "\n"). */
-  line(line: string): void {
+  /** One line of the cast (without its "\n"), as text or as its UTF-8 bytes (decoded only if needed). */
+  line(line: string | Buffer): void {
+    if (typeof line !== 'string') {
+      if (!this.first && this.bytesWalked(line)) return;
+      line = line.toString('utf8');
+    }
     if (!line.trim()) return;
-    const b = this.first ? null : BINARY_EVENT.exec(line);
+    const b = this.first || line.length < LONG_LINE ? null : BINARY_EVENT.exec(line);
     if (b && line.endsWith('"]')) return this.binary(b[2] as 'i' | 'o', Number(b[1]), line);
     let v: unknown;
     try {
@@ -203,11 +210,35 @@ export class CastLineWalker {
   }
 
   state(): WalkerState {
-    return { first: this.first, skipDisplay: this.skipDisplay, display: this.display, input: this.input.pending(), output: this.output.pending() };
+    const { display } = this;
+    return {
+      first: this.first, skipDisplay: this.skipDisplay, display: display && { ...display, line: display.line.toString() },
+      input: this.input.pending(), output: this.output.pending(),
+    };
+  }
+
+  /**
+   * A line given as bytes that needs no decoding: a "b" event (held as it is), or the display event of
+   * one whose bytes are mostly binary (the line it ends is complete). False: walk it as text.
+   */
+  private bytesWalked(line: Buffer): boolean {
+    const head = line.toString('latin1', 0, 64);
+    const b = BINARY_EVENT.exec(head);
+    if (b) {
+      if (!endsEvent(line)) return false;
+      this.binary(b[2] as 'i' | 'o', Number(b[1]), line);
+      return true;
+    }
+    const awaited = this.display;
+    if (!awaited || !binaryDisplay(line, head)) return false;
+    this.display = null;
+    this.skipDisplay = false;
+    (awaited.stream === 'i' ? this.input : this.output).flush();
+    return true;
   }
 
   /** A "b" event: its text comes with the display event after it. */
-  private binary(stream: 'i' | 'o', time: number, line: string): void {
+  private binary(stream: 'i' | 'o', time: number, line: string | Buffer): void {
     this.settleDisplay();
     this.skipDisplay = false;
     this.display = { stream, time, line };
@@ -231,7 +262,7 @@ export class CastLineWalker {
     // a block of binary output (a download over exec, a core dump) or input (a firmware image piped to an
     // exec session's stdin) shows nothing anyone searches for and was not typed: it gives no lines, and
     // ends the line before it; a few invalid bytes in text (a keystroke, a paste) are kept as text
-    if (text.length >= BINARY_BLOCK && mostlyBinary(text)) builder.flush();
+    if (binaryBlock(text)) builder.flush();
     else builder.add(time, text);
   }
 }
@@ -239,14 +270,105 @@ export class CastLineWalker {
 /** The shortest "b" output event that can count as a block of binary output. */
 const BINARY_BLOCK = 64;
 
-/** More than one character in eight is a replacement character or a control character (other than tab, CR, LF, ESC). */
+/** A block of binary: at least BINARY_BLOCK characters, mostly binary. */
+export const binaryBlock = (text: string): boolean => text.length >= BINARY_BLOCK && mostlyBinary(text);
+
+/** A replacement character or a control character (other than tab, CR, LF, ESC). */
+const isOdd = (c: number): boolean => c === 0xfffd || (c < 0x20 && c !== 9 && c !== 10 && c !== 13 && c !== 27) || c === 0x7f;
+
+/** More than one character in eight is odd (isOdd). */
 export function mostlyBinary(text: string): boolean {
   let odd = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0xfffd || (c < 0x20 && c !== 9 && c !== 10 && c !== 13 && c !== 27) || c === 0x7f) odd++;
-  }
+  for (let i = 0; i < text.length; i++) if (isOdd(text.charCodeAt(i))) odd++;
   return odd * 8 > text.length;
+}
+
+/** The start of an "i" or "o" event as the recorder writes it, up to its string's first character. */
+const TEXT_EVENT = /^\[\s*\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\s*,\s*"[io]"\s*,\s*"/;
+
+/** The line ends with `"]` (an event whose last element is a string). */
+const endsEvent = (line: Buffer): boolean => line.length >= 2 && line[line.length - 2] === 0x22 && line[line.length - 1] === 0x5d;
+
+/** The value of four hex digits at `at`, or -1. */
+function hex4(line: Buffer, at: number): number {
+  let v = 0;
+  for (let i = at; i < at + 4; i++) {
+    const h = line[i];
+    const d = h === undefined ? -1 : h >= 0x30 && h <= 0x39 ? h - 0x30 : h >= 0x61 && h <= 0x66 ? h - 0x57 : h >= 0x41 && h <= 0x46 ? h - 0x37 : -1;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+/**
+ * True when `line` (`head`: its first bytes as latin1) is an "i"/"o" event whose text, NULs left out, is
+ * a block of binary (binaryBlock), counted on the JSON bytes without decoding them: characters as UTF-16
+ * units, odd ones as isOdd. Anything the recorder would not write (raw control bytes, invalid UTF-8, an
+ * unknown escape) gives false, and the line is then decoded and judged as text: false is always safe.
+ */
+export function binaryDisplay(line: Buffer, head: string): boolean {
+  const start = TEXT_EVENT.exec(head)?.[0].length;
+  if (start === undefined || !endsEvent(line)) return false;
+  const end = line.length - 2;
+  let chars = 0;
+  let odd = 0;
+  for (let i = start; i < end;) {
+    const b = line[i]!;
+    if (b < 0x80) {
+      if (b === 0x5c) {
+        const e = line[i + 1];
+        if (e === 0x75) {
+          const c = hex4(line, i + 2);
+          if (c < 0 || i + 6 > end) return false;
+          i += 6;
+          if (c !== 0) {
+            chars++;
+            if (isOdd(c)) odd++;
+          }
+          continue;
+        }
+        if (e === 0x62 || e === 0x66) odd++; // \b \f
+        else if (e !== 0x6e && e !== 0x72 && e !== 0x74 && e !== 0x22 && e !== 0x5c && e !== 0x2f) return false;
+        chars++;
+        i += 2;
+        continue;
+      }
+      if (b < 0x20 || b === 0x22) return false;
+      chars++;
+      if (b === 0x7f) odd++;
+      i++;
+      continue;
+    }
+    const c1 = line[i + 1] ?? 0;
+    if (b >= 0xc2 && b <= 0xdf) {
+      if ((c1 & 0xc0) !== 0x80) return false;
+      chars++;
+      i += 2;
+      continue;
+    }
+    const c2 = line[i + 2] ?? 0;
+    if (b >= 0xe0 && b <= 0xef) {
+      const lo = b === 0xe0 ? 0xa0 : 0x80;
+      const hi = b === 0xed ? 0x9f : 0xbf;
+      if (c1 < lo || c1 > hi || (c2 & 0xc0) !== 0x80) return false;
+      chars++;
+      if (b === 0xef && c1 === 0xbf && c2 === 0xbd) odd++; // U+FFFD
+      i += 3;
+      continue;
+    }
+    const c3 = line[i + 3] ?? 0;
+    if (b >= 0xf0 && b <= 0xf4) {
+      const lo = b === 0xf0 ? 0x90 : 0x80;
+      const hi = b === 0xf4 ? 0x8f : 0xbf;
+      if (c1 < lo || c1 > hi || (c2 & 0xc0) !== 0x80 || (c3 & 0xc0) !== 0x80) return false;
+      chars += 2; // a surrogate pair
+      i += 4;
+      continue;
+    }
+    return false;
+  }
+  return chars >= BINARY_BLOCK && odd * 8 > chars; // binaryBlock of the decoded text
 }
 
 /** The typed (input) and shown (output) lines of a cast's text. */

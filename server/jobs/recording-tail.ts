@@ -3,15 +3,18 @@
  * the proxy is still appending to it. The recording is asciicast v2, one event per line, and the
  * proxy writes whole lines only (proxy/recording/recorder.ts), so a piece ends at a line end: the
  * next read starts on a whole line and never inside a UTF-8 character. The lines themselves are
- * walked by server/core/typed-lines.ts. At the end of a finalised recording the last line is given
+ * walked by server/core/typed-lines.ts. Lines are given as text, decoded together, except each "b"
+ * event and the display event after it, given as bytes (views of the piece read): the walk decodes
+ * neither a "b" event's base64 nor the display form of binary bytes (decoding random bytes' display
+ * form, U+FFFD and escapes, cost ~9 ns a byte), while a session's many short lines keep one decoding. At the end of a finalised recording the last line is given
  * even without its "\n" (a torn tail is then skipped as not JSON by the walk).
  * This is the one place that knows how a recording file is laid out for reading in pieces.
  */
 import { open } from 'node:fs/promises';
 
 export interface RecordingPiece {
-  /** whole lines, without their "\n" */
-  lines: string[];
+  /** whole lines, without their "\n": text, or bytes for "b" events and their display events */
+  lines: (string | Buffer)[];
   /** where the next piece starts (after the last "\n" given) */
   nextOffset: number;
   /** true when the file has nothing more after nextOffset (for now, if it is still growing) */
@@ -57,6 +60,38 @@ export async function readRecordingPiece(path: string, offset: number, maxBytes:
   }
 }
 
-function splitLines(bytes: Buffer): string[] {
-  return bytes.toString('utf8').split('\n');
+/** a first line this long is given as bytes too */
+const LONG_FIRST_LINE = 64 * 1024;
+
+/** `, "b", "` appears in a cast only as a "b" event's own (a quote inside a JSON string is escaped) */
+const BINARY_MARK = Buffer.from(', "b", "');
+
+function splitLines(bytes: Buffer): (string | Buffer)[] {
+  const end = bytes.length;
+  const lineEnd = (at: number) => {
+    const nl = bytes.indexOf(NL, at);
+    return nl === -1 ? end : nl;
+  };
+  const first = lineEnd(0);
+  if (first < LONG_FIRST_LINE && bytes.indexOf(BINARY_MARK) === -1) return bytes.toString('utf8').split('\n');
+  const lines: (string | Buffer)[] = [];
+  const asText = (from: number, to: number) => {
+    for (const line of bytes.toString('utf8', from, to).split('\n')) lines.push(line);
+  };
+  /** the line at `from` as bytes; returns where the next one starts */
+  const asBytes = (from: number): number => {
+    const to = lineEnd(from);
+    lines.push(bytes.subarray(from, to));
+    return to + 1;
+  };
+  // a long first line may be the display event of a "b" event that ended the piece before
+  let from = first >= LONG_FIRST_LINE ? asBytes(0) : 0;
+  for (let mark = bytes.indexOf(BINARY_MARK, from); mark !== -1 && from <= end; mark = bytes.indexOf(BINARY_MARK, from)) {
+    const start = bytes.lastIndexOf(NL, mark) + 1; // the "b" event's line (from is a line start: start >= from)
+    if (start > from) asText(from, start - 1);
+    from = asBytes(start);
+    if (from <= end) from = asBytes(from); // its display event
+  }
+  if (from <= end) asText(from, end);
+  return lines;
 }

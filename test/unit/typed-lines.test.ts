@@ -3,9 +3,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { binaryEventBytes, parseCast } from '../../proxy/recording/asciicast.js';
+import { binaryEventBytes, castForm, encodeEvent, parseCast } from '../../proxy/recording/asciicast.js';
 import { createRecorder } from '../../proxy/recording/recorder.js';
-import { castLines, CastLineWalker, type CastLines } from '../../server/core/typed-lines.js';
+import { binaryBlock, binaryDisplay, castLines, CastLineWalker, type CastLines } from '../../server/core/typed-lines.js';
+import { readRecordingPiece } from '../../server/jobs/recording-tail.js';
 
 const cast = (...events: [number, string, string][]) =>
   [JSON.stringify({ version: 2, width: 80, height: 24 }), ...events.map((e) => JSON.stringify(e))].join('\n');
@@ -105,9 +106,8 @@ describe('recordings the recorder writes', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   /** A recording of the given pieces (output and input, in order) by the proxy's recorder, as text. */
-  async function record(pieces: ['o' | 'i', Buffer][]): Promise<string> {
+  async function record(pieces: ['o' | 'i', Buffer][], path = join(dir, `r-${Math.random().toString(36).slice(2)}.cast`)): Promise<string> {
     const clock = { ms: 1_700_000_000_000, now: () => clock.ms };
-    const path = join(dir, `r-${Math.random().toString(36).slice(2)}.cast`);
     const rec = await createRecorder({ path, width: 80, height: 24, title: 't', clock, recordInput: true, timers: { setInterval: () => 1, clearInterval: () => undefined } });
     for (const [stream, bytes] of pieces) {
       clock.ms += 10;
@@ -139,6 +139,75 @@ describe('recordings the recorder writes', () => {
     expect(checked).toBeGreaterThan(50);
   });
 
+  it('walks the same lines from the file\'s bytes (as the indexer reads it) as from its text, in any pieces', async () => {
+    let seed = 11;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const bytes = (n: number, f: () => number) => Buffer.from(Array.from({ length: n }, f));
+    const pieces: ['o' | 'i', Buffer][] = Array.from({ length: 300 }, () => {
+      const k = rnd();
+      const stream = rnd() < 0.6 ? 'o' : 'i';
+      if (k < 0.3) return [stream, bytes(1 + Math.floor(rnd() * 4000), () => Math.floor(rnd() * 256))]; // random
+      if (k < 0.5) return [stream, bytes(1 + Math.floor(rnd() * 300), () => (rnd() < 0.2 ? Math.floor(rnd() * 256) : 0x20 + Math.floor(rnd() * 90)))]; // text, some invalid
+      if (k < 0.6) return [stream, Buffer.alloc(16 + Math.floor(rnd() * 100))]; // NULs
+      return [stream, Buffer.from(`line ${Math.floor(rnd() * 1e6)} caf\u00e9 \u{1f600}\x1b[0m\r\n`)];
+    });
+    const text = await record(pieces);
+    const lines = Buffer.from(text).toString('utf8').split('\n');
+    for (const step of [1, 2, 7, 1000]) {
+      const got: CastLines = { input: [], output: [] };
+      let state = JSON.stringify(new CastLineWalker().state());
+      for (let i = 0; i < lines.length; i += step) {
+        const walker = new CastLineWalker({ from: JSON.parse(state) });
+        for (const l of lines.slice(i, i + step)) walker.line(Buffer.from(l));
+        if (i + step >= lines.length) walker.finish();
+        const part = walker.take();
+        got.input.push(...part.input);
+        got.output.push(...part.output);
+        state = JSON.stringify(walker.state());
+      }
+      expect(got, `pieces of ${step} lines`).toEqual(castLines(text));
+    }
+    expect(castLines(text).output.length).toBeGreaterThan(20);
+  });
+
+  it('read in pieces of any size as the indexer reads the file (binary events as bytes), walks to the same lines', async () => {
+    let seed = 13;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const pieces: ['o' | 'i', Buffer][] = Array.from({ length: 120 }, (_, i) => {
+      const stream = rnd() < 0.6 ? 'o' : 'i';
+      if (i % 3 === 0) return [stream, Buffer.from(Array.from({ length: 1 + Math.floor(rnd() * 90_000) }, () => Math.floor(rnd() * 256)))];
+      if (i % 3 === 1) return [stream, Buffer.from(`shown ${i}: caf\u00e9 ${'x'.repeat(Math.floor(rnd() * 3000))}\r\n`)];
+      return [stream, Buffer.from([...Buffer.from(`laced ${i}\r\n`)].flatMap((b) => [0, b]))];
+    });
+    const path = join(dir, 'pieces.cast');
+    const text = await record(pieces, path);
+    const whole = castLines(text);
+    expect(whole.output.length + whole.input.length).toBeGreaterThan(30);
+    for (const want of [4096, 65_536, 300_000, 4 << 20]) {
+      const got: CastLines = { input: [], output: [] };
+      let state = JSON.stringify(new CastLineWalker().state());
+      let offset = 0;
+      let asBytes = 0;
+      for (;;) {
+        const piece = await readRecordingPiece(path, offset, want, true);
+        const walker = new CastLineWalker({ from: JSON.parse(state) });
+        for (const line of piece.lines) {
+          if (typeof line !== 'string') asBytes++;
+          walker.line(line);
+        }
+        if (piece.atEnd) walker.finish();
+        const part = walker.take();
+        got.input.push(...part.input);
+        got.output.push(...part.output);
+        state = JSON.stringify(walker.state());
+        offset = piece.nextOffset;
+        if (piece.atEnd) break;
+      }
+      expect(asBytes, `pieces of ${want} bytes`).toBeGreaterThan(20);
+      expect(got, `pieces of ${want} bytes`).toEqual(whole);
+    }
+  });
+
   it('gives what a technician typed and saw, and nothing of a binary image sent or shown', async () => {
     const image = Buffer.from(Array.from({ length: 65536 }, (_, i) => (i * 7919 + (i >> 8)) % 256));
     const text = await record([
@@ -151,5 +220,60 @@ describe('recordings the recorder writes', () => {
     const { input, output } = castLines(text);
     expect(input.map((l) => l.text)).toEqual(['cat > /tmp/fw.bin', 'md5sum /tmp/fw.bin # caf\ufffd']);
     expect(output.map((l) => l.text)).toEqual(['pump$ cat > /tmp/fw.bin', 'pump$ md5sum /tmp/fw.bin # caf\ufffd', '3f2a  /tmp/fw.bin', 'pump$', 'serial 0042 ok']);
+  });
+});
+
+describe('binaryDisplay', () => {
+  /** what the walk decides from the decoded text: a block of binary once NULs are left out */
+  const decoded = (line: string) => binaryBlock((JSON.parse(line) as [number, string, string])[2].replaceAll('\0', ''));
+  const judge = (line: string) => {
+    const bytes = Buffer.from(line);
+    return binaryDisplay(bytes, bytes.toString('latin1', 0, 64));
+  };
+
+  it('judges a display event from its bytes as the walk does from its text', () => {
+    let seed = 3;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const alphabet = ['a', ' ', '\ufffd', '\x01', '\x7f', '\x1b', '\t', '\r', '\n', '\0', '"', '\\', '/', '\b', '\f', 'é', '温', '😀', '\u2028', '\ud800', '\ufffc'];
+    let binary = 0;
+    for (let n = 0; n < 4000; n++) {
+      const len = Math.floor(rnd() * 200);
+      const weights = alphabet.map(() => rnd() ** 3);
+      const total = weights.reduce((a, b) => a + b, 0);
+      let text = '';
+      for (let i = 0; i < len; i++) {
+        let r = rnd() * total;
+        let k = 0;
+        while ((r -= weights[k]!) > 0 && k < alphabet.length - 1) k++;
+        text += alphabet[k];
+      }
+      const line = encodeEvent(rnd() * 100, rnd() < 0.5 ? 'o' : 'i', text);
+      const expected = decoded(line);
+      if (expected) binary++;
+      expect(judge(line), JSON.stringify(text)).toBe(expected);
+    }
+    expect(binary).toBeGreaterThan(200);
+  });
+
+  it('judges the recorder\'s display form of random bytes as the walk does', () => {
+    let seed = 5;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let n = 0; n < 300; n++) {
+      const density = rnd();
+      const raw = Buffer.from(Array.from({ length: 1 + Math.floor(rnd() * 3000) }, () => (rnd() < density ? Math.floor(rnd() * 256) : 0x61)));
+      const { escaped } = castForm(raw, false);
+      const line = `[1.000000, "o", "${escaped.toString()}"]`;
+      expect(judge(line), raw.toString('hex').slice(0, 40)).toBe(decoded(line));
+    }
+  });
+
+  it('leaves to the text walk what the recorder would not write', () => {
+    const block = '\ufffd'.repeat(100);
+    expect(judge(`[1.000000, "o", "${block}"]`)).toBe(true);
+    expect(judge(`[1.000000, "m", "${block}"]`)).toBe(false); // not a display event
+    expect(judge(`[1.000000, "o", "${block}`)).toBe(false); // torn
+    expect(judge(`[1.000000, "o", "${block}\\q"]`)).toBe(false); // not a JSON escape
+    const invalid = Buffer.concat([Buffer.from(`[1.000000, "o", "${block}`), Buffer.from([0xff]), Buffer.from('"]')]);
+    expect(binaryDisplay(invalid, invalid.toString('latin1', 0, 64))).toBe(false); // not UTF-8
   });
 });
