@@ -16,7 +16,7 @@ import { canonicalJson, createChainVerifier } from './audit-chain.js';
 import { signCheckpoint, type AuditCheckpoint } from './audit-checkpoint.js';
 import { conflict, forbidden, notFound } from './errors.js';
 import type { CoreDeps } from './ports.js';
-import { castLines, type TimedLine } from './typed-lines.js';
+import type { TimedLine } from './typed-lines.js';
 import type { AuditEvent, CredentialIssue, Decision, Device, Grant, Recording, Session, Transfer, User, AccessRequest } from './types.js';
 
 export const EVIDENCE_KIND = 'portcullis.evidence.v1';
@@ -64,8 +64,8 @@ export interface EvidenceSignature {
 
 export type SignedEvidence = EvidenceDocument & { signature: EvidenceSignature };
 
-/** Reads a recording file's text; null when it is missing. */
-export type CastSource = (path: string) => Promise<string | null>;
+/** What was typed in the recording at a path (its input lines); null when it cannot be read. */
+export type TypedLinesSource = (path: string) => Promise<TimedLine[] | null>;
 
 const b64url = (b: Buffer) => b.toString('base64url');
 
@@ -103,7 +103,7 @@ async function auditStretch(deps: CoreDeps, from: number, to: number): Promise<A
 }
 
 /** Builds, checkpoints and signs the evidence of one grant. */
-export async function grantEvidence(deps: CoreDeps, actor: Parameters<typeof requireUser>[0], grantId: string, readCast: CastSource): Promise<SignedEvidence> {
+export async function grantEvidence(deps: CoreDeps, actor: Parameters<typeof requireUser>[0], grantId: string, typedLinesOf: TypedLinesSource): Promise<SignedEvidence> {
   const user = requireUser(actor);
   const read = deps.store.read;
   const grant = await read.grants.byId(grantId);
@@ -134,12 +134,12 @@ export async function grantEvidence(deps: CoreDeps, actor: Parameters<typeof req
   const transfers: Transfer[] = [];
   for (const s of sessions) {
     const rec = await read.recordings.bySession(s.id);
-    const text = rec ? await readCast(rec.path) : null;
+    const typedLines = rec ? await typedLinesOf(rec.path) : null;
     const { path: _path, ...recMeta } = rec ?? ({} as Recording);
     evSessions.push({
       ...s,
       recording: rec ? { ...recMeta, file: `session-${s.id}.cast` } : null,
-      typedLines: text === null ? null : castLines(text).input,
+      typedLines,
     });
     transfers.push(...(await read.transfers.forSession(s.id)));
   }

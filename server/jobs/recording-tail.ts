@@ -11,6 +11,8 @@
  * This is the one place that knows how a recording file is laid out for reading in pieces.
  */
 import { open } from 'node:fs/promises';
+import { CastLineWalker, type TimedLine } from '../core/typed-lines.js';
+import { pacer, type Pace } from './pacing.js';
 
 export interface RecordingPiece {
   /** whole lines, without their "\n": text, or bytes for "b" events and their display events */
@@ -65,6 +67,34 @@ const LONG_FIRST_LINE = 64 * 1024;
 
 /** `, "b", "` appears in a cast only as a "b" event's own (a quote inside a JSON string is escaped) */
 const BINARY_MARK = Buffer.from(', "b", "');
+
+/**
+ * What was typed in a finalised recording (its input lines, as the evidence bundle lists them), read 4 MiB
+ * at a time with the walk paced (pacing.ts): a recording of any size — larger than the longest string
+ * V8 can hold, 512 MiB, which a whole-file read could not decode — without holding the event loop.
+ * Null when the file cannot be read.
+ */
+export async function typedLinesOf(path: string, pace: Pace = pacer(4)): Promise<TimedLine[] | null> {
+  const walker = new CastLineWalker();
+  const typed: TimedLine[] = [];
+  let offset = 0;
+  try {
+    for (;;) {
+      const piece = await readRecordingPiece(path, offset, 4 * 1024 * 1024, true);
+      for (const line of piece.lines) {
+        walker.line(line);
+        const wait = pace();
+        if (wait) await wait;
+      }
+      if (piece.atEnd) walker.finish();
+      for (const line of walker.take().input) typed.push(line);
+      if (piece.atEnd) return typed;
+      offset = piece.nextOffset;
+    }
+  } catch {
+    return null;
+  }
+}
 
 function splitLines(bytes: Buffer): (string | Buffer)[] {
   const end = bytes.length;

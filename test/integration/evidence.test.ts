@@ -141,4 +141,32 @@ describe('GET /api/grants/:id/evidence', () => {
     const other = await person(h, ['approver'], { department: 'elsewhere' });
     expect((await as(h, other).get(`/api/grants/${grantId}/evidence`)).status).toBe(404);
   });
+
+  it('lists what was typed in a recording larger than the longest string a process can hold (a 544 MiB upload)', async () => {
+    const h = ref.h;
+    const big = await world(h);
+    const req = await requestAccess(h, big.tech, big.device.id, { ticketRef: 'CHG-2001', reason: 'load the imaging firmware' });
+    let id = '';
+    for (const a of big.approvers.slice(0, big.device.policy.approvalsRequired)) id = (await approve(h, a, req.id)).grant?.id ?? id;
+    const conn = await authorizeConnection(h.deps, { grantId: id, principal: big.device.name });
+    const castPath = path.join(dir, 'upload.cast');
+    // typed, then 544 MiB of recording as the proxy writes NUL stdin ("b" events and their empty display
+    // events), then typed again: more than V8's 512 MiB string limit
+    const fd = fs.openSync(castPath, 'w');
+    fs.writeSync(fd, [CAST.split('\n')[0], '[0.5, "i", "cat > /opt/fw.img\\r"]', ''].join('\n'));
+    const zeros = `[1.000000, "b", "i:${Buffer.alloc(768 * 1024).toString('base64')}"]\n[1.000000, "i", ""]\n`;
+    for (let i = 0; i < 544; i++) fs.writeSync(fd, zeros);
+    fs.writeSync(fd, '[9.000000, "i", "\\u0004"]\n[9.500000, "i", "sync; reboot\\r"]\n');
+    fs.closeSync(fd);
+    expect(fs.statSync(castPath).size).toBeGreaterThan(0x1fffffe8);
+    const { session } = await recordSessionStart(h.deps, conn, { channel: 'shell', command: null, clientAddress: '127.0.0.9', proxyInstance: 'test', recordingPath: () => castPath });
+    await recordSessionEnd(h.deps, session.id, { endReason: 'client_closed', bytesIn: 10, bytesOut: 20, recording: { bytes: fs.statSync(castPath).size, durationMs: 9500, sha256: 'b'.repeat(64) } });
+    try {
+      const res = await as(h, await person(h, ['auditor'])).get(`/api/grants/${id}/evidence`);
+      expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+      expect(res.body.sessions[0].typedLines).toEqual([{ offsetSeconds: 0.5, text: 'cat > /opt/fw.img' }, { offsetSeconds: 9.5, text: 'sync; reboot' }]);
+    } finally {
+      fs.rmSync(castPath, { force: true });
+    }
+  }, 120_000);
 });
