@@ -9,7 +9,7 @@
  * Exit status 0 when every check passed, 1 when one failed (each reason printed), 2 on bad usage.
  */
 import { createHash, createPublicKey, verify as verifySignature } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { compactVerify, importJWK } from 'jose';
@@ -87,7 +87,14 @@ function checkChain(bundle: Bundle): { checks: Check[]; events: AuditEvent[] } {
   return { checks, events };
 }
 
-function checkRecordings(bundle: Bundle, dir: string): Check[] {
+/** SHA-256 of a file read as a stream: recordings can be larger than one Buffer (2 GiB) */
+async function fileSha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function checkRecordings(bundle: Bundle, dir: string): Promise<Check[]> {
   const out: Check[] = [];
   for (const s of bundle.sessions ?? []) {
     const rec = s.recording;
@@ -98,7 +105,7 @@ function checkRecordings(bundle: Bundle, dir: string): Check[] {
       out.push({ ok: true, what: `recording ${name}: not beside the bundle, not checked` });
       continue;
     }
-    const sha = createHash('sha256').update(readFileSync(file)).digest('hex');
+    const sha = await fileSha256(file);
     out.push(sha === rec.sha256
       ? { ok: true, what: `recording ${name}: SHA-256 matches` }
       : { ok: false, what: `recording ${name}: SHA-256 ${sha} differs from the bundle's ${rec.sha256}: the file was changed` });
@@ -119,7 +126,7 @@ export async function verifyEvidence(bundle: Bundle, opts: { dir: string; public
   const chain = checkChain(bundle);
   checks.push(...chain.checks);
   if (chain.events.length > 0) checks.push(checkCheckpoint(bundle, key, chain.events));
-  checks.push(...checkRecordings(bundle, opts.dir));
+  checks.push(...(await checkRecordings(bundle, opts.dir)));
   return checks;
 }
 

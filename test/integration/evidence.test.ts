@@ -169,4 +169,31 @@ describe('GET /api/grants/:id/evidence', () => {
       fs.rmSync(castPath, { force: true });
     }
   }, 120_000);
+
+  it('is verified by the bin beside a recording larger than one Buffer (2,200 MiB)', async () => {
+    const h = ref.h;
+    // SHA-256 of 2,200 MiB of zero bytes, as coreutils' sha256sum gives it
+    const zerosSha = 'c4b8c0f7000ac9d6e28912c7a9efa49f8fd305de518d4d72dcb131118bfe1a8b';
+    const big = await world(h);
+    const req = await requestAccess(h, big.tech, big.device.id, { ticketRef: 'CHG-2002', reason: 'restore the disk image' });
+    let id = '';
+    for (const a of big.approvers.slice(0, big.device.policy.approvalsRequired)) id = (await approve(h, a, req.id)).grant?.id ?? id;
+    const conn = await authorizeConnection(h.deps, { grantId: id, principal: big.device.name });
+    const bundleDir = fs.mkdtempSync(path.join(dir, 'huge-'));
+    const { session } = await recordSessionStart(h.deps, conn, { channel: 'shell', command: null, clientAddress: '127.0.0.9', proxyInstance: 'test', recordingPath: () => path.join(bundleDir, 'elsewhere.cast') });
+    await recordSessionEnd(h.deps, session.id, { endReason: 'client_closed', bytesIn: 10, bytesOut: 20, recording: { bytes: 2200 * 1024 * 1024, durationMs: 1000, sha256: zerosSha } });
+    try {
+      const res = await as(h, await person(h, ['auditor'])).get(`/api/grants/${id}/evidence`);
+      expect(res.status).toBe(200);
+      fs.writeFileSync(path.join(bundleDir, 'evidence.json'), JSON.stringify(res.body));
+      const fd = fs.openSync(path.join(bundleDir, `session-${session.id}.cast`), 'w');
+      fs.ftruncateSync(fd, 2200 * 1024 * 1024); // sparse: no disk used
+      fs.closeSync(fd);
+      const checked = await verify(path.join(bundleDir, 'evidence.json'));
+      expect(checked.out).toMatch(/recording session-.*SHA-256 matches/);
+      expect(checked.code, checked.out).toBe(0);
+    } finally {
+      fs.rmSync(bundleDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
