@@ -8,6 +8,22 @@ import { createRecorder } from '../../proxy/recording/recorder.js';
 import { binaryBlock, binaryDisplay, castLines, CastLineWalker, type CastLines } from '../../server/core/typed-lines.js';
 import { readRecordingPiece } from '../../server/jobs/recording-tail.js';
 
+/** The lines walked `step` at a time, each piece by a new walker resumed from the last one's saved state (JSON). */
+function walkInPieces(lines: (string | Buffer)[], step: number): CastLines {
+  const got: CastLines = { input: [], output: [] };
+  let state = JSON.stringify(new CastLineWalker().state());
+  for (let i = 0; i < lines.length; i += step) {
+    const walker = new CastLineWalker({ from: JSON.parse(state) });
+    for (const l of lines.slice(i, i + step)) walker.line(l);
+    if (i + step >= lines.length) walker.finish();
+    const part = walker.take();
+    got.input.push(...part.input);
+    got.output.push(...part.output);
+    state = JSON.stringify(walker.state());
+  }
+  return got;
+}
+
 const cast = (...events: [number, string, string][]) =>
   [JSON.stringify({ version: 2, width: 80, height: 24 }), ...events.map((e) => JSON.stringify(e))].join('\n');
 
@@ -84,18 +100,7 @@ describe('castLines', () => {
     );
     const lines = text.split('\n');
     for (let step = 1; step <= lines.length; step++) {
-      const got: CastLines = { input: [], output: [] };
-      let state = JSON.stringify(new CastLineWalker().state());
-      for (let i = 0; i < lines.length; i += step) {
-        const walker = new CastLineWalker({ from: JSON.parse(state) });
-        for (const l of lines.slice(i, i + step)) walker.line(l);
-        if (i + step >= lines.length) walker.finish();
-        const part = walker.take();
-        got.input.push(...part.input);
-        got.output.push(...part.output);
-        state = JSON.stringify(walker.state());
-      }
-      expect(got, `pieces of ${step} lines`).toEqual(castLines(text));
+      expect(walkInPieces(lines, step), `pieces of ${step} lines`).toEqual(castLines(text));
     }
   });
 });
@@ -154,18 +159,7 @@ describe('recordings the recorder writes', () => {
     const text = await record(pieces);
     const lines = Buffer.from(text).toString('utf8').split('\n');
     for (const step of [1, 2, 7, 1000]) {
-      const got: CastLines = { input: [], output: [] };
-      let state = JSON.stringify(new CastLineWalker().state());
-      for (let i = 0; i < lines.length; i += step) {
-        const walker = new CastLineWalker({ from: JSON.parse(state) });
-        for (const l of lines.slice(i, i + step)) walker.line(Buffer.from(l));
-        if (i + step >= lines.length) walker.finish();
-        const part = walker.take();
-        got.input.push(...part.input);
-        got.output.push(...part.output);
-        state = JSON.stringify(walker.state());
-      }
-      expect(got, `pieces of ${step} lines`).toEqual(castLines(text));
+      expect(walkInPieces(lines.map((l) => Buffer.from(l)), step), `pieces of ${step} lines`).toEqual(castLines(text));
     }
     expect(castLines(text).output.length).toBeGreaterThan(20);
   });
