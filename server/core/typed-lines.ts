@@ -313,7 +313,8 @@ export function binaryDisplay(line: Buffer, head: string): boolean {
   const end = line.length - 2;
   let chars = 0;
   let odd = 0;
-  for (let i = start; i < end;) {
+  let i = start;
+  while (i < end) {
     const b = line[i]!;
     if (b < 0x80) {
       if (b === 0x5c) {
@@ -368,6 +369,7 @@ export function binaryDisplay(line: Buffer, head: string): boolean {
     }
     return false;
   }
+  if (i !== end) return false; // an escape or a character ran into the closing `"]`: not JSON
   return chars >= BINARY_BLOCK && odd * 8 > chars; // binaryBlock of the decoded text
 }
 

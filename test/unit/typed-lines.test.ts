@@ -267,6 +267,7 @@ describe('binaryDisplay', () => {
     expect(judge(`[1.000000, "m", "${block}"]`)).toBe(false); // not a display event
     expect(judge(`[1.000000, "o", "${block}`)).toBe(false); // torn
     expect(judge(`[1.000000, "o", "${block}\\q"]`)).toBe(false); // not a JSON escape
+    expect(judge(`[1.000000, "o", "${block}\\"]`)).toBe(false); // its string is not closed
     const invalid = Buffer.concat([Buffer.from(`[1.000000, "o", "${block}`), Buffer.from([0xff]), Buffer.from('"]')]);
     expect(binaryDisplay(invalid, invalid.toString('latin1', 0, 64))).toBe(false); // not UTF-8
   });
