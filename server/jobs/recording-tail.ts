@@ -6,8 +6,9 @@
  * walked by server/core/typed-lines.ts. Lines are given as text, decoded together, except each "b"
  * event and the display event after it, given as bytes (views of the piece read): the walk decodes
  * neither a "b" event's base64 nor the display form of binary bytes (decoding random bytes' display
- * form, U+FFFD and escapes, cost ~9 ns a byte), while a session's many short lines keep one decoding. At the end of a finalised recording the last line is given
- * even without its "\n" (a torn tail is then skipped as not JSON by the walk).
+ * form, U+FFFD and escapes, cost ~9 ns a byte), while a session's many short lines keep one decoding.
+ * At the end of a finalised recording the last line is given even without its "\n" (a torn tail is
+ * then skipped as not JSON by the walk).
  * This is the one place that knows how a recording file is laid out for reading in pieces.
  */
 import { open } from 'node:fs/promises';
