@@ -6,7 +6,8 @@
  * takes a "b" event's text from its display event and leaves its base64 undecoded: decoding it cost
  * 17-23 ns a byte, more CPU than relaying the bytes. Only a "b" whose display event never comes (a torn
  * tail) is decoded, at the end. A "b" event of either stream that is mostly binary (mostlyBinary) gives
- * no lines: a download's or a piped firmware image's bytes were neither typed nor read.
+ * no lines: a download's or a piped firmware image's bytes were neither typed nor read. A run of binary
+ * input stands as one line, BINARY_INPUT_LINE, where it began.
  * Output lines are cut at CR or LF; backspace / DEL remove the last character; escape sequences (arrow
  * keys and the like) and other control characters are dropped.
  * The same walk yields the device's output lines, for the search index. Lines that are not JSON
@@ -33,7 +34,12 @@ export interface PendingLine {
   current: string;
   startedAt: number;
   pendingEscape: string;
+  /** when a run of binary input (binaryInput) began, until text follows; absent in older saved states */
+  binarySince?: number | null;
 }
+
+/** The typed line that stands for a run of binary input (its bytes are in the recording). */
+export const BINARY_INPUT_LINE = '[binary input]';
 
 // characters below space except tab (dropped, or line ends and editing keys); DEL too when editing
 const CONTROLS = /[\x00-\x08\x0a-\x1f]/g;
@@ -44,13 +50,16 @@ class LineBuilder {
   private current = '';
   private startedAt = 0;
   private pendingEscape = '';
+  private binarySince: number | null = null;
 
   /** maxChars: a line in progress keeps at most this many characters (the rest of a longer line is dropped) */
   constructor(private readonly editing: boolean, private readonly maxChars = Infinity, from?: PendingLine) {
     if (from) ({ current: this.current, startedAt: this.startedAt, pendingEscape: this.pendingEscape } = from);
+    this.binarySince = from?.binarySince ?? null;
   }
 
   add(time: number, text: string): void {
+    if (text) this.endBinary();
     let s = (this.pendingEscape + text);
     this.pendingEscape = '';
     // an escape sequence cut between two events waits for its end (only one near the end can be cut)
@@ -97,8 +106,29 @@ class LineBuilder {
     return this.lines.splice(0);
   }
 
+  /**
+   * A block of binary input (a firmware image piped to stdin): it ends the line before it and, with the
+   * blocks right after it, stands as one BINARY_INPUT_LINE — not as garbage lines, and not as nothing
+   * (a command sent inside a binary block would otherwise leave no typed line; the recording has it).
+   */
+  binaryInput(time: number): void {
+    this.flush();
+    this.binarySince ??= time;
+  }
+
+  get inBinary(): boolean {
+    return this.binarySince !== null;
+  }
+
+  /** The end of a run of binary input: its line. */
+  endBinary(): void {
+    if (this.binarySince === null) return;
+    this.lines.push({ offsetSeconds: this.binarySince, text: BINARY_INPUT_LINE });
+    this.binarySince = null;
+  }
+
   pending(): PendingLine {
-    return { current: this.current, startedAt: this.startedAt, pendingEscape: this.pendingEscape };
+    return { current: this.current, startedAt: this.startedAt, pendingEscape: this.pendingEscape, binarySince: this.binarySince };
   }
 }
 
@@ -200,6 +230,7 @@ export class CastLineWalker {
   /** The end of the recording: the lines still in progress are complete. */
   finish(): void {
     this.settleDisplay();
+    this.input.endBinary();
     this.input.flush();
     this.output.flush();
   }
@@ -233,7 +264,7 @@ export class CastLineWalker {
     if (!awaited || !binaryDisplay(line, head)) return false;
     this.display = null;
     this.skipDisplay = false;
-    (awaited.stream === 'i' ? this.input : this.output).flush();
+    this.binaryBlockOf(awaited.stream, awaited.time);
     return true;
   }
 
@@ -260,10 +291,18 @@ export class CastLineWalker {
     const text = shown.includes('\0') ? shown.replaceAll('\0', '') : shown;
     const builder = stream === 'i' ? this.input : this.output;
     // a block of binary output (a download over exec, a core dump) or input (a firmware image piped to an
-    // exec session's stdin) shows nothing anyone searches for and was not typed: it gives no lines, and
-    // ends the line before it; a few invalid bytes in text (a keystroke, a paste) are kept as text
-    if (binaryBlock(text)) builder.flush();
+    // exec session's stdin) shows nothing anyone searches for and was not typed: it gives no lines (input:
+    // one marker line per run) and ends the line before it; a few invalid bytes in text (a keystroke, a
+    // paste) are kept as text
+    // (the short tail of a binary run, cut off by a packet boundary, continues the run)
+    if (binaryBlock(text) || (stream === 'i' && this.input.inBinary && text !== '' && mostlyBinary(text))) this.binaryBlockOf(stream, time);
     else builder.add(time, text);
+  }
+
+  /** A block of binary: no output lines (it ends the line before it); for input, its marker line. */
+  private binaryBlockOf(stream: 'i' | 'o', time: number): void {
+    if (stream === 'i') this.input.binaryInput(time);
+    else this.output.flush();
   }
 }
 

@@ -6,7 +6,8 @@
  * and, with the downloaded recording beside it, passes `portcullis-verify`. A command typed in a session
  * that is still open is found within seconds (the indexer follows the growing recording), and once the
  * session has ended it is in the index exactly once. A firmware image piped to an exec session's stdin
- * is recorded byte for byte but is not "typed": it adds no typed lines to the index or the evidence.
+ * is recorded byte for byte but is not "typed": the index and the evidence show one "[binary input]"
+ * line for it, not its bytes as lines.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -120,7 +121,7 @@ describe('search and evidence over a real recording', () => {
     expect(shown).toEqual(expect.arrayContaining([`${marker}-typed`, expect.stringMatching(new RegExp(`echo ${marker}-typed$`))]));
   });
 
-  it('records a firmware image piped to an exec session exactly, and indexes none of it as typed lines', async () => {
+  it('records a firmware image piped to an exec session exactly, and indexes it as one "[binary input]" line', async () => {
     const e = env.e;
     const w = await makeWorld(e);
     const grant = await grantFor(w);
@@ -136,9 +137,9 @@ describe('search and evidence over a real recording', () => {
     const cast = await downloadRecording(w, session!.id, w.auditor.token);
     expect(sha256(extractStreams(cast.body).input)).toBe(sha256(image)); // the recording has every byte
     const { rows } = await e.broker.pool.query('SELECT kind, text FROM search_segments WHERE session_id = $1', [session!.id]);
-    expect(rows.filter((r) => r.kind === 'input')).toEqual([]);
+    expect(rows.filter((r) => r.kind === 'input').map((r) => r.text)).toEqual(['[binary input]']);
     expect(rows.some((r) => r.kind === 'output' && (r.text as string).includes(marker))).toBe(true);
     const bundle = await e.broker.api.ok('GET', `/api/grants/${grant.id}/evidence`, w.auditor.token);
-    expect(bundle.sessions[0].typedLines).toEqual([]);
+    expect(bundle.sessions[0].typedLines.map((l: { text: string }) => l.text)).toEqual(['[binary input]']);
   }, 60_000);
 });

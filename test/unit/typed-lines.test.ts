@@ -69,15 +69,23 @@ describe('castLines', () => {
     ]);
   });
 
-  it('gives no typed lines for a block of binary input (a firmware image piped to stdin), which ends the line before it', () => {
+  it('gives one "[binary input]" line for a run of binary input (a firmware image piped to stdin), not garbage lines', () => {
     const image = Buffer.from(Array.from({ length: 8192 }, (_, i) => (i * 151 + 7) % 256));
     const paste = Buffer.from([...Buffer.from('echo caf'), 0xe9, 0x0d]);
     const { input } = castLines(cast(
       [1, 'i', 'cat > /tmp/fw.bin'],
       [2, 'b', `i:${image.toString('base64')}`], [2, 'i', image.toString('utf8').replaceAll('\0', '')],
+      [2.1, 'b', `i:${Buffer.from([0xfe, 0x0d]).toString('base64')}`], [2.1, 'i', '\ufffd\r'], // its short tail
       [3, 'b', `i:${paste.toString('base64')}`], [3, 'i', paste.toString('utf8')],
     ));
-    expect(input).toEqual([{ offsetSeconds: 1, text: 'cat > /tmp/fw.bin' }, { offsetSeconds: 3, text: 'echo caf\ufffd' }]);
+    expect(input).toEqual([{ offsetSeconds: 1, text: 'cat > /tmp/fw.bin' }, { offsetSeconds: 2, text: '[binary input]' }, { offsetSeconds: 3, text: 'echo caf\ufffd' }]);
+  });
+
+  it('does not let a command sent inside a block of binary input leave no typed line', () => {
+    const junk = Buffer.from(Array.from({ length: 600 }, (_, i) => 0x80 + (i % 64)));
+    const hidden = Buffer.concat([junk, Buffer.from('\rrm -rf /data/druglib\r'), junk]);
+    const { input } = castLines(cast([1, 'i', 'ls\r'], [2, 'b', `i:${hidden.toString('base64')}`], [2, 'i', hidden.toString('utf8')]));
+    expect(input).toEqual([{ offsetSeconds: 1, text: 'ls' }, { offsetSeconds: 2, text: '[binary input]' }]);
   });
 
   it('reads a "b" event whose display event was torn off from its own bytes', () => {
@@ -202,7 +210,7 @@ describe('recordings the recorder writes', () => {
     }
   });
 
-  it('gives what a technician typed and saw, and nothing of a binary image sent or shown', async () => {
+  it('gives what a technician typed and saw, and of a binary image sent or shown only that binary input was sent', async () => {
     const image = Buffer.from(Array.from({ length: 65536 }, (_, i) => (i * 7919 + (i >> 8)) % 256));
     const text = await record([
       ['o', Buffer.from('pump$ ')], ['i', Buffer.from('cat > /tmp/fw.bin\r')], ['o', Buffer.from('cat > /tmp/fw.bin\r\n')], ['i', image], ['i', Buffer.from([0x04])],
@@ -212,7 +220,7 @@ describe('recordings the recorder writes', () => {
     expect(text).toContain('"b", "i:');
     expect(text).toContain('"b", "o:');
     const { input, output } = castLines(text);
-    expect(input.map((l) => l.text)).toEqual(['cat > /tmp/fw.bin', 'md5sum /tmp/fw.bin # caf\ufffd']);
+    expect(input.map((l) => l.text)).toEqual(['cat > /tmp/fw.bin', '[binary input]', 'md5sum /tmp/fw.bin # caf\ufffd']);
     expect(output.map((l) => l.text)).toEqual(['pump$ cat > /tmp/fw.bin', 'pump$ md5sum /tmp/fw.bin # caf\ufffd', '3f2a  /tmp/fw.bin', 'pump$', 'serial 0042 ok']);
   });
 });
