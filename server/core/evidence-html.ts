@@ -6,6 +6,8 @@
  * evidence of record: this page says so and names its signature.
  */
 import type { SignedEvidence } from './evidence.js';
+import type { OmittedLines } from './evidence-typed-lines.js';
+import type { TimedLine } from './typed-lines.js';
 
 const esc = (v: unknown): string => String(v ?? '—').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const when = (v: Date | string | null | undefined): string => (v ? esc(new Date(v).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')) : '—');
@@ -15,6 +17,23 @@ function table(head: string[], rows: unknown[][]): string {
   if (rows.length === 0) return '<p class="none">None.</p>';
   return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${
     rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+}
+
+const n = (v: number) => v.toLocaleString('en-US');
+
+/** The typed lines, with the lines and characters the bundle left out said where they were left out. */
+function typedTable(lines: TimedLine[], omitted: OmittedLines | null): string {
+  const rows = lines.map((l) => [
+    esc(mmss(l.offsetSeconds)),
+    `<code>${esc(l.text)}</code>${l.cutChars ? ` <span class="none">… ${esc(n(l.cutChars))} more characters, in the recording</span>` : ''}`,
+  ]);
+  if (omitted) {
+    rows.splice(omitted.afterLine, 0, [
+      `${esc(mmss(omitted.fromOffsetSeconds))}–${esc(mmss(omitted.toOffsetSeconds))}`,
+      `<strong>${esc(n(omitted.count))} typed lines not listed here</strong> <span class="none">(this record lists the first and the last; every line is in the recording, whose SHA-256 is above)</span>`,
+    ]);
+  }
+  return table(['at', 'typed'], rows);
 }
 
 const FACTOR: Record<string, string> = {
@@ -29,8 +48,7 @@ export function renderEvidenceHtml(e: SignedEvidence): string {
     esc(FACTOR[d.channel] ?? d.channel), esc(d.comment),
   ]);
   const sessions = e.sessions.map((s) => {
-    const typed = s.typedLines === null ? '<p class="none">No readable recording.</p>'
-      : table(['at', 'typed'], s.typedLines.map((l) => [esc(mmss(l.offsetSeconds)), `<code>${esc(l.text)}</code>`]));
+    const typed = s.typedLines === null ? '<p class="none">No readable recording.</p>' : typedTable(s.typedLines, s.typedLinesOmitted);
     return `<h3>Session ${esc(s.id)}</h3>
 <p>${esc(s.channel)}${s.command ? ` <code>${esc(s.command)}</code>` : ''} from ${esc(s.clientAddress)} · ${when(s.startedAt)} → ${when(s.endedAt)} · ended: ${esc(s.endReason ?? 'still running')}</p>
 <p>Recording: ${s.recording ? `<code>${esc(s.recording.file)}</code> SHA-256 <code>${esc(s.recording.sha256)}</code>` : 'none'}</p>

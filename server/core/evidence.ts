@@ -16,6 +16,7 @@ import { canonicalJson, createChainVerifier } from './audit-chain.js';
 import { signCheckpoint, type AuditCheckpoint } from './audit-checkpoint.js';
 import { conflict, forbidden, notFound } from './errors.js';
 import type { CoreDeps } from './ports.js';
+import { BUNDLE_LINES, SESSION_LINES, type OmittedLines, type TypedLinesSource } from './evidence-typed-lines.js';
 import type { TimedLine } from './typed-lines.js';
 import type { AuditEvent, CredentialIssue, Decision, Device, Grant, Recording, Session, Transfer, User, AccessRequest } from './types.js';
 
@@ -29,8 +30,11 @@ export interface PersonRef {
 
 export interface EvidenceSession extends Session {
   recording: (Omit<Recording, 'path'> & { file: string }) | null;
-  /** what the technician typed, line by line (null when there is no readable recording) */
+  /** what the technician typed, line by line (null when there is no readable recording); bounded as
+   * core/evidence-typed-lines.ts says */
   typedLines: TimedLine[] | null;
+  /** the typed lines left out of `typedLines` (they are in the recording), or null when none were */
+  typedLinesOmitted: OmittedLines | null;
 }
 
 export interface EvidenceDocument {
@@ -63,9 +67,6 @@ export interface EvidenceSignature {
 }
 
 export type SignedEvidence = EvidenceDocument & { signature: EvidenceSignature };
-
-/** What was typed in the recording at a path (its input lines); null when it cannot be read. */
-export type TypedLinesSource = (path: string) => Promise<TimedLine[] | null>;
 
 const b64url = (b: Buffer) => b.toString('base64url');
 
@@ -131,15 +132,18 @@ export async function grantEvidence(deps: CoreDeps, actor: Parameters<typeof req
   const sessions = await read.sessions.list({ grantId: grant.id, limit: 10_000 });
   sessions.sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime());
   const evSessions: EvidenceSession[] = [];
+  let linesLeft = BUNDLE_LINES;
   const transfers: Transfer[] = [];
   for (const s of sessions) {
     const rec = await read.recordings.bySession(s.id);
-    const typedLines = rec ? await typedLinesOf(rec.path) : null;
+    const typed = rec ? await typedLinesOf(rec.path, Math.min(SESSION_LINES, linesLeft)) : null;
+    if (typed) linesLeft -= typed.lines.length;
     const { path: _path, ...recMeta } = rec ?? ({} as Recording);
     evSessions.push({
       ...s,
       recording: rec ? { ...recMeta, file: `session-${s.id}.cast` } : null,
-      typedLines,
+      typedLines: typed?.lines ?? null,
+      typedLinesOmitted: typed?.omitted ?? null,
     });
     transfers.push(...(await read.transfers.forSession(s.id)));
   }

@@ -19,6 +19,8 @@ export interface TimedLine {
   /** seconds since the start of the recording when the line began */
   offsetSeconds: number;
   text: string;
+  /** characters of a longer line left out after `text` (the walk's maxLineChars); absent when none were */
+  cutChars?: number;
 }
 
 export interface CastLines {
@@ -36,6 +38,8 @@ export interface PendingLine {
   pendingEscape: string;
   /** when a run of binary input (binaryInput) began, until text follows; absent in older saved states */
   binarySince?: number | null;
+  /** characters left out of `current` past maxChars; absent in older saved states */
+  cut?: number;
 }
 
 /** The typed line that stands for a run of binary input (its bytes are in the recording). */
@@ -45,17 +49,23 @@ export const BINARY_INPUT_LINE = '[binary input]';
 const CONTROLS = /[\x00-\x08\x0a-\x1f]/g;
 const EDITING_CONTROLS = /[\x00-\x08\x0a-\x1f\x7f]/g;
 
+const isHigh = (c: number) => c >= 0xd800 && c <= 0xdbff;
+const isLow = (c: number) => c >= 0xdc00 && c <= 0xdfff;
+
 class LineBuilder {
   readonly lines: TimedLine[] = [];
   private current = '';
   private startedAt = 0;
   private pendingEscape = '';
   private binarySince: number | null = null;
+  private cut = 0;
 
-  /** maxChars: a line in progress keeps at most this many characters (the rest of a longer line is dropped) */
+  /** maxChars: a line in progress keeps at most this many characters (the rest of a longer line is
+   * dropped, and counted: the line's cutChars) */
   constructor(private readonly editing: boolean, private readonly maxChars = Infinity, from?: PendingLine) {
     if (from) ({ current: this.current, startedAt: this.startedAt, pendingEscape: this.pendingEscape } = from);
     this.binarySince = from?.binarySince ?? null;
+    this.cut = from?.cut ?? 0;
   }
 
   add(time: number, text: string): void {
@@ -84,21 +94,41 @@ class LineBuilder {
       const ch = s[end];
       if (ch === '\r' || ch === '\n') this.flush();
       else if (ch === '\x7f' || ch === '\b') {
-        if (this.editing) this.current = Array.from(this.current).slice(0, -1).join('');
-      } else if (ch === '\x15' && this.editing) this.current = ''; // ^U erases the line
+        if (this.editing) this.erase();
+      } else if (ch === '\x15' && this.editing) { // ^U erases the line
+        this.current = '';
+        this.cut = 0;
+      }
       from = end + 1;
     }
   }
 
   private append(time: number, piece: string): void {
-    if (this.current === '') this.startedAt = time;
-    if (this.current.length < this.maxChars) this.current += piece.length <= this.maxChars - this.current.length ? piece : piece.slice(0, this.maxChars - this.current.length);
+    if (this.current === '' && this.cut === 0) this.startedAt = time;
+    const room = this.maxChars - this.current.length;
+    if (piece.length <= room) this.current += piece;
+    else {
+      if (room > 0) this.current += piece.slice(0, room);
+      this.cut += piece.length - Math.max(room, 0);
+    }
+  }
+
+  /** backspace: the last character (a character left out past maxChars first) */
+  private erase(): void {
+    if (this.cut > 0) this.cut--;
+    else {
+      // one code point: a surrogate pair is two code units (what Array.from(current).slice(0, -1) gave, in O(1))
+      const n = this.current.length;
+      const pair = isLow(this.current.charCodeAt(n - 1)) && isHigh(this.current.charCodeAt(n - 2));
+      this.current = this.current.slice(0, pair ? -2 : -1);
+    }
   }
 
   flush(): void {
     const text = this.current.trim();
-    if (text) this.lines.push({ offsetSeconds: this.startedAt, text });
+    if (text) this.lines.push(this.cut ? { offsetSeconds: this.startedAt, text, cutChars: this.cut } : { offsetSeconds: this.startedAt, text });
     this.current = '';
+    this.cut = 0;
   }
 
   /** the completed lines since the last call */
@@ -128,7 +158,7 @@ class LineBuilder {
   }
 
   pending(): PendingLine {
-    return { current: this.current, startedAt: this.startedAt, pendingEscape: this.pendingEscape, binarySince: this.binarySince };
+    return { current: this.current, startedAt: this.startedAt, pendingEscape: this.pendingEscape, binarySince: this.binarySince, ...(this.cut ? { cut: this.cut } : {}) };
   }
 }
 

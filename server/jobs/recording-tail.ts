@@ -12,7 +12,8 @@
  * This is the one place that knows how a recording file is laid out for reading in pieces.
  */
 import { open } from 'node:fs/promises';
-import { CastLineWalker, type TimedLine } from '../core/typed-lines.js';
+import { LINE_CHARS, LineKeeper, type KeptLines } from '../core/evidence-typed-lines.js';
+import { CastLineWalker } from '../core/typed-lines.js';
 import { pacer, type Pace } from './pacing.js';
 
 export interface RecordingPiece {
@@ -73,11 +74,12 @@ const BINARY_MARK = Buffer.from(', "b", "');
  * What was typed in a finalised recording (its input lines, as the evidence bundle lists them), read 4 MiB
  * at a time with the walk paced (pacing.ts): a recording of any size — larger than the longest string
  * V8 can hold, 512 MiB, which a whole-file read could not decode — without holding the event loop.
- * Null when the file cannot be read.
+ * Lines are cut at LINE_CHARS and at most `limit` of them kept (core/evidence-typed-lines.ts), so neither
+ * a line nor the list can outgrow what a bundle holds. Null when the file cannot be read.
  */
-export async function typedLinesOf(path: string, pace: Pace = pacer(4)): Promise<TimedLine[] | null> {
-  const walker = new CastLineWalker();
-  const typed: TimedLine[] = [];
+export async function typedLinesOf(path: string, limit: number, pace: Pace = pacer(4)): Promise<KeptLines | null> {
+  const walker = new CastLineWalker({ maxLineChars: LINE_CHARS });
+  const typed = new LineKeeper(limit);
   let offset = 0;
   try {
     for (;;) {
@@ -89,7 +91,7 @@ export async function typedLinesOf(path: string, pace: Pace = pacer(4)): Promise
       }
       if (piece.atEnd) walker.finish();
       for (const line of walker.take().input) typed.push(line);
-      if (piece.atEnd) return typed;
+      if (piece.atEnd) return typed.result();
       offset = piece.nextOffset;
     }
   } catch {

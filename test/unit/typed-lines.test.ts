@@ -36,6 +36,39 @@ describe('castLines', () => {
     expect(input).toEqual([{ offsetSeconds: 1, text: 'passwd' }, { offsetSeconds: 2, text: 'ls -l' }]);
   });
 
+  it('backspace removes a whole character (a surrogate pair), even at the end of a long line', () => {
+    const { input } = castLines(cast([1, 'i', `${'y'.repeat(100_000)}\u{1F600}\u{1F600}\x7f!\r`], [2, 'i', 'a\udc00\x7fb\r']));
+    expect(input).toEqual([{ offsetSeconds: 1, text: `${'y'.repeat(100_000)}\u{1F600}!` }, { offsetSeconds: 2, text: 'ab' }]);
+  });
+
+  it('cuts a line at maxLineChars and counts what it left out; backspace takes the left-out characters first, across a saved state', () => {
+    const lines = [
+      JSON.stringify({ version: 2, width: 80, height: 24 }),
+      JSON.stringify([1, 'i', 'echo 0123456789']), JSON.stringify([1.5, 'i', 'abcdef\x7f\x7f']), JSON.stringify([2, 'i', '\x7f\r']),
+      JSON.stringify([3, 'i', 'ls\x15rm -rf /data/archive/2026\x15who\r']),
+      JSON.stringify([4, 'o', '0123456789abcdef\r\nok\r\n']),
+    ];
+    const walker = new CastLineWalker({ maxLineChars: 10 });
+    for (const l of lines) walker.line(l);
+    walker.finish();
+    const whole = walker.take();
+    // 'echo 0123456789abcdef' less three characters: 18, of which 10 kept
+    expect(whole.input).toEqual([{ offsetSeconds: 1, text: 'echo 01234', cutChars: 8 }, { offsetSeconds: 3, text: 'who' }]);
+    expect(whole.output).toEqual([{ offsetSeconds: 4, text: '0123456789', cutChars: 6 }, { offsetSeconds: 4, text: 'ok' }]);
+    const pieces: CastLines = { input: [], output: [] };
+    let state = JSON.stringify(new CastLineWalker().state());
+    for (const l of lines) {
+      const w = new CastLineWalker({ maxLineChars: 10, from: JSON.parse(state) });
+      w.line(l);
+      if (l === lines.at(-1)) w.finish();
+      const part = w.take();
+      pieces.input.push(...part.input);
+      pieces.output.push(...part.output);
+      state = JSON.stringify(w.state());
+    }
+    expect(pieces).toEqual(whole);
+  });
+
   it('takes a "b" event\'s text from its display event; output keeps no escape sequences', () => {
     const { input, output } = castLines(cast(
       [0.5, 'o', '\x1b[1;32mok\x1b[0m\r\n'],
