@@ -30,7 +30,9 @@ export function createDeviceShell(opts: DeviceShellOptions = {}): DeviceShell {
         client = await connectDevice(device, login, connectTimeoutMs);
       } catch (err) {
         const e = err as Error & { level?: string };
-        if (e instanceof DeviceAuthError) return { kind: 'unreachable', reason: `host key mismatch at ${where}: the device presented ${sshFingerprint(e.presentedKeyBlob)}` };
+        if (e instanceof DeviceAuthError) {
+          return { kind: 'host_key_mismatch', reason: `host key mismatch at ${where}: the device presented ${sshFingerprint(e.presentedKeyBlob)}`, presented: e.presented() };
+        }
         if (e.level === 'client-authentication') return { kind: 'login_refused', reason: `${where} refused the login of "${login.username}"` };
         return { kind: 'unreachable', reason: `could not connect to ${where}: ${e.message.slice(0, 200)}` };
       }

@@ -21,6 +21,7 @@ import { isEligibleApprover } from './access.js';
 import { credentialAad, loginKeyComment } from './device-credentials.js';
 import { inTransaction } from './effects.js';
 import { conflict } from './errors.js';
+import { recordHostKeyMismatch } from './host-key-changes.js';
 import type { CoreDeps, CredentialRecord, CredentialSummary, DeviceCommandResult, SealedSecret } from './ports.js';
 import type { Device, DeviceCredential } from './types.js';
 import type { JobAttempt } from './workflow-ports.js';
@@ -68,6 +69,21 @@ export type RotationOutcome = 'rotated' | 'not_rotated' | 'in_use';
 
 const ranOk = (r: DeviceCommandResult) => r.kind === 'ran' && r.code === 0;
 
+/**
+ * One command of a rotation on the device. A host key other than the pin (nothing was sent) fails the
+ * rotation and is kept as the device's pending host key change, audited and told to its approvers as
+ * when a session or a test sees it (§8.4): a rotation runs after every grant, so it is often the first
+ * to meet a re-imaged — or impersonated — device.
+ */
+async function onDevice(deps: CoreDeps, device: Device, login: DeviceCredential, command: string, stdin?: string): Promise<DeviceCommandResult> {
+  const result = await deps.deviceShell.exec(device, login, command, stdin);
+  if (result.kind === 'host_key_mismatch') {
+    await recordHostKeyMismatch(deps, device, result.presented, { kind: 'rotation' });
+    throw conflict(`${result.reason}; nothing was sent to it, and an approver must confirm the new key before a rotation can run`);
+  }
+  return result;
+}
+
 function describe(r: DeviceCommandResult): string {
   if (r.kind !== 'ran') return r.reason;
   const err = r.stderr.trim().split('\n').slice(-2).join(' ').slice(0, 200);
@@ -102,13 +118,13 @@ const keyRotation: RotationKind = {
   async install(deps, device, record, current, next) {
     const pending = record.pending!;
     if (!record.publicKey || !pending.publicKey) throw conflict('the device\'s credential changed during the rotation');
-    let added = await deps.deviceShell.exec(device, current, appendKeyCommand(pending.publicKey));
+    let added = await onDevice(deps, device, current, appendKeyCommand(pending.publicKey));
     // the old line may be gone already (a rotation cut short after removing it): the new key gets in
-    if (added.kind === 'login_refused') added = await deps.deviceShell.exec(device, next, appendKeyCommand(pending.publicKey));
+    if (added.kind === 'login_refused') added = await onDevice(deps, device, next, appendKeyCommand(pending.publicKey));
     if (!ranOk(added)) throw conflict(`could not add the new key to authorized_keys: ${describe(added)}`);
 
     // logging in with the new key is the proof; only over that login does the old key go
-    const removed = await deps.deviceShell.exec(device, next, removeKeyCommand(record.publicKey, pending.publicKey));
+    const removed = await onDevice(deps, device, next, removeKeyCommand(record.publicKey, pending.publicKey));
     if (removed.kind === 'login_refused') throw conflict(`the device refused a login with the new key (the old key stays in place): ${removed.reason}`);
     if (!ranOk(removed)) throw conflict(`could not remove the old key from authorized_keys: ${describe(removed)}`);
   },
@@ -121,12 +137,12 @@ const passwordRotation: RotationKind = {
     if (!command) throw conflict('the device\'s password rotation was switched off during the rotation');
     // the new password goes on stdin only: a command line is visible to every process on the device
     const stdin = `${record.username}:${next.secret}\n`;
-    let changed = await deps.deviceShell.exec(device, current, command, stdin);
+    let changed = await onDevice(deps, device, current, command, stdin);
     // the password may have changed already (a rotation cut short before the swap): the new one gets in
-    if (changed.kind === 'login_refused') changed = await deps.deviceShell.exec(device, next, command, stdin);
+    if (changed.kind === 'login_refused') changed = await onDevice(deps, device, next, command, stdin);
     if (!ranOk(changed)) throw conflict(`the password change command failed: ${describe(changed)}`);
     // the proof: a login with the new password, before it replaces the vaulted one
-    const proved = await deps.deviceShell.exec(device, next, 'true');
+    const proved = await onDevice(deps, device, next, 'true');
     if (proved.kind === 'login_refused') throw conflict(`the device refused a login with the new password: ${proved.reason}`);
     if (!ranOk(proved)) throw conflict(`could not prove a login with the new password: ${describe(proved)}`);
   },

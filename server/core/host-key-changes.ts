@@ -28,7 +28,12 @@ export function hostKeyFingerprint(line: string): string {
 const keyTypeOf = (line: string) => line.trim().split(/\s+/)[0] ?? '';
 
 const describeSighting = (by: HostKeySighting) =>
-  by.kind === 'session' ? `a connection of grant ${by.grantId}` : 'a connection test';
+  by.kind === 'session' ? `a connection of grant ${by.grantId}` : by.kind === 'rotation' ? 'a credential rotation' : 'a connection test';
+
+/** Who the `device.host_key_changed` event names as its actor: the device for a session, else the system part that saw it. */
+const sightingActor = (by: HostKeySighting, device: Device) =>
+  by.kind === 'session' ? { actorType: 'device' as const, actorId: device.id }
+    : { actorType: 'system' as const, actorId: by.kind === 'rotation' ? 'credential-rotation' : 'device-test' };
 
 /** Who may see a device's host key status: admins and auditors, approvers of the device. */
 const canSeeHostKeys = (user: User, device: Device) => seesEverything(user) || approvesForDevice(user, device);
@@ -50,7 +55,7 @@ export async function recordHostKeyMismatch(deps: CoreDeps, device: Device, pres
     const { change, created, superseded } = await tx.hostKeyChanges.recordSighting(device.id, { ...presented, pinnedFingerprint }, by, at);
     if (!created) return change;
     await tx.audit.append(
-      { actorType: by.kind === 'session' ? 'device' : 'system', actorId: by.kind === 'session' ? device.id : 'device-test',
+      { ...sightingActor(by, device),
         action: 'device.host_key_changed', subjectType: 'device', subjectId: device.id,
         details: { name: device.name, keyType: presented.keyType, fingerprint: presented.fingerprint, publicKey: presented.publicKey,
           pinnedFingerprint, seenBy: by, ...(superseded ? { supersededFingerprint: superseded.fingerprint } : {}) } },

@@ -98,10 +98,14 @@ export interface DeviceKeys {
   newLoginKey(comment: string): { privateKey: string; publicKeyLine: string };
 }
 
-/** A command's outcome on a device: it ran (with its exit code), the login was refused, or no connection. */
+/**
+ * A command's outcome on a device: it ran (with its exit code), the login was refused, the device
+ * presented a host key other than its pin (nothing was sent to it), or no connection.
+ */
 export type DeviceCommandResult =
   | { kind: 'ran'; code: number | null; stdout: string; stderr: string }
   | { kind: 'login_refused'; reason: string }
+  | { kind: 'host_key_mismatch'; reason: string; presented: PresentedHostKey }
   | { kind: 'unreachable'; reason: string };
 
 /** Runs one command on a device over SSH (pinned host key, the given login). Never throws. */

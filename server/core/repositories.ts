@@ -141,10 +141,11 @@ export interface HostKeyChange {
   resolvedBy: string | null;
 }
 
-/** What saw a presented host key: a technician's connection, or a connection test. */
+/** What saw a presented host key: a technician's connection, a connection test, or a credential rotation. */
 export type HostKeySighting =
   | { kind: 'session'; grantId: string; technicianId: string; connection: string }
-  | { kind: 'test'; actorId: string | null };
+  | { kind: 'test'; actorId: string | null }
+  | { kind: 'rotation' };
 
 export interface HostKeyChangeRepo {
   /**

@@ -214,5 +214,26 @@ describe('rotated-key mode: the broker rotates the key it generated', () => {
     expect(report.items.find((i: { deviceId: string }) => i.deviceId === w.device.id)).toMatchObject({ concern: 'rotation_failed' });
   }, 60_000);
 
+  it('a device presenting another host key gets nothing: the rotation fails, and the key waits for an approver as a session\'s sighting does', async () => {
+    const { w, device, installed } = await keyDevice();
+    const e = w.e;
+    const pinned = (await storedDevice(w)).hostKey;
+    const presented = await device.replaceHostKey();
+    await expect(rotate(e.broker.deps, w.device.id)).rejects.toThrow(/host key mismatch .*nothing was sent to it/);
+    await expect(rotate(e.broker.deps, w.device.id)).rejects.toThrow(/host key mismatch/);
+
+    // kept as the device's pending change, once, seen twice, for its approvers to compare and re-pin
+    const status = await e.broker.api.ok('GET', `/api/devices/${w.device.id}/host-key`, w.approver.token);
+    expect(status.pending).toMatchObject({ publicKey: presented, firstSeenBy: { kind: 'rotation' }, timesSeen: 2 });
+    const changed = await auditWhere(e, { subjectId: w.device.id, action: 'device.host_key_changed' });
+    expect(changed).toHaveLength(1);
+    expect(changed[0]).toMatchObject({ actorType: 'system', actorId: 'credential-rotation', details: { seenBy: { kind: 'rotation' }, publicKey: presented } });
+    expect(e.broker.logLines.join('')).toMatch(new RegExp(`DEVICE HOST KEY CHANGED on ${w.device.name}.*seen by a credential rotation.*${await approverName(w)}`));
+    // nothing changed: the pin, the vaulted key, the device's keys (the impostor got no new key)
+    expect((await storedDevice(w)).hostKey).toBe(pinned);
+    expect((await deviceOf(w)).credentialPublicKey).toBe(installed);
+    expect(await device.readKeys()).toEqual([installed]);
+  }, 60_000);
+
   const approverName = async (w: World) => (await w.e.broker.deps.store.read.users.byId(w.approver.id))!.displayName;
 });

@@ -210,7 +210,7 @@ export interface HostKeyChange extends HostKeyInfo {
   deviceId: string;
   pinnedFingerprint: string;
   firstSeenAt: string;
-  firstSeenBy: { kind: 'session'; grantId: string; technicianId: string; connection: string } | { kind: 'test'; actorId: string | null };
+  firstSeenBy: { kind: 'session'; grantId: string; technicianId: string; connection: string } | { kind: 'test'; actorId: string | null } | { kind: 'rotation' };
   lastSeenAt: string;
   timesSeen: number;
 }

@@ -16,7 +16,8 @@ const BREAK = { wordBreak: 'break-all' } as const;
 const seenByText = (s: HostKeyStatus) => {
   const by = s.pending?.firstSeenBy;
   if (!by) return '';
-  return by.kind === 'session' ? `a technician's connection (grant ${by.grantId.slice(0, 8)})` : 'a connection test';
+  if (by.kind === 'session') return `a technician's connection (grant ${by.grantId.slice(0, 8)})`;
+  return by.kind === 'rotation' ? 'the credential rotation' : 'a connection test';
 };
 
 /** The pinned key beside the pending one, with the re-pin confirmation when the caller may give it. */
