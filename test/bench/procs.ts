@@ -135,6 +135,34 @@ export function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
+/**
+ * CPU time and run-queue wait (runnable but not on a CPU) of some processes, every thread of each, in
+ * seconds, from /proc/<pid>/task/<tid>/schedstat (nanoseconds). Processes or threads that end meanwhile
+ * are skipped: compare two readings of the same long-lived processes.
+ */
+export function schedSeconds(pids: number[]): { cpu: number; wait: number } {
+  let cpu = 0;
+  let wait = 0;
+  for (const pid of pids) {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue; // ended meanwhile
+    }
+    for (const tid of tids) {
+      try {
+        const [onCpu, waiting] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+        cpu += (onCpu ?? 0) / 1e9;
+        wait += (waiting ?? 0) / 1e9;
+      } catch {
+        /* the thread ended meanwhile */
+      }
+    }
+  }
+  return { cpu, wait };
+}
+
 /** The pids of every process whose command name is `comm` (e.g. `postgres`: the server and all its backends), from /proc. */
 export function pidsOfCommand(comm: string): number[] {
   const pids: number[] = [];

@@ -157,6 +157,11 @@ export function markdown(r: Results, meta: Record<string, unknown>, checks: Chec
   if (k) {
     row([`keystroke round trip median µs (${k.echoes} echoes, after ${k.warmup ?? 50} not counted)`, k.medianUs.direct, k.medianUs.jump, k.medianUs.portcullis, fmt(ratio(k.medianUs.portcullis, k.medianUs.direct), '×'), fmt(ratio(k.medianUs.portcullis, k.medianUs.jump), '×')]);
     row(['keystroke round trip p99 µs', k.p99Us.direct, k.p99Us.jump, k.p99Us.portcullis, fmt(ratio(k.p99Us.portcullis, k.p99Us.direct), '×'), fmt(ratio(k.p99Us.portcullis, k.p99Us.jump), '×')]);
+    // the hop's own processes (Portcullis: the proxy; the jump host: its sshd for the connection and the client's ssh -W)
+    if (k.hopCpuUs && k.hopWaitUs) {
+      row(["the hop's CPU µs per echo", '', k.hopCpuUs.jump, k.hopCpuUs.portcullis, '', fmt(ratio(k.hopCpuUs.portcullis, k.hopCpuUs.jump), '×')]);
+      row(["the hop's run-queue wait µs per echo (runnable, no CPU free)", '', k.hopWaitUs.jump, k.hopWaitUs.portcullis, '', fmt(ratio(k.hopWaitUs.portcullis, k.hopWaitUs.jump), '×')]);
+    }
   }
   const s = r.setup;
   if (s) {

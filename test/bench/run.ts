@@ -2,7 +2,7 @@
  * `npm run bench` (`npm run bench:smoke` for tiny sizes): Portcullis side by side with direct OpenSSH
  * and an OpenSSH jump host, on this machine, with real processes — see README "Benchmark".
  *
- * Settings (environment): BENCH_MIB (512), BENCH_RUNS (3), BENCH_ECHOES (1000), BENCH_SETUP_RUNS (10),
+ * Settings (environment): BENCH_MIB (512), BENCH_RUNS (3), BENCH_ECHOES (10000), BENCH_SETUP_RUNS (10),
  * BENCH_CUT_RUNS (10), BENCH_SESSIONS ("200,1000"), BENCH_CONCURRENCY (16), BENCH_EXPIRY_LEAD_MS (3000),
  * BENCH_SEARCH_* (search.ts), BENCH_LOAD_* (load.ts), BENCH_ONLY (comma list of setup,keystroke,throughput,cutoff,memory,search,load), BENCH_SCENARIOS (comma list of
  * upload-binary,upload-text,download-binary,download-text,download-random,scp-upload,scp-download), BENCH_PROFILE=1 (proxy under
@@ -47,7 +47,7 @@ const cfg = {
   smoke,
   mib: num('BENCH_MIB', smoke ? 8 : 512),
   runs: Math.round(num('BENCH_RUNS', smoke ? 1 : 3)),
-  echoes: Math.round(num('BENCH_ECHOES', smoke ? 200 : 1000)),
+  echoes: Math.round(num('BENCH_ECHOES', smoke ? 200 : 10000)),
   setupRuns: Math.round(num('BENCH_SETUP_RUNS', smoke ? 3 : 10)),
   cutRuns: Math.round(num('BENCH_CUT_RUNS', smoke ? 2 : 10)),
   sessions: (process.env.BENCH_SESSIONS || (smoke ? '20,50' : '200,1000')).split(',').map((s) => Math.round(Number(s))).filter((n) => n > 0),
