@@ -168,10 +168,15 @@ export class Recorder {
     return () => void this.listeners.delete(listener);
   }
 
+  // every field by name: `{ ...counts, more }` made V8 build new hidden classes on every call (4–5 µs a
+  // call against 0.04 µs; the recording worker asked once per event)
   stats(): RecorderStats {
-    const { counts } = this;
+    const c = this.counts;
     const pendingBytes = this.pendingBytes();
-    return { ...counts, bytesRecorded: counts.bytesIn - counts.backlogBytesDropped, pendingBytes, backpressure: pendingBytes > this.cfg.max / 2 };
+    return {
+      bytesIn: c.bytesIn, bytesRecorded: c.bytesIn - c.backlogBytesDropped, bytesWritten: c.bytesWritten, events: c.events, binaryBytes: c.binaryBytes,
+      backlogBytesDropped: c.backlogBytesDropped, pendingBytes, backpressure: pendingBytes > this.cfg.max / 2,
+    };
   }
 
   /** Ends the current run and waits until everything queued is on disk. */
@@ -200,7 +205,8 @@ export class Recorder {
     return { path, bytes: counts.bytesWritten, durationMs: Math.max(0, endMs - this.cfg.startMs), sha256: this.hash.digest('hex'), events: counts.events };
   }
 
-  private pendingBytes(): number {
+  /** Encoded bytes in memory, not yet written (stats().pendingBytes, without building the stats). */
+  pendingBytes(): number {
     return this.queuedBytes + this.inflightBytes + (this.run?.size ?? 0);
   }
 

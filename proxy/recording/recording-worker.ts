@@ -70,7 +70,7 @@ async function apply(id: number, o: Open, m: BatchMessage): Promise<void> {
     const a = m.ops[i + 2]!;
     if (code === OP_OUTPUT || code === OP_INPUT) {
       for (let from = off, end = off + a; from < end; from += slice) {
-        if (rec.stats().pendingBytes > o.max / 4) await rec.drained();
+        if (rec.pendingBytes() > o.max / 4) await rec.drained();
         clock.ms = ms;
         const part = data.subarray(from, Math.min(end, from + slice));
         if (code === OP_OUTPUT) rec.output(part);

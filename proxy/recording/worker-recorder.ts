@@ -116,7 +116,11 @@ export class WorkerRecorder {
     const w = this.worker;
     const backlogBytesDropped = w.backlogBytesDropped + this.dropped;
     const pendingBytes = this.pending();
-    return { ...w, bytesIn: this.bytesIn, bytesRecorded: this.bytesIn - backlogBytesDropped, backlogBytesDropped, pendingBytes, backpressure: pendingBytes > this.cfg.max / 2 };
+    // every field by name (a spread plus more fields builds new hidden classes on every call: see recorder.ts)
+    return {
+      bytesIn: this.bytesIn, bytesRecorded: this.bytesIn - backlogBytesDropped, bytesWritten: w.bytesWritten, events: w.events, binaryBytes: w.binaryBytes,
+      backlogBytesDropped, pendingBytes, backpressure: pendingBytes > this.cfg.max / 2,
+    };
   }
 
   /** Ends the current run and waits until everything given so far is on disk. */
